@@ -1,0 +1,160 @@
+"""The `tf.data` pipeline of content images for training.
+
+Each element is a float32 batch `(batch_size, image_size, image_size, 3)`, RGB, values
+in [0, 255]. Files are found recursively by extension (jpg, jpeg, png, bmp, gif, webp,
+tif), decoded with Pillow (`images.open_image`: EXIF orientation, first frame of
+animations, greyscale/palette/CMYK/16-bit/RGBA converted to RGB), randomly cropped to a
+square whose side is a uniform fraction in [`min_crop`, 1] of the shorter side, resized
+to `image_size` (Lanczos, antialiased), randomly mirrored, shuffled, batched and
+prefetched. Decoding runs in parallel in tf.data's thread pool (Pillow releases the GIL)
+and large JPEGs are decoded at a reduced scale when the crop allows it.
+
+Bad files never stop training: every file is checked once before training (header and
+structure, Pillow's `verify()`); files that fail, or that fail to decode later, are
+skipped and recorded in the `ContentReport`. A folder with no image files, or with no
+readable one, raises `DataError` before training starts.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from keras_stylize.images import ImageReadError, list_images, open_image
+
+
+class DataError(ValueError):
+    """The content folder has no usable image."""
+
+
+@dataclass
+class ContentReport:
+    """Files used and skipped by `content_dataset` (thread-safe to update)."""
+
+    directory: str
+    files: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def skip(self, path: str, reason: str) -> None:
+        with self._lock:
+            self.skipped.setdefault(path, reason)
+
+    def summary(self) -> str:
+        """One line: how many files are used and how many were skipped."""
+        line = f"{len(self.files)} content images in {self.directory}"
+        if self.skipped:
+            line += f"; skipped {len(self.skipped)} unreadable: " + ", ".join(
+                f"{Path(p).name} ({r})" for p, r in sorted(self.skipped.items())[:5]
+            )
+            if len(self.skipped) > 5:
+                line += ", ..."
+        return line
+
+
+def scan_content_folder(directory: str | os.PathLike) -> ContentReport:
+    """Lists image files under `directory` and checks each header; raises `DataError`
+    if there is none or none is readable."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise DataError(f"content folder not found: {root}")
+    report = ContentReport(str(root))
+    candidates = list_images(root)
+    if not candidates:
+        raise DataError(f"no image files (jpg, png, bmp, gif, webp, tif) under {root}")
+    for path in candidates:
+        try:
+            if path.stat().st_size == 0:
+                raise ValueError("empty file")
+            with Image.open(path) as image:
+                image.verify()
+            report.files.append(str(path))
+        except Exception as exc:  # noqa: BLE001 - any failure means "skip this file"
+            report.skip(str(path), " ".join(str(exc).split())[:120] or type(exc).__name__)
+    if not report.files:
+        raise DataError(f"none of the {len(candidates)} image files under {root} is readable")
+    return report
+
+
+def random_square_crop(
+    image: Image.Image, image_size: int, rng: np.random.Generator, min_crop: float
+) -> np.ndarray:
+    """Random square crop (side in [min_crop, 1] x shorter side), resized, maybe mirrored."""
+    short = min(image.width, image.height)
+    side = max(1, int(round(short * rng.uniform(min_crop, 1.0))))
+    left = int(rng.integers(0, image.width - side + 1))
+    top = int(rng.integers(0, image.height - side + 1))
+    crop = image.resize(
+        (image_size, image_size), Image.Resampling.LANCZOS, box=(left, top, left + side, top + side)
+    )
+    array = np.asarray(crop, dtype=np.uint8)
+    if rng.random() < 0.5:
+        array = array[:, ::-1]
+    return np.ascontiguousarray(array)
+
+
+def content_dataset(
+    directory: str | os.PathLike,
+    image_size: int = 256,
+    batch_size: int = 4,
+    seed: int | None = None,
+    min_crop: float = 0.5,
+    report: ContentReport | None = None,
+) -> tuple[tf.data.Dataset, ContentReport]:
+    """An endless, shuffled dataset of random content crops (see the module docstring).
+
+    Returns:
+        `(dataset, report)`; `report.skipped` grows if files fail to decode later.
+    """
+    if image_size < 32:
+        raise ValueError(f"image_size must be >= 32. Received: {image_size}")
+    if not 0 < min_crop <= 1:
+        raise ValueError(f"min_crop must be in (0, 1]. Received: {min_crop}")
+    report = report or scan_content_folder(directory)
+    files = list(report.files)
+
+    def load(path: bytes, element_seed: np.int64) -> tuple[np.ndarray, np.bool_]:
+        name = path.decode()
+        rng = np.random.default_rng(int(element_seed) & 0xFFFFFFFF)
+        try:
+            image, _ = open_image(name, draft_size=image_size)
+            return random_square_crop(image, image_size, rng, min_crop), np.bool_(True)
+        except (ImageReadError, OSError, ValueError) as exc:
+            report.skip(name, str(exc).split(": ", 1)[-1][:120])
+            return np.zeros((image_size, image_size, 3), np.uint8), np.bool_(False)
+
+    def decode(path, element_seed):
+        image, ok = tf.numpy_function(load, [path, element_seed], [tf.uint8, tf.bool])
+        image.set_shape((image_size, image_size, 3))
+        ok.set_shape(())
+        return image, ok
+
+    paths = tf.data.Dataset.from_tensor_slices(files)
+    paths = paths.shuffle(len(files), seed=seed, reshuffle_each_iteration=True).repeat()
+    seeds = tf.data.Dataset.random(seed=seed)
+    dataset = (
+        tf.data.Dataset.zip((paths, seeds))
+        .map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
+        .filter(lambda image, ok: ok)
+        .map(lambda image, ok: tf.cast(image, tf.float32))
+        .batch(batch_size, drop_remainder=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    return dataset, report
+
+
+def load_style_image(path: str | os.PathLike, style_size: int | None) -> np.ndarray:
+    """The style image as float32 `(1, H, W, 3)` in [0, 255], its shorter side resized
+    to `style_size` (None keeps the original size)."""
+    image, _ = open_image(path)
+    if style_size:
+        scale = style_size / min(image.width, image.height)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    return np.asarray(image, dtype=np.float32)[None]

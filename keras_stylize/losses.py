@@ -1,0 +1,65 @@
+"""Perceptual losses of fast style transfer, computed in float32.
+
+Conventions: VGG activations are `(batch, height, width, channels)`; images are
+`(batch, height, width, 3)` in [0, 255]. Every loss is a mean, so values do not depend
+on image or batch size (Johnson et al.'s normalization):
+
+- `gram_matrix(F) = F^T F / (H * W * C)` per image, shape `(batch, C, C)`;
+- content loss: mean squared difference of the content-layer activations, divided by
+  the mean square of the target activations (so 1.0 means "as far as a black image");
+- style loss: for each style layer, mean squared difference between the Gram matrices
+  of output and style image divided by the mean square of the style Gram matrix, times
+  the layer's weight, summed over layers. The division makes every layer count alike:
+  raw Gram differences of caffe-VGG activations span four orders of magnitude across
+  relu1_1 ... relu5_1, so equal raw weights would mean "relu4_1 only".
+- total variation: mean squared difference of vertically and horizontally adjacent
+  pixels (in [0, 255] units), summed over both directions.
+"""
+
+from __future__ import annotations
+
+from keras import ops
+
+
+def gram_matrix(features):
+    """Gram matrices `(batch, C, C)` of activations `(batch, H, W, C)`, divided by H*W*C."""
+    x = ops.cast(features, "float32")
+    shape = ops.shape(x)
+    flat = ops.reshape(x, (shape[0], -1, shape[3]))
+    size = ops.cast(shape[1] * shape[2] * shape[3], "float32")
+    return ops.matmul(ops.transpose(flat, (0, 2, 1)), flat) / size
+
+
+def content_loss(features, target_features):
+    """Mean squared difference of two activation tensors over the mean square of the
+    target (float32 scalar)."""
+    target = ops.cast(target_features, "float32")
+    diff = ops.cast(features, "float32") - target
+    return ops.mean(ops.square(diff)) / (ops.mean(ops.square(target)) + 1e-8)
+
+
+def style_loss(features: dict, target_grams: dict, layer_weights: dict):
+    """Weighted sum over layers of the normalized mean squared Gram-matrix difference.
+
+    Args:
+        features: `{layer: activations (batch, H, W, C)}` of the generated images.
+        target_grams: `{layer: (1, C, C) or (C, C)}` Gram matrices of the style image.
+        layer_weights: `{layer: weight}`; layers with weight 0 are skipped.
+    """
+    total = ops.convert_to_tensor(0.0, dtype="float32")
+    for name, weight in layer_weights.items():
+        if weight == 0:
+            continue
+        gram = gram_matrix(features[name])
+        target = ops.cast(target_grams[name], "float32")
+        scale = ops.mean(ops.square(target)) + 1e-8
+        total = total + weight * ops.mean(ops.square(gram - target)) / scale
+    return total
+
+
+def total_variation_loss(images):
+    """Mean squared difference of adjacent pixels, vertical plus horizontal (float32)."""
+    x = ops.cast(images, "float32")
+    dy = x[:, 1:, :, :] - x[:, :-1, :, :]
+    dx = x[:, :, 1:, :] - x[:, :, :-1, :]
+    return ops.mean(ops.square(dy)) + ops.mean(ops.square(dx))

@@ -1,0 +1,147 @@
+"""Read PyTorch's legacy (non-zip) tensor files without torch and without trusting pickle.
+
+The legacy format (torch < 1.6, still read by `torch.load`) is a sequence of pickles
+followed by raw storage bytes:
+
+1. the magic number `0x1950a86a20f9469cfc6c`, 2. the protocol version (1001),
+3. a system-info dict (endianness, type sizes), 4. the object itself, whose tensors are
+`torch._utils._rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks)`
+with storages as persistent ids `("storage", torch.<Type>Storage, key, location, numel)`,
+5. the list of storage keys, then for each key: an int64 element count and the raw
+little-endian data.
+
+`RestrictedUnpickler` accepts only the globals this needs (two torch names it maps to
+local stand-ins, and `collections.OrderedDict`) and raises `pickle.UnpicklingError`
+for anything else, so a crafted file cannot run code.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import pickle
+import struct
+from dataclasses import dataclass
+from typing import IO, Any
+
+import numpy as np
+
+MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
+PROTOCOL_VERSION = 1001
+
+_STORAGE_DTYPES = {
+    "ByteStorage": np.uint8,
+    "CharStorage": np.int8,
+    "ShortStorage": np.int16,
+    "IntStorage": np.int32,
+    "LongStorage": np.int64,
+    "HalfStorage": np.float16,
+    "FloatStorage": np.float32,
+    "DoubleStorage": np.float64,
+    "BoolStorage": np.bool_,
+}
+
+
+@dataclass(frozen=True)
+class _StorageType:
+    dtype: Any
+
+
+@dataclass
+class _Storage:
+    dtype: Any
+    numel: int
+    data: np.ndarray | None = None
+
+
+@dataclass
+class _TensorRef:
+    storage: _Storage
+    offset: int
+    size: tuple[int, ...]
+    stride: tuple[int, ...]
+
+
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, *args):
+    return _TensorRef(storage, int(storage_offset), tuple(size), tuple(stride))
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only the globals of PyTorch's legacy tensor files."""
+
+    def __init__(self, file: IO[bytes], storages: dict[str, _Storage] | None = None) -> None:
+        super().__init__(file)
+        self.storages = {} if storages is None else storages
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "collections" and name == "OrderedDict":
+            return collections.OrderedDict
+        if module == "torch._utils" and name == "_rebuild_tensor_v2":
+            return _rebuild_tensor_v2
+        if module == "torch" and name in _STORAGE_DTYPES:
+            return _StorageType(_STORAGE_DTYPES[name])
+        raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
+
+    def persistent_load(self, pid: Any) -> _Storage:
+        if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"):
+            raise pickle.UnpicklingError(f"unsupported persistent id {pid!r:.80}")
+        storage_type, key, _location, numel = pid[1], str(pid[2]), pid[3], int(pid[4])
+        if not isinstance(storage_type, _StorageType):
+            raise pickle.UnpicklingError("persistent id without a known storage type")
+        if key not in self.storages:
+            self.storages[key] = _Storage(storage_type.dtype, numel)
+        return self.storages[key]
+
+
+def restricted_loads(data: bytes) -> Any:
+    """`pickle.loads` through `RestrictedUnpickler` (for plain pickles without tensors)."""
+    return RestrictedUnpickler(io.BytesIO(data)).load()
+
+
+def _materialize(obj: Any) -> Any:
+    if isinstance(obj, _TensorRef):
+        flat = obj.storage.data
+        if flat is None:
+            raise ValueError("tensor refers to a storage missing from the file")
+        itemsize = flat.dtype.itemsize
+        view = np.lib.stride_tricks.as_strided(
+            flat[obj.offset :],
+            shape=obj.size,
+            strides=tuple(s * itemsize for s in obj.stride),
+            writeable=False,
+        )
+        return np.array(view)
+    if isinstance(obj, dict):
+        return type(obj)((k, _materialize(v)) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_materialize(v) for v in obj)
+    return obj
+
+
+def load_legacy(file: IO[bytes]) -> Any:
+    """Loads a legacy-format PyTorch file as NumPy arrays (tensors become `np.ndarray`).
+
+    Raises:
+        ValueError: the file is not a legacy PyTorch file or is truncated.
+        pickle.UnpicklingError: the file references a global outside the allow-list.
+    """
+    header = RestrictedUnpickler(file)
+    if header.load() != MAGIC_NUMBER:
+        raise ValueError("not a legacy PyTorch file (bad magic number)")
+    if header.load() != PROTOCOL_VERSION:
+        raise ValueError("unsupported legacy PyTorch protocol version")
+    sys_info = RestrictedUnpickler(file).load()
+    if not isinstance(sys_info, dict) or not sys_info.get("little_endian", False):
+        raise ValueError("only little-endian legacy PyTorch files are supported")
+    storages: dict[str, _Storage] = {}
+    result = RestrictedUnpickler(file, storages).load()
+    keys = RestrictedUnpickler(file).load()
+    for key in keys:
+        storage = storages[str(key)]
+        (count,) = struct.unpack("<q", file.read(8))
+        nbytes = count * np.dtype(storage.dtype).itemsize
+        raw = file.read(nbytes)
+        if count != storage.numel or len(raw) != nbytes:
+            raise ValueError(f"storage {key} is truncated or inconsistent")
+        storage.data = np.frombuffer(raw, dtype=np.dtype(storage.dtype).newbyteorder("<"))
+    return _materialize(result)

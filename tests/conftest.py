@@ -1,0 +1,55 @@
+"""Shared fixtures. Tests run on the CPU with tiny images; see README for the command."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pathlib import Path  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _float32_policy():
+    keras.mixed_precision.set_global_policy("float32")
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+def write_image(path: Path, size=(48, 40), mode="RGB", seed=0, fmt=None) -> Path:
+    """Writes a random image; returns its path."""
+    r = np.random.default_rng(seed)
+    channels = {"RGB": 3, "RGBA": 4, "L": 1}[mode]
+    array = r.integers(0, 256, (size[1], size[0], channels), dtype=np.uint8)
+    image = Image.fromarray(array.squeeze(-1) if channels == 1 else array, mode)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, format=fmt)
+    return path
+
+
+@pytest.fixture
+def content_dir(tmp_path: Path) -> Path:
+    """A folder of six small random photos in a nested layout."""
+    folder = tmp_path / "content"
+    for i in range(4):
+        write_image(folder / f"img{i}.jpg", size=(64 + 8 * i, 56), seed=i)
+    write_image(folder / "sub" / "grey.png", size=(50, 70), mode="L", seed=7)
+    write_image(folder / "sub" / "alpha.png", size=(60, 60), mode="RGBA", seed=8)
+    return folder
+
+
+@pytest.fixture
+def style_path(tmp_path: Path) -> Path:
+    return write_image(tmp_path / "style.png", size=(64, 64), seed=99)

@@ -1,0 +1,86 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_stylize.layers import (
+    CropToReference,
+    NearestUpsampling2D,
+    PadToMultiple,
+    ReflectionPadding2D,
+    SpatialNoise,
+)
+
+
+def test_reflection_padding_matches_numpy(rng):
+    x = rng.normal(size=(2, 5, 6, 3)).astype("float32")
+    y = ReflectionPadding2D((2, 3))(x)
+    expected = np.pad(x, [(0, 0), (2, 2), (3, 3), (0, 0)], mode="reflect")
+    np.testing.assert_array_equal(np.asarray(y), expected)
+
+
+def test_nearest_upsampling_repeats_pixels(rng):
+    x = rng.normal(size=(1, 3, 5, 2)).astype("float32")
+    expected = np.repeat(np.repeat(x, 2, axis=1), 2, axis=2)
+    np.testing.assert_array_equal(np.asarray(NearestUpsampling2D()(x)), expected)
+
+
+@pytest.mark.parametrize("size", [(32, 32), (33, 47), (67, 91)])
+def test_pad_to_multiple_and_crop_back(size, rng):
+    x = rng.normal(size=(1, *size, 2)).astype("float32")
+    padded = np.asarray(PadToMultiple(32)(x))
+    h, w = size
+    expected = np.pad(x, [(0, 0), (0, -h % 32), (0, -w % 32), (0, 0)], mode="reflect")
+    np.testing.assert_array_equal(padded, expected)
+    cropped = np.asarray(CropToReference()([padded, x]))
+    np.testing.assert_array_equal(cropped, x)
+
+
+def test_symbolic_shapes():
+    inputs = keras.Input((None, None, 4))
+    assert PadToMultiple(4)(inputs).shape == (None, None, None, 4)
+    fixed = keras.Input((30, 33, 4))
+    assert PadToMultiple(4)(fixed).shape == (None, 32, 36, 4)
+    assert NearestUpsampling2D()(fixed).shape == (None, 60, 66, 4)
+    assert ReflectionPadding2D(1)(fixed).shape == (None, 32, 35, 4)
+
+
+def test_spatial_noise_is_deterministic(rng):
+    x = rng.normal(size=(2, 9, 10, 3)).astype("float32")
+    a = np.asarray(SpatialNoise(2, seed=5)(x))
+    b = np.asarray(SpatialNoise(2, seed=5)(x))
+    c = np.asarray(SpatialNoise(2, seed=6)(x))
+    assert a.shape == (2, 9, 10, 5)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a[0, ..., 3:], a[1, ..., 3:])
+    assert not np.array_equal(a[..., 3:], c[..., 3:])
+    assert 0.0 <= a[..., 3:].min() and a[..., 3:].max() < 1.0
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        ReflectionPadding2D((1, 2), mode="symmetric"),
+        PadToMultiple(8),
+        NearestUpsampling2D(),
+        SpatialNoise(3, seed=2),
+    ],
+)
+def test_config_round_trip(layer):
+    clone = layer.__class__.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+
+
+def test_argument_errors():
+    with pytest.raises(ValueError, match="multiple"):
+        PadToMultiple(0)
+    with pytest.raises(ValueError, match="padding"):
+        ReflectionPadding2D(-1)
+    with pytest.raises(ValueError, match="channels"):
+        SpatialNoise(0)
+
+
+def test_symmetric_padding_repeats_the_edge(rng):
+    x = rng.normal(size=(1, 1, 3, 2)).astype("float32")
+    y = ReflectionPadding2D(1, mode="symmetric")(x)
+    expected = np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)], mode="symmetric")
+    np.testing.assert_array_equal(np.asarray(y), expected)
