@@ -143,7 +143,7 @@ def fit_style(config: FitConfig, verbose: int | str = "auto", strategy=None) -> 
         started = time.time()
         history = model.fit(
             dataset, epochs=epochs, steps_per_epoch=config.steps_per_epoch,
-            callbacks=callbacks, verbose=verbose,
+            callbacks=callbacks, verbose=verbose, shuffle=False,
         )  # fmt: skip
         seconds = time.time() - started
         last = {k: float(v[-1]) for k, v in history.history.items() if v}

@@ -1,0 +1,162 @@
+"""`keras_stylize stylize`: apply a style model to images, files, folders or stdin."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+WRITABLE = {".jpg": "jpg", ".jpeg": "jpg", ".png": "png", ".webp": "webp"}
+
+
+def _collect(inputs: tuple[str, ...], recursive: bool) -> list[tuple[str, Path | None]]:
+    """(input, path relative to its folder argument or None) for every input."""
+    from keras_stylize.images import list_images
+
+    items: list[tuple[str, Path | None]] = []
+    for item in inputs:
+        path = Path(item)
+        if item != "-" and path.is_dir():
+            found = list_images(path, recursive=recursive)
+            if not found:
+                click.echo(f"error: {item}: no image files in folder", err=True)
+                items.append((item, None))  # counted as a failure below
+            items.extend((str(p), p.relative_to(path)) for p in found)
+        else:
+            items.append((item, None))
+    return items
+
+
+def _output_for(item: str, relative: Path | None, out: str | None, single: bool, fmt: str | None):
+    """The output path (or "-") for one input."""
+    if out == "-":
+        return "-"
+    suffix = "." + fmt if fmt else None
+    if out and single and Path(out).suffix.lower() in WRITABLE and not Path(out).is_dir():
+        return Path(out)
+    folder = Path(out) if out else Path.cwd()
+    source = Path("stdin.png") if item == "-" else Path(item)
+    if suffix is None:
+        suffix = source.suffix.lower() if source.suffix.lower() in WRITABLE else ".jpg"
+    name = f"{source.stem}_stylized{suffix}"
+    return folder / (relative.parent / name if relative is not None else name)
+
+
+@click.command(context_settings={"show_default": True})
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--model", "-m", required=True, help="Zoo name or .keras file.")
+@click.option(
+    "--output",
+    "-o",
+    default=None,
+    help="Output file (one input), folder, or '-' for stdout [default: current folder].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jpg", "png", "webp"]),
+    default=None,
+    help="Output format for folder/stdout outputs [default: the input's, else jpg; "
+    "png for stdout].",
+)
+@click.option("--recursive", "-r", is_flag=True, help="Search folders recursively.")
+@click.option(
+    "--max-size",
+    type=click.IntRange(min=32),
+    default=None,
+    help="Downscale the long side to at most this many px first.",
+)
+@click.option(
+    "--strength",
+    type=click.FloatRange(0, 1),
+    default=1.0,
+    help="Blend with the original: 0 = input, 1 = fully stylized.",
+)
+@click.option("--preserve-color", is_flag=True, help="Keep the input's colours (luminance only).")
+@click.option(
+    "--tile",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Tile side for tiled inference of large images, px (0 or unset: off).",
+)
+@click.option("--overlap", type=click.IntRange(min=0), default=128, help="Tile overlap, px.")
+@click.option(
+    "--keep-alpha", is_flag=True, help="Keep transparency (png/webp); default composites on white."
+)
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Decompression-bomb limit [default: Pillow's, about 89 megapixels].",
+)
+@click.option("--quality", type=click.IntRange(1, 100), default=95, help="JPEG/WebP quality.")
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+def stylize(inputs, model, output, fmt, recursive, max_size, strength, preserve_color, tile,
+            overlap, keep_alpha, max_pixels, quality, overwrite, as_json) -> None:  # fmt: skip
+    """Stylize INPUTS (image files, folders, or '-' for stdin) with a style model.
+
+    Bad inputs are reported one line each on stderr and skipped; the exit code is 1 if
+    any input failed. Outputs are written atomically and never replace an input.
+    """
+    from tqdm import tqdm
+
+    from keras_stylize.images import atomic_write_bytes, encode_image, format_for
+    from keras_stylize.stylize import load_generator
+    from keras_stylize.stylize import stylize as run
+
+    try:
+        generator = load_generator(model)
+    except Exception as exc:  # noqa: BLE001 - any load failure is one clear line
+        click.echo(f"error: cannot load model {model!r}: {' '.join(str(exc).split())}", err=True)
+        sys.exit(2)
+    items = _collect(inputs, recursive)
+    if output == "-" and len(items) != 1:
+        click.echo("error: '-o -' (stdout) needs exactly one input", err=True)
+        sys.exit(2)
+    input_paths = {os.path.realpath(i) for i, _ in items if i != "-"}
+    records, failures = [], 0
+    started = time.time()
+    bar = tqdm(items, unit="img", disable=len(items) < 2 or None, file=sys.stderr)
+    for item, relative in bar:
+        t0 = time.time()
+        target = _output_for(item, relative, output, len(items) == 1, fmt)
+        try:
+            if item != "-" and Path(item).is_dir():
+                raise ValueError(f"{item}: no image files in folder")
+            if target != "-":
+                if os.path.realpath(target) in input_paths:
+                    raise ValueError(f"{item}: output {target} would overwrite an input")
+                if target.exists() and not overwrite:
+                    raise ValueError(f"{item}: {target} exists (use --overwrite)")
+                file_format = format_for(target)
+            else:
+                file_format = format_for("x." + (fmt or "png"))
+            source = sys.stdin.buffer.read() if item == "-" else item
+            image = run(source, generator, max_size=max_size, strength=strength,
+                        preserve_color=preserve_color, tile=tile or None, overlap=overlap,
+                        keep_alpha=keep_alpha, max_pixels=max_pixels)  # fmt: skip
+            data = encode_image(image, file_format, quality=quality)
+            if target == "-":
+                sys.stdout.buffer.write(data)
+                sys.stdout.buffer.flush()
+            else:
+                atomic_write_bytes(target, data)
+            records.append({"input": item, "output": str(target), "size": list(image.size),
+                            "seconds": round(time.time() - t0, 3)})  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - report, skip, go on
+            failures += 1
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            if item not in message:
+                message = f"{item}: {message}"
+            bar.write(f"error: {message}", file=sys.stderr)
+            records.append({"input": item, "error": message})
+    if as_json and output != "-":
+        summary = {"model": model, "files": records, "ok": len(items) - failures,
+                   "failed": failures, "seconds": round(time.time() - started, 3)}  # fmt: skip
+        click.echo(json.dumps(summary, indent=2))
+    sys.exit(1 if failures else 0)

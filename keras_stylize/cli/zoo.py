@@ -1,0 +1,45 @@
+"""`keras_stylize zoo list | info NAME`."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+
+@click.group()
+def zoo() -> None:
+    """Browse the pretrained style models."""
+
+
+@zoo.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_models(as_json: bool) -> None:
+    """List the zoo models as a table."""
+    from keras_stylize import zoo as registry
+
+    cards = [registry.info(name) for name in registry.list()]
+    if as_json:
+        click.echo(json.dumps(cards, indent=2))
+        return
+    rows = [("name", "family", "norm", "params", "style", "artist")]
+    for c in cards:
+        rows.append((c["name"], c["family"], c["norm"], f"{c['parameters']:,}",
+                     c["style"]["title"], c["style"]["artist"]))  # fmt: skip
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+@zoo.command("info")
+@click.argument("name")
+def info(name: str) -> None:
+    """Print the model card of NAME (JSON)."""
+    from keras_stylize import zoo as registry
+
+    try:
+        click.echo(json.dumps(registry.info(name), indent=2))
+    except registry.ZooError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

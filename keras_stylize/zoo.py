@@ -1,0 +1,81 @@
+"""The model zoo: pretrained generators, each with a card, loadable by name.
+
+Each entry is a folder `zoo/<name>/` in the repository, installed with the package as
+`keras_stylize/_zoo/<name>/` (setup.cfg maps one onto the other, so editable and regular
+installs both find it): `model.keras` (the generator), `card.json` (see `docs/zoo.md`
+for the fields), `style.jpg` (the public-domain style image) and `preview.jpg`.
+`load(name)` checks the weights against the card's sha256 before loading them with
+`safe_mode=True`. Set `KERAS_STYLIZE_ZOO` to use another zoo folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib import resources
+from pathlib import Path
+
+import keras
+
+from keras_stylize.vgg_weights import sha256_of
+
+CARD = "card.json"
+WEIGHTS = "model.keras"
+
+
+class ZooError(LookupError):
+    """Unknown zoo name, or a zoo file that fails its checksum."""
+
+
+def root() -> Path:
+    """The zoo folder in use."""
+    override = os.environ.get("KERAS_STYLIZE_ZOO")
+    if override:
+        return Path(override)
+    return Path(str(resources.files("keras_stylize._zoo")))
+
+
+def list() -> list[str]:  # noqa: A001 - the zoo's public API is zoo.list()
+    """Names of the available models, sorted."""
+    base = root()
+    if not base.is_dir():
+        return []
+    return sorted(p.name for p in base.iterdir() if (p / CARD).is_file())
+
+
+def _entry(name: str) -> Path:
+    names = list()
+    if name not in names:
+        raise ZooError(f"unknown zoo model {name!r}; available: {', '.join(names) or 'none'}")
+    return root() / name
+
+
+def info(name: str) -> dict:
+    """The model card of `name` as a dict (plus `path`, the entry folder)."""
+    folder = _entry(name)
+    card = json.loads((folder / CARD).read_text())
+    card["path"] = str(folder)
+    return card
+
+
+def weights_path(name: str, verify: bool = True) -> Path:
+    """Path of the `.keras` file of `name`, checked against the card's sha256."""
+    card = info(name)
+    path = Path(card["path"]) / card.get("weights", {}).get("file", WEIGHTS)
+    if not path.is_file():
+        raise ZooError(f"zoo model {name!r}: weights file missing ({path})")
+    if verify:
+        expected = card["weights"]["sha256"]
+        actual = sha256_of(path)
+        if actual != expected:
+            raise ZooError(
+                f"zoo model {name!r}: {path.name} has sha256 {actual}, card says {expected}"
+            )
+    return path
+
+
+def load(name: str) -> keras.Model:
+    """The generator of zoo model `name`, verified and loaded with `safe_mode=True`."""
+    import keras_stylize.layers  # noqa: F401 - registers the custom layers
+
+    return keras.saving.load_model(weights_path(name), safe_mode=True, compile=False)

@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+
+from keras_stylize.data import DataError, content_dataset, load_style_image, scan_content_folder
+
+from .conftest import write_image
+
+
+def test_dataset_yields_batches_in_pixel_range(content_dir):
+    dataset, report = content_dataset(content_dir, image_size=32, batch_size=3, seed=1)
+    assert len(report.files) == 6 and not report.skipped
+    batch = next(iter(dataset))
+    assert batch.shape == (3, 32, 32, 3) and batch.dtype == "float32"
+    values = np.asarray(batch)
+    assert 0.0 <= values.min() and values.max() <= 255.0 and values.std() > 10
+
+
+def test_corrupt_and_empty_files_are_skipped_and_counted(content_dir):
+    (content_dir / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
+    (content_dir / "empty.png").write_bytes(b"")
+    (content_dir / "notes.txt").write_text("not an image, not listed")
+    good = (content_dir / "img0.jpg").read_bytes()
+    (content_dir / "truncated.jpg").write_bytes(good[: len(good) // 3])
+    dataset, report = content_dataset(content_dir, image_size=32, batch_size=2, seed=0)
+    assert {"broken.jpg", "empty.png"} <= {p.rsplit("/", 1)[-1] for p in report.skipped}
+    for batch in dataset.take(12):  # several passes over the files: no crash
+        assert batch.shape == (2, 32, 32, 3)
+    assert "skipped" in report.summary()
+
+
+def test_empty_folder_is_a_clear_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no image files"):
+        scan_content_folder(tmp_path / "empty")
+    with pytest.raises(DataError, match="not found"):
+        scan_content_folder(tmp_path / "missing")
+
+
+def test_folder_without_readable_image_is_a_clear_error(tmp_path):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(b"garbage")
+    (folder / "b.png").write_bytes(b"")
+    with pytest.raises(DataError, match="none of the 2"):
+        scan_content_folder(folder)
+
+
+def test_style_image_resized_by_shorter_side(tmp_path):
+    path = write_image(tmp_path / "s.png", size=(120, 60))
+    style = load_style_image(path, style_size=30)
+    assert style.shape == (1, 30, 60, 3) and style.dtype == np.float32

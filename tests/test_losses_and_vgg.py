@@ -1,0 +1,51 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_stylize import vgg19_features
+from keras_stylize.losses import content_loss, gram_matrix, style_loss, total_variation_loss
+
+
+def test_gram_matrix_matches_numpy(rng):
+    f = rng.normal(size=(2, 5, 7, 4)).astype("float32")
+    flat = f.reshape(2, 35, 4)
+    expected = np.einsum("bnc,bnd->bcd", flat, flat) / (5 * 7 * 4)
+    np.testing.assert_allclose(np.asarray(gram_matrix(f)), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_losses_zero_at_target_and_positive_elsewhere(rng):
+    f = rng.normal(size=(1, 6, 6, 3)).astype("float32")
+    assert float(content_loss(f, f)) == 0.0
+    assert float(content_loss(np.zeros_like(f), f)) == pytest.approx(1.0, rel=1e-5)
+    grams = {"a": gram_matrix(f)}
+    assert float(style_loss({"a": f}, grams, {"a": 1.0})) == pytest.approx(0.0, abs=1e-7)
+    assert float(style_loss({"a": 2 * f}, grams, {"a": 1.0})) == pytest.approx(9.0, rel=1e-4)
+    assert float(style_loss({"a": 2 * f}, grams, {"a": 0.0})) == 0.0
+
+
+def test_total_variation():
+    flat = np.full((1, 8, 8, 3), 100.0, "float32")
+    assert float(total_variation_loss(flat)) == 0.0
+    stripes = flat.copy()
+    stripes[:, :, ::2] = 0.0  # vertical stripes: every horizontal neighbour differs by 100
+    assert float(total_variation_loss(stripes)) == pytest.approx(100.0**2)
+
+
+def test_vgg19_features_names_outputs_and_preprocessing(rng):
+    model = vgg19_features(["block1_conv1", "block2_conv1"], weights=None)
+    conv = model.get_layer("block1_conv1")
+    assert not model.trainable and not model.trainable_weights
+    assert "block3_conv1" not in [layer.name for layer in model.layers]
+    images = rng.uniform(0, 255, (1, 20, 24, 3)).astype("float32")
+    out = model(images)
+    assert set(out) == {"block1_conv1", "block2_conv1"}
+    assert out["block2_conv1"].shape == (1, 10, 12, 128)
+    # Caffe preprocessing inside equals keras.applications.vgg19.preprocess_input.
+    plain = keras.Sequential([keras.Input((None, None, 3)), conv])
+    expected = plain(keras.applications.vgg19.preprocess_input(images.copy()))
+    np.testing.assert_allclose(np.asarray(out["block1_conv1"]), np.asarray(expected), atol=1e-3)
+
+
+def test_vgg19_features_rejects_unknown_layers():
+    with pytest.raises(ValueError, match="block9"):
+        vgg19_features(["block9_conv1"], weights=None)

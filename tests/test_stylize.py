@@ -1,0 +1,215 @@
+import io
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_stylize import johnson_generator
+from keras_stylize.images import ImageReadError, read_rgb
+from keras_stylize.stylize import stylize, stylize_tiled, transfer_luminance
+
+from .conftest import write_image
+
+
+@pytest.fixture(scope="module")
+def generator():
+    keras.utils.set_random_seed(3)
+    return johnson_generator(width=0.25)
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory, generator):
+    path = tmp_path_factory.mktemp("model") / "g.keras"
+    generator.save(path)
+    return path
+
+
+def _photo(h=64, w=80):
+    i, j = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    planes = [
+        128 + 100 * np.sin(i / 6.0),
+        128 + 100 * np.cos(j / 7.0),
+        128 + 60 * np.sin((i + j) / 9),
+    ]
+    return np.stack(planes, -1).astype(np.uint8)
+
+
+def test_accepts_path_pil_array_and_model_path(tmp_path, generator, model_path):
+    photo = _photo()
+    Image.fromarray(photo).save(tmp_path / "p.png")
+    a = stylize(tmp_path / "p.png", generator, return_array=True)
+    b = stylize(Image.fromarray(photo), str(model_path), return_array=True)
+    c = stylize(photo.astype(np.float32), generator)
+    assert a.shape == photo.shape and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, b)
+    assert isinstance(c, Image.Image) and c.size == (80, 64)
+
+
+def test_strength_zero_returns_input_and_one_the_stylized(generator):
+    photo = _photo()
+    np.testing.assert_array_equal(stylize(photo, generator, strength=0.0, return_array=True), photo)
+    full = stylize(photo, generator, return_array=True).astype(float)
+    half = stylize(photo, generator, strength=0.5, return_array=True).astype(float)
+    np.testing.assert_allclose(half, 0.5 * full + 0.5 * photo, atol=1.0)
+    assert np.abs(full - photo).mean() > 5
+
+
+def test_preserve_color_keeps_input_chroma(generator):
+    photo = _photo()
+    out = stylize(photo, generator, preserve_color=True, return_array=True)
+    chroma_in = np.asarray(Image.fromarray(photo).convert("YCbCr"))[..., 1:].astype(float)
+    chroma_out = np.asarray(Image.fromarray(out).convert("YCbCr"))[..., 1:].astype(float)
+    plain = stylize(photo, generator, return_array=True)
+    chroma_plain = np.asarray(Image.fromarray(plain).convert("YCbCr"))[..., 1:].astype(float)
+    assert np.abs(chroma_out - chroma_in).mean() < 3.0
+    assert np.abs(chroma_plain - chroma_in).mean() > 3 * np.abs(chroma_out - chroma_in).mean()
+    luma = transfer_luminance(photo, plain)
+    y_plain = np.asarray(Image.fromarray(plain).convert("YCbCr"))[..., 0].astype(float)
+    y_luma = np.asarray(Image.fromarray(luma).convert("YCbCr"))[..., 0].astype(float)
+    assert np.abs(y_plain - y_luma).mean() < 3.0
+
+
+def test_tiled_blending_is_exact_for_a_pointwise_model(rng):
+    # With a per-pixel model every tile agrees with the whole image, so any difference
+    # would come from the tiling and blending itself.
+    inputs = keras.Input((None, None, 3))
+    pointwise = keras.Model(inputs, keras.layers.Conv2D(3, 1, activation="sigmoid")(inputs) * 255)
+    photo = rng.uniform(0, 255, (150, 170, 3)).astype(np.float32)
+    whole = np.asarray(pointwise(photo[None]))[0]
+    for tile, overlap in [(96, 32), (64, 0), (50, 25)]:
+        tiled = stylize_tiled(pointwise, photo, tile=tile, overlap=overlap)
+        np.testing.assert_allclose(tiled, whole, atol=1e-3)
+
+
+def test_single_tile_equals_whole_image(generator):
+    photo = _photo(90, 100).astype(np.float32)
+    whole = np.asarray(generator(photo[None]))[0]
+    np.testing.assert_allclose(stylize_tiled(generator, photo, 256, 32), whole, atol=1e-4)
+
+
+def test_max_size_and_too_small(generator):
+    out = stylize(_photo(64, 128), generator, max_size=64)
+    assert out.size == (64, 32)
+    with pytest.raises(ImageReadError, match="too small"):
+        stylize(_photo(20, 100), generator)
+    with pytest.raises(ValueError, match="strength"):
+        stylize(_photo(), generator, strength=1.5)
+
+
+def test_keep_alpha(generator, tmp_path):
+    path = write_image(tmp_path / "a.png", size=(40, 40), mode="RGBA")
+    out = stylize(path, generator, keep_alpha=True)
+    assert out.mode == "RGBA"
+    alpha = np.asarray(Image.open(path))[..., 3]
+    np.testing.assert_array_equal(np.asarray(out)[..., 3], alpha)
+    assert stylize(path, generator).mode == "RGB"
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "CMYK", "I;16", "LA"])
+def test_read_rgb_converts_modes(tmp_path, mode):
+    base = Image.fromarray(_photo())
+    if mode == "I;16":
+        image = Image.fromarray(np.asarray(base.convert("L"), np.uint16) * 257)
+    else:
+        image = base.convert(mode)
+    path = tmp_path / ("x.tif" if mode in ("CMYK", "I;16") else "x.png")
+    image.save(path)
+    rgb = read_rgb(path)
+    assert rgb.shape == (64, 80, 3) and rgb.dtype == np.uint8
+    if mode == "I;16":
+        np.testing.assert_allclose(rgb[..., 0], np.asarray(base.convert("L")), atol=1)
+
+
+def test_exif_orientation_and_gif_first_frame(tmp_path):
+    photo = Image.fromarray(_photo(40, 60))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    photo.save(tmp_path / "r.jpg", exif=exif)
+    assert read_rgb(tmp_path / "r.jpg").shape == (60, 40, 3)
+    frames = [Image.new("RGB", (40, 40), c) for c in ((255, 0, 0), (0, 0, 255))]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
+    assert tuple(read_rgb(tmp_path / "a.gif")[0, 0]) == (255, 0, 0)
+
+
+def test_decompression_bomb_limit(tmp_path):
+    write_image(tmp_path / "big.png", size=(200, 200))
+    with pytest.raises(ImageReadError, match="too large"):
+        read_rgb(tmp_path / "big.png", max_pixels=1000)
+    assert read_rgb(tmp_path / "big.png", max_pixels=10**6).shape == (200, 200, 3)
+
+
+def _cli(*args, stdin=None):
+    return subprocess.run(
+        [sys.executable, "-m", "keras_stylize.cli", "stylize", *map(str, args)],
+        capture_output=True, input=stdin, timeout=300,
+    )  # fmt: skip
+
+
+def _errors(result):
+    return [ln for ln in result.stderr.decode().splitlines() if ln.startswith("error:")]
+
+
+def test_cli_batch_with_bad_inputs(tmp_path, model_path):
+    src = tmp_path / "in"
+    write_image(src / "good1.jpg", size=(64, 48))
+    write_image(src / "nested" / "good2.png", size=(50, 70), mode="RGBA")
+    (src / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0garbage")
+    (src / "empty.png").write_bytes(b"")
+    good = (src / "good1.jpg").read_bytes()
+    (src / "truncated.jpg").write_bytes(good[: len(good) // 4])
+    (src / "text.png").write_text("hello")
+    write_image(src / "tiny.png", size=(20, 20))
+    write_image(src / "huge.png", size=(300, 300))
+    out = tmp_path / "out"
+    result = _cli(src, tmp_path / "missing.jpg", "-m", model_path, "-o", out, "-r",
+                  "--format", "png", "--json", "--max-pixels", "50000")  # fmt: skip
+    assert result.returncode == 1
+    errors = _errors(result)
+    for name in ["corrupt.jpg", "empty.png", "truncated.jpg", "text.png", "tiny.png",
+                 "huge.png", "missing.jpg"]:  # fmt: skip
+        assert sum(name in e for e in errors) == 1, (name, errors)
+    assert len(errors) == 7
+    summary = json.loads(result.stdout)
+    assert summary["ok"] == 2 and summary["failed"] == 7
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert written == ["good1_stylized.png", "nested/good2_stylized.png"]
+    assert Image.open(out / "good1_stylized.png").size == (64, 48)
+
+    # Existing outputs are kept unless --overwrite.
+    before = (out / "good1_stylized.png").read_bytes()
+    again = _cli(src / "good1.jpg", "-m", model_path, "-o", out / "good1_stylized.png",
+                 "--strength", "0")  # fmt: skip
+    assert again.returncode == 1 and "exists" in _errors(again)[0]
+    assert (out / "good1_stylized.png").read_bytes() == before
+    forced = _cli(src / "good1.jpg", "-m", model_path, "-o", out / "good1_stylized.png",
+                  "--strength", "0", "--overwrite")  # fmt: skip
+    assert forced.returncode == 0
+    assert (out / "good1_stylized.png").read_bytes() != before
+    assert not [p for p in out.rglob("*.tmp")]
+
+
+def test_cli_never_overwrites_input(tmp_path, model_path):
+    path = write_image(tmp_path / "p.png", size=(48, 48))
+    original = path.read_bytes()
+    result = _cli(path, "-m", model_path, "-o", path, "--overwrite")
+    assert result.returncode == 1 and "overwrite an input" in _errors(result)[0]
+    assert path.read_bytes() == original
+
+
+def test_cli_stdin_to_stdout(tmp_path, model_path, generator):
+    buffer = io.BytesIO()
+    Image.fromarray(_photo()).save(buffer, format="PNG")
+    result = _cli("-", "-m", model_path, "-o", "-", stdin=buffer.getvalue())
+    assert result.returncode == 0, result.stderr.decode()[-500:]
+    out = np.asarray(Image.open(io.BytesIO(result.stdout)))
+    np.testing.assert_array_equal(out, stylize(_photo(), generator, return_array=True))
+
+
+def test_cli_bad_model_is_one_line(tmp_path):
+    path = write_image(tmp_path / "p.png", size=(48, 48))
+    result = _cli(path, "-m", tmp_path / "nope.keras")
+    assert result.returncode == 2 and "cannot load model" in _errors(result)[0]
