@@ -38,6 +38,13 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         self.directory = Path(directory)
         self.attr = model_generator_attr
         self.restored_epoch = 0
+        self.previous_seconds = 0.0
+        self._started = time.time()
+
+    @property
+    def train_seconds(self) -> float:
+        """Wall time of training so far, summed over every resumed run."""
+        return self.previous_seconds + time.time() - self._started
 
     def latest(self) -> dict | None:
         """The pointer record `{epoch, path, ...}` of the newest checkpoint, or None."""
@@ -48,6 +55,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         return record if (self.directory / record["path"]).is_dir() else None
 
     def on_train_begin(self, logs=None) -> None:
+        self._started = time.time()
         record = self.latest()
         if record is None:
             return
@@ -67,6 +75,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         for variable, value in zip(optimizer.variables, values, strict=True):
             variable.assign(value)
         self.restored_epoch = int(record["epoch"])
+        self.previous_seconds = float(record.get("train_seconds", 0.0))
         self.model._initial_epoch = self.restored_epoch
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
@@ -85,6 +94,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(staging, folder)
         record = {"epoch": epoch + 1, "path": name, "time": time.time(),
+                  "train_seconds": round(self.train_seconds, 1),
                   "iterations": int(self.model.optimizer.iterations.numpy())}  # fmt: skip
         atomic_write_bytes(self.directory / _POINTER, json.dumps(record, indent=2).encode())
         for old in self.directory.glob("epoch-*"):
@@ -110,7 +120,8 @@ class SampleImages(keras.callbacks.Callback):
         self._writer = None
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
-        if (epoch + 1) % self.every:
+        loss = (logs or {}).get("loss")
+        if (epoch + 1) % self.every or (loss is not None and not np.isfinite(loss)):
             return
         from PIL import Image
 

@@ -162,6 +162,7 @@ def fit_style(config: FitConfig, verbose: int | str = "auto", strategy=None) -> 
         "resumed_from_epoch": checkpoint.restored_epoch,
         "steps_done": int(model.optimizer.iterations.numpy()),
         "seconds_this_run": round(seconds, 1),
+        "train_seconds_total": round(checkpoint.train_seconds, 1),
         "final_metrics": last,
         "content_images": len(report.files),
         "skipped_content_files": report.skipped,

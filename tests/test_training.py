@@ -173,3 +173,12 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path, content_dir, style_path
     line = [t for t in result.stdout.splitlines() if t.startswith("STEPS")][0].split()
     assert line[1] == "3" and np.isfinite(float(line[3]))
     assert out.is_file()
+
+
+def test_nan_loss_stops_without_writing_a_model(tmp_path, content_dir, style_path):
+    from keras_stylize.fitting import TrainingDivergedError
+
+    config = _config(tmp_path, content_dir, style_path, learning_rate=1e30, steps=6)
+    with pytest.raises(TrainingDivergedError, match="not finite"):
+        fit_style(config, verbose=0)
+    assert not os.path.exists(config.out)

@@ -18,10 +18,12 @@ def main() -> None:
 
 
 def _register() -> None:
+    from keras_stylize.cli.export import export
     from keras_stylize.cli.fit import fit
     from keras_stylize.cli.stylize import stylize
     from keras_stylize.cli.zoo import zoo
 
+    main.add_command(export)
     main.add_command(fit)
     main.add_command(stylize)
     main.add_command(zoo)

@@ -19,9 +19,9 @@ import tensorflow as tf
 class PadToMultiple(keras.layers.Layer):
     """Reflect-pads bottom and right so that height and width become multiples of `multiple`.
 
-    Input `(batch, height, width, channels)` channels-last. Reflection needs the padding
-    to be smaller than the padded dimension, so inputs must be at least `multiple - 1`
-    pixels high and wide (the generators require 32 px).
+    Input `(batch, height, width, channels)` channels-last. Inputs must be at least
+    `multiple` pixels high and wide (reflection needs the padding, `multiple - 1` before
+    slicing, to be smaller than the dimension); the generators require 32 px.
 
     Args:
         multiple: the positive integer that output height and width are multiples of.
@@ -37,18 +37,15 @@ class PadToMultiple(keras.layers.Layer):
     def call(self, inputs):
         if self.multiple == 1:
             return inputs
+        # Pad by the constant `multiple - 1` and slice down to the next multiple: the
+        # result equals reflect-padding by the exact amount, but MirrorPad gets constant
+        # paddings, so the channel count stays static for the TFLite converter (dynamic
+        # paddings made it lose every dimension and leave the next Conv2D unconverted).
+        m = self.multiple
         hw = tf.shape(inputs)[1:3]
-        pad = tf.math.floormod(-hw, self.multiple)
-        zero = tf.zeros_like(pad[0])
-        paddings = tf.stack(
-            [
-                tf.stack([zero, zero]),
-                tf.stack([zero, pad[0]]),
-                tf.stack([zero, pad[1]]),
-                tf.stack([zero, zero]),
-            ]
-        )
-        return tf.pad(inputs, paddings, mode="REFLECT")
+        target = (hw + m - 1) // m * m
+        padded = tf.pad(inputs, [[0, 0], [0, m - 1], [0, m - 1], [0, 0]], mode="REFLECT")
+        return padded[:, : target[0], : target[1], :]
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         batch, height, width, channels = input_shape

@@ -1,0 +1,91 @@
+"""`keras_stylize export`: SavedModel and TFLite exports, verified against Keras."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+QUANTIZE = ("none", "float16", "dynamic", "int8")
+
+
+def _size(value: str | None) -> tuple[int, int] | None:
+    if not value:
+        return None
+    try:
+        height, width = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"expected HxW such as 512x512, got {value!r}") from None
+    if min(height, width) < 32:
+        raise click.BadParameter("height and width must be >= 32")
+    return height, width
+
+
+def _representative(content: str | None, size: tuple[int, int] | None, count: int = 32):
+    if not content:
+        return None
+    from keras_stylize.data import content_dataset
+
+    h, w = size or (256, 256)
+    dataset, _ = content_dataset(content, image_size=max(h, w), batch_size=1, seed=0)
+
+    def images():
+        for batch in dataset.take(count):
+            yield batch.numpy()[:, :h, :w, :]
+
+    return images
+
+
+@click.command(context_settings={"show_default": True})
+@click.argument("model")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["savedmodel", "tflite", "all"]),
+    required=True,
+    help="'all' writes SavedModel plus TFLite float32 and float16.",
+)
+@click.option(
+    "--quantize", type=click.Choice(QUANTIZE), default="none", help="TFLite quantization."
+)
+@click.option("--size", default=None, help="Fixed input size HxW (TFLite); default resizable.")
+@click.option(
+    "--representative",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder of content images for --quantize int8.",
+)
+@click.option("-o", "--output", required=True, help="Output path (for --format all: a folder).")
+def export(model, fmt, quantize, size, representative, output) -> None:
+    """Export MODEL (a .keras file or zoo name) and verify it against Keras.
+
+    A JSON sidecar (<output>.json) records the agreement (max abs diff, PSNR).
+    """
+    from keras_stylize.export import ExportMismatchError, export_model
+
+    fixed = _size(size)
+    jobs = [(fmt, quantize, output)]
+    if fmt == "all":
+        folder = Path(output)
+        stem = Path(str(model)).stem
+        jobs = [("savedmodel", "none", str(folder / f"{stem}_savedmodel")),
+                ("tflite", "none", str(folder / f"{stem}_float32.tflite")),
+                ("tflite", "float16", str(folder / f"{stem}_float16.tflite"))]  # fmt: skip
+    failed = False
+    for job_fmt, job_quant, job_out in jobs:
+        try:
+            record = export_model(
+                model, job_out, job_fmt, job_quant, fixed if job_fmt == "tflite" else None,
+                _representative(representative, fixed),
+            )  # fmt: skip
+        except (ExportMismatchError, ValueError, OSError, LookupError) as exc:
+            click.echo(f"error: {job_out}: {' '.join(str(exc).split())}", err=True)
+            failed = True
+            continue
+        a = record["agreement"]
+        psnr = "inf" if a["psnr_db"] is None else f"{a['psnr_db']:.1f} dB"
+        click.echo(f"wrote {job_out} ({sum(record['files'].values()):,} bytes; "
+                   f"max abs diff {a['max_abs_diff']:.3g}, PSNR {psnr}; "
+                   f"sidecar {job_out.rstrip('/')}.json)")  # fmt: skip
+    sys.exit(1 if failed else 0)

@@ -1,0 +1,83 @@
+"""Numerical agreement of an export with its Keras model, and the JSON sidecar.
+
+Agreement is measured on a fixed test image (the bundled photo `assets/kodim23.jpg`,
+centre-cropped and resized to the requested size): max absolute difference and PSNR in
+dB of the export's float output against the Keras generator's, both in [0, 255]
+(`PSNR = 10 log10(255^2 / MSE)`; identical outputs give `inf`, written as null).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from keras_stylize.images import atomic_write_bytes
+from keras_stylize.vgg_weights import sha256_of
+
+PSNR_TARGETS = {"none": 40.0, "float16": 40.0, "dynamic": 30.0, "int8": 30.0}
+
+
+class ExportMismatchError(RuntimeError):
+    """An export disagrees with the Keras model beyond its PSNR target."""
+
+
+def test_image(height: int = 256, width: int = 256) -> np.ndarray:
+    """The fixed verification image, float32 `(1, height, width, 3)` in [0, 255]."""
+    path = resources.files("keras_stylize") / "assets" / "kodim23.jpg"
+    with resources.as_file(path) as file, Image.open(file) as image:
+        image = image.convert("RGB")
+        scale = max(width / image.width, height / image.height)
+        size = (math.ceil(image.width * scale), math.ceil(image.height * scale))
+        image = image.resize(size, Image.Resampling.LANCZOS)
+        left, top = (size[0] - width) // 2, (size[1] - height) // 2
+        image = image.crop((left, top, left + width, top + height))
+    return np.asarray(image, np.float32)[None]
+
+
+def agreement(reference: np.ndarray, candidate: np.ndarray) -> dict:
+    """`{"max_abs_diff", "psnr_db"}` of two [0, 255] images (psnr None if identical)."""
+    diff = np.asarray(candidate, np.float64) - np.asarray(reference, np.float64)
+    mse = float(np.mean(diff**2))
+    psnr = None if mse == 0 else 10 * math.log10(255.0**2 / mse)
+    return {"max_abs_diff": float(np.abs(diff).max()), "psnr_db": psnr}
+
+
+def check_target(result: dict, quantization: str, what: str) -> None:
+    """Raises `ExportMismatchError` if the PSNR is below the quantization's target."""
+    target = PSNR_TARGETS[quantization]
+    psnr = result["psnr_db"]
+    if psnr is not None and psnr < target:
+        raise ExportMismatchError(
+            f"{what}: PSNR {psnr:.1f} dB against Keras is below the {target:.0f} dB target "
+            f"for quantization={quantization}; nothing written"
+        )
+
+
+def file_sizes(path: str | os.PathLike) -> dict[str, int]:
+    """Size in bytes of a file, or of every file under a folder (relative names)."""
+    path = Path(path)
+    if path.is_file():
+        return {path.name: path.stat().st_size}
+    return {
+        str(p.relative_to(path)): p.stat().st_size for p in sorted(path.rglob("*")) if p.is_file()
+    }
+
+
+def write_sidecar(path: str | os.PathLike, record: dict) -> Path:
+    """Writes `record` as JSON next to the export (`<export>.json`), atomically."""
+    sidecar = Path(str(path).rstrip("/") + ".json")
+    atomic_write_bytes(sidecar, (json.dumps(record, indent=2) + "\n").encode())
+    return sidecar
+
+
+def source_record(model_path: str | os.PathLike | None) -> dict:
+    """Provenance of the exported Keras model."""
+    if model_path is None:
+        return {"source_model": None, "source_sha256": None}
+    return {"source_model": str(model_path), "source_sha256": sha256_of(model_path)}

@@ -1,0 +1,91 @@
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from keras_stylize import johnson_generator
+from keras_stylize.export import ExportMismatchError, export_model
+from keras_stylize.export import verify as verify_module
+from keras_stylize.export.tflite import interpreter_class, run_tflite
+from keras_stylize.export.verify import test_image as fixed_image
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    keras.utils.set_random_seed(5)
+    path = tmp_path_factory.mktemp("m") / "g.keras"
+    johnson_generator(width=0.25).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def generator(model_path):
+    return keras.saving.load_model(model_path, safe_mode=True)
+
+
+def test_saved_model_loads_without_keras_stylize(tmp_path, model_path, generator):
+    out = tmp_path / "sm"
+    record = export_model(model_path, out, "savedmodel")
+    sidecar = json.loads((tmp_path / "sm.json").read_text())
+    assert sidecar["source_sha256"] == record["source_sha256"] and sidecar["resizable"]
+    assert record["agreement"]["max_abs_diff"] < 1e-3
+    image = fixed_image(61, 77)
+    np.save(tmp_path / "x.npy", image)
+    probe = (
+        "import sys, numpy as np, tensorflow as tf; m = tf.saved_model.load(sys.argv[1]); "
+        "x = np.load(sys.argv[2]); f = m.serving_float(tf.constant(x)).numpy(); "
+        "u = m.serving_default(tf.constant(x.astype('uint8'))).numpy(); "
+        "assert 'keras_stylize' not in sys.modules; np.save(sys.argv[3], f); "
+        "print(u.dtype, u.shape)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(out), str(tmp_path / "x.npy"), str(tmp_path / "y.npy")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["uint8", "(1,", "61,", "77,", "3)"]
+    expected = np.asarray(generator(image))
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, atol=1e-3)
+
+
+@pytest.mark.parametrize("quantization", ["none", "float16"])
+def test_tflite_resizable_matches_keras(tmp_path, generator, quantization):
+    out = tmp_path / f"g_{quantization}.tflite"
+    record = export_model(generator, out, "tflite", quantization)
+    assert record["resizable"] and record["quantization"] == quantization
+    agreement = record["agreement"]
+    assert agreement["psnr_db"] >= 40 and agreement["at_67x91"]["psnr_db"] >= 40
+    image = fixed_image(45, 70)
+    output = run_tflite(out.read_bytes(), image)
+    psnr = verify_module.agreement(np.asarray(generator(image)), output)["psnr_db"]
+    assert output.shape == image.shape and psnr >= 40
+
+
+def test_tflite_fixed_size(tmp_path, generator):
+    out = tmp_path / "fixed.tflite"
+    record = export_model(generator, out, "tflite", size=(64, 96))
+    assert not record["resizable"]
+    interpreter = interpreter_class()(model_path=str(out))
+    assert list(interpreter.get_input_details()[0]["shape"]) == [1, 64, 96, 3]
+
+
+def test_missed_target_writes_nothing(tmp_path, generator, monkeypatch):
+    monkeypatch.setitem(verify_module.PSNR_TARGETS, "float16", 500.0)
+    out = tmp_path / "bad.tflite"
+    with pytest.raises(ExportMismatchError, match="below"):
+        export_model(generator, out, "tflite", "float16")
+    assert not out.exists() and not (tmp_path / "bad.tflite.json").exists()
+
+
+def test_cli_export(tmp_path, model_path):
+    run = [sys.executable, "-m", "keras_stylize.cli", "export", str(model_path)]
+    ok = subprocess.run([*run, "--format", "tflite", "--size", "64x64", "-o",
+                         str(tmp_path / "a.tflite")], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert json.loads((tmp_path / "a.tflite.json").read_text())["format"] == "tflite"
+    bad = subprocess.run([*run, "--format", "tflite", "--size", "12x12", "-o",
+                          str(tmp_path / "b.tflite")], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert bad.returncode == 2 and not (tmp_path / "b.tflite").exists()

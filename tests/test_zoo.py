@@ -1,0 +1,105 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from keras_stylize import texture_net_generator, zoo
+from keras_stylize.vgg_weights import sha256_of
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def tiny_zoo(tmp_path, monkeypatch):
+    folder = tmp_path / "zoo" / "tiny_texture"
+    folder.mkdir(parents=True)
+    texture_net_generator().save(folder / "model.keras")
+    card = {
+        "name": "tiny_texture", "family": "texture", "norm": "instance", "parameters": 1,
+        "style": {"title": "Test", "artist": "Nobody"},
+        "weights": {"file": "model.keras", "sha256": sha256_of(folder / "model.keras")},
+    }  # fmt: skip
+    (folder / "card.json").write_text(json.dumps(card))
+    monkeypatch.setenv("KERAS_STYLIZE_ZOO", str(tmp_path / "zoo"))
+    return folder
+
+
+def test_list_info_load(tiny_zoo):
+    assert zoo.list() == ["tiny_texture"]
+    assert zoo.info("tiny_texture")["family"] == "texture"
+    model = zoo.load("tiny_texture")
+    assert model(np.zeros((1, 40, 40, 3), "float32")).shape == (1, 40, 40, 3)
+
+
+def test_unknown_name_lists_available(tiny_zoo):
+    with pytest.raises(zoo.ZooError, match="available: tiny_texture"):
+        zoo.load("nope")
+
+
+def test_checksum_mismatch_refuses_to_load(tiny_zoo):
+    with open(tiny_zoo / "model.keras", "ab") as f:
+        f.write(b"tampered")
+    with pytest.raises(zoo.ZooError, match="sha256"):
+        zoo.load("tiny_texture")
+
+
+def test_cli_zoo_list_and_info(tiny_zoo):
+    run = [sys.executable, "-m", "keras_stylize.cli", "zoo"]
+    table = subprocess.run([*run, "list"], capture_output=True, text=True, timeout=120)
+    assert table.returncode == 0 and "tiny_texture" in table.stdout and "family" in table.stdout
+    info = subprocess.run([*run, "info", "tiny_texture"], capture_output=True, text=True)
+    assert json.loads(info.stdout)["name"] == "tiny_texture"
+    missing = subprocess.run([*run, "info", "nope"], capture_output=True, text=True)
+    assert missing.returncode == 1 and "unknown zoo model" in missing.stderr
+
+
+REQUIRED_CARD_KEYS = {"name", "family", "norm", "parameters", "style", "weights", "recipe",
+                      "metrics", "preview"}  # fmt: skip
+
+
+def test_bundled_zoo_models_verify_and_have_cards(monkeypatch):
+    monkeypatch.delenv("KERAS_STYLIZE_ZOO", raising=False)
+    names = zoo.list()
+    assert names, "the package ships at least one zoo model"
+    for name in names:
+        card = zoo.info(name)
+        assert REQUIRED_CARD_KEYS <= set(card)
+        assert {"title", "artist", "year", "license", "source"} <= set(card["style"])
+        assert "command" in card["recipe"] and "vgg19_weights" in card["recipe"]
+        model = zoo.load(name)
+        assert model.count_params() == card["parameters"]
+        assert (Path(card["path"]) / "preview.jpg").is_file()
+
+
+def test_regular_install_packages_the_zoo(tmp_path):
+    """A wheel (what `pip install .` installs) carries the zoo, and the zoo resolves there."""
+    wheel_dir, target = tmp_path / "wheel", tmp_path / "site"
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(wheel_dir), str(ROOT)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stderr[-2000:]
+    wheel = next(wheel_dir.glob("keras_stylize-*.whl"))
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
+         str(wheel)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stderr[-2000:]
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import keras_stylize, json; "
+        "from keras_stylize import zoo; "
+        "print(json.dumps([keras_stylize.__file__, str(zoo.root()), zoo.list(), "
+        "[zoo.weights_path(n).is_file() for n in zoo.list()]]))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe, str(target)], capture_output=True,
+                            text=True, timeout=300, cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    module, root, names, ok = json.loads(result.stdout.strip().splitlines()[-1])
+    assert module.startswith(str(target)) and root.startswith(str(target))
+    assert names == zoo.list() and all(ok)
+    assert (target / "keras_stylize" / "assets" / "kodim23.jpg").is_file()
