@@ -121,9 +121,10 @@ def add(args) -> None:
     generator = keras.saving.load_model(folder / "model.keras", safe_mode=True, compile=False)
     preview(generator, data, folder / "preview.jpg")
     metrics, vgg = measure(generator, config, data)
-    recipe = {key: config[key] for key in (
-        "image_size", "batch_size", "steps", "learning_rate", "content_weight", "style_weight",
-        "tv_weight", "content_layer", "style_layers", "style_size", "seed", "precision")}  # fmt: skip
+    keys = ("family", "norm", "width", "image_size", "batch_size", "steps", "learning_rate",
+            "content_weight", "style_weight", "tv_weight", "content_layer", "style_layers",
+            "style_size", "seed", "precision")  # fmt: skip
+    recipe = {key: config[key] for key in keys}
     recipe.update(
         optimizer="Adam", data=f"{run['content_images']} photos of shared/data/content",
         vgg19_weights=run["vgg19_weights"], wall_time_seconds=run.get("train_seconds_total",

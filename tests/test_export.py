@@ -82,10 +82,10 @@ def test_missed_target_writes_nothing(tmp_path, generator, monkeypatch):
 
 def test_cli_export(tmp_path, model_path):
     run = [sys.executable, "-m", "keras_stylize.cli", "export", str(model_path)]
-    ok = subprocess.run([*run, "--format", "tflite", "--size", "64x64", "-o",
-                         str(tmp_path / "a.tflite")], capture_output=True, text=True, timeout=300)  # fmt: skip
+    args = [*run, "--format", "tflite", "--size", "64x64", "-o", str(tmp_path / "a.tflite")]
+    ok = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert json.loads((tmp_path / "a.tflite.json").read_text())["format"] == "tflite"
-    bad = subprocess.run([*run, "--format", "tflite", "--size", "12x12", "-o",
-                          str(tmp_path / "b.tflite")], capture_output=True, text=True, timeout=300)  # fmt: skip
+    args = [*run, "--format", "tflite", "--size", "12x12", "-o", str(tmp_path / "b.tflite")]
+    bad = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and not (tmp_path / "b.tflite").exists()

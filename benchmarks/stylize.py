@@ -1,0 +1,121 @@
+"""Stylization speed, memory with tiling, and tiled-vs-whole agreement.
+
+    python benchmarks/stylize.py speed                      # ms/image, 256/512/1024 px
+    python benchmarks/stylize.py memory --size 4096         # peak RSS, tiled, subprocess
+    python benchmarks/stylize.py tiling --model NAME_OR_PATH --image PHOTO
+
+Prints figures; asserts nothing. The 1-minute load average is printed so that runs
+taken while something else uses the CPU can be recognised.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def _load(name: str):
+    from keras_stylize import johnson_generator, texture_net_generator
+    from keras_stylize.stylize import load_generator
+
+    if name == "johnson":
+        return johnson_generator()
+    if name == "texture":
+        return texture_net_generator()
+    return load_generator(name)
+
+
+def speed(args) -> None:
+    from keras_stylize.stylize import stylize
+
+    print(f"load average: {os.getloadavg()[0]:.2f} (cpus: {os.cpu_count()})")
+    print(f"{'model':10} {'size':>6} {'ms/image':>9}")
+    for name in args.models:
+        generator = _load(name)
+        for size in args.sizes:
+            image = np.random.default_rng(0).integers(0, 256, (size, size, 3), np.uint8)
+            stylize(image, generator)  # warm-up (tracing, allocation)
+            times = []
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                stylize(image, generator)
+                times.append(time.perf_counter() - start)
+            print(f"{name:10} {size:6d} {1000 * np.median(times):9.0f}", flush=True)
+
+
+def memory(args) -> None:
+    if args.child:
+        from keras_stylize.stylize import stylize
+
+        generator = _load(args.models[0])
+        image = np.random.default_rng(0).integers(0, 256, (args.size, args.size, 3), np.uint8)
+        start = time.perf_counter()
+        out = stylize(image, generator, tile=args.tile, overlap=args.overlap, return_array=True)
+        seconds = time.perf_counter() - start
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"{args.models[0]} {args.size}x{args.size} tile={args.tile} overlap={args.overlap}: "
+              f"peak RSS {peak_mb:.0f} MB, {seconds:.1f} s, output {out.shape}")  # fmt: skip
+        return
+    print(f"load average: {os.getloadavg()[0]:.2f}")
+    for name in args.models:
+        cmd = [sys.executable, __file__, "memory", "--child", "--models", name,
+               "--size", str(args.size), "--tile", str(args.tile),
+               "--overlap", str(args.overlap)]  # fmt: skip
+        subprocess.run(cmd, check=True)
+
+
+def tiling(args) -> None:
+    from PIL import Image
+
+    from keras_stylize.stylize import stylize
+
+    generator = _load(args.model)
+    image = Image.open(args.image).convert("RGB")
+    image.thumbnail((args.size, args.size), Image.Resampling.LANCZOS)
+    whole = stylize(image, generator, return_array=True).astype(np.float64)
+    print(f"image {image.size[0]}x{image.size[1]}, model {args.model}")
+    print(f"{'tile':>5} {'overlap':>7} {'mean|d|':>8} {'p99|d|':>7} {'PSNR dB':>8}")
+    for tile in args.tiles:
+        for overlap in args.overlaps:
+            if overlap > tile // 2:
+                continue
+            tiled = stylize(image, generator, tile=tile, overlap=overlap, return_array=True)
+            d = np.abs(tiled.astype(np.float64) - whole)
+            psnr = 10 * np.log10(255**2 / max(np.mean(d**2), 1e-12))
+            print(
+                f"{tile:5d} {overlap:7d} {d.mean():8.2f} {np.percentile(d, 99):7.1f} {psnr:8.1f}",
+                flush=True,
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("speed")
+    p.add_argument("--models", nargs="+", default=["johnson", "texture"])
+    p.add_argument("--sizes", nargs="+", type=int, default=[256, 512, 1024])
+    p.add_argument("--repeats", type=int, default=5)
+    p = sub.add_parser("memory")
+    p.add_argument("--models", nargs="+", default=["johnson", "texture"])
+    p.add_argument("--size", type=int, default=4096)
+    p.add_argument("--tile", type=int, default=512)
+    p.add_argument("--overlap", type=int, default=128)
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    p = sub.add_parser("tiling")
+    p.add_argument("--model", required=True)
+    p.add_argument("--image", required=True)
+    p.add_argument("--size", type=int, default=1024, help="long side of the test image")
+    p.add_argument("--tiles", nargs="+", type=int, default=[256, 384, 512])
+    p.add_argument("--overlaps", nargs="+", type=int, default=[32, 64, 128])
+    args = parser.parse_args()
+    {"speed": speed, "memory": memory, "tiling": tiling}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
