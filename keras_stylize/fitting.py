@@ -86,6 +86,34 @@ def build_generator(config: FitConfig) -> keras.Model:
     return FAMILIES["texture"](norm=config.norm)
 
 
+def float32_copy(model: keras.Model) -> keras.Model:
+    """The same functional model with every mixed-precision dtype policy set to float32.
+
+    A model trained under `mixed_bfloat16`/`mixed_float16` stores that policy in each
+    layer's config; saved as is, it would run in 16-bit at inference and its exports would
+    contain 16-bit ops (bfloat16 `MirrorPad` is not a TFLite builtin). Weights are float32
+    in both and are copied unchanged.
+    """
+
+    def fix(obj):
+        if isinstance(obj, dict):
+            name = (
+                obj.get("config", {}).get("name")
+                if obj.get("class_name") == "DTypePolicy"
+                else None
+            )
+            if isinstance(name, str) and name.startswith("mixed_"):
+                obj = {**obj, "config": {**obj["config"], "name": "float32"}}
+            return {key: fix(value) for key, value in obj.items()}
+        if isinstance(obj, list):
+            return [fix(value) for value in obj]
+        return obj
+
+    copy = model.__class__.from_config(fix(model.get_config()))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def save_generator_atomically(generator: keras.Model, path: str | os.PathLike) -> None:
     """Saves a `.keras` file through a temporary file in the same folder and a rename."""
     path = Path(path)
@@ -153,9 +181,9 @@ def fit_style(config: FitConfig, verbose: int | str = "auto", strategy=None) -> 
                 f"training stopped: loss is not finite ({last}); no model written. "
                 f"Last good checkpoint: {log_dir / 'checkpoints'}"
             )
-        save_generator_atomically(generator, config.out)
     finally:
         keras.mixed_precision.set_global_policy("float32")
+    save_generator_atomically(float32_copy(generator), config.out)
     summary = {
         "config": dataclasses.asdict(config),
         "out": str(config.out),

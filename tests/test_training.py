@@ -182,3 +182,10 @@ def test_nan_loss_stops_without_writing_a_model(tmp_path, content_dir, style_pat
     with pytest.raises(TrainingDivergedError, match="not finite"):
         fit_style(config, verbose=0)
     assert not os.path.exists(config.out)
+
+
+def test_mixed_precision_run_saves_a_float32_generator(tmp_path, content_dir, style_path):
+    config = _config(tmp_path, content_dir, style_path, precision="mixed_bfloat16", steps=2)
+    fit_style(config, verbose=0)
+    generator = keras.saving.load_model(config.out, safe_mode=True)
+    assert {layer.dtype_policy.name for layer in generator.layers} == {"float32"}

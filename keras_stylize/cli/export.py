@@ -71,7 +71,8 @@ def export(model, fmt, quantize, size, representative, output) -> None:
         stem = Path(str(model)).stem
         jobs = [("savedmodel", "none", str(folder / f"{stem}_savedmodel")),
                 ("tflite", "none", str(folder / f"{stem}_float32.tflite")),
-                ("tflite", "float16", str(folder / f"{stem}_float16.tflite"))]  # fmt: skip
+                ("tflite", "float16", str(folder / f"{stem}_float16.tflite")),
+                ("tfjs", "float16", str(folder / f"{stem}_tfjs"))]  # fmt: skip
     failed = False
     for job_fmt, job_quant, job_out in jobs:
         try:
@@ -79,7 +80,7 @@ def export(model, fmt, quantize, size, representative, output) -> None:
                 model, job_out, job_fmt, job_quant, fixed if job_fmt == "tflite" else None,
                 _representative(representative, fixed),
             )  # fmt: skip
-        except (ExportMismatchError, ValueError, OSError, LookupError) as exc:
+        except (ExportMismatchError, ValueError, OSError, LookupError, RuntimeError) as exc:
             click.echo(f"error: {job_out}: {' '.join(str(exc).split())}", err=True)
             failed = True
             continue

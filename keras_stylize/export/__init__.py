@@ -6,8 +6,8 @@ whether the input size is resizable, file sizes, and the measured agreement with
 a fixed test image (max abs difference, PSNR in dB). Exports missing their PSNR target
 (40 dB for float32/float16, 30 dB for int8 variants) are refused: nothing is written.
 
-Formats: "savedmodel" (`export.saved_model`), "tflite" (`export.tflite`). TF.js is not
-implemented yet (see the project's open issue).
+Formats: "savedmodel" (`export.saved_model`), "tflite" (`export.tflite`), "tfjs"
+(`export.tfjs`, needs the `[tfjs]` extra, Node.js and `npm ci` in `export/web`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from keras_stylize.export.saved_model import export_saved_model
 from keras_stylize.export.tflite import QUANTIZATIONS, export_tflite
 from keras_stylize.export.verify import ExportMismatchError, source_record, write_sidecar
 
-FORMATS = ("savedmodel", "tflite")
+FORMATS = ("savedmodel", "tflite", "tfjs")
 
 __all__ = ["FORMATS", "QUANTIZATIONS", "ExportMismatchError", "export_model"]
 
@@ -56,6 +56,12 @@ def export_model(
         if quantization != "none" or size is not None:
             raise ValueError("SavedModel exports take no quantization and no fixed size")
         record = export_saved_model(generator, out)
+    elif fmt == "tfjs":
+        from keras_stylize.export.tfjs import export_tfjs
+
+        if size is not None:
+            raise ValueError("TF.js exports are always resizable; --size is for TFLite")
+        record = export_tfjs(generator, out, quantization)
     else:
         record = export_tflite(generator, out, quantization, size, representative_images)
     record = {**source_record(source), **record,

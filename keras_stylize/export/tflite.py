@@ -79,7 +79,11 @@ def convert_tflite(
                 yield [np.asarray(image, np.float32)]
 
         converter.representative_dataset = dataset
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        # MirrorPad has no int8 kernel: allow float builtins where int8 is unavailable.
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+            tf.lite.OpsSet.TFLITE_BUILTINS,
+        ]
     return converter.convert()
 
 

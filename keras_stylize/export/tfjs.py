@@ -1,0 +1,120 @@
+"""TF.js graph-model export, verified by running it with TF.js in Node.
+
+The generator is written as a SavedModel with one float32 signature (input `images`,
+`[batch, H, W, 3]` in [0, 255], any size) and converted with the `tensorflowjs`
+converter (optional extra `keras_stylize[tfjs]`, run in a subprocess). Quantization:
+"none" or "float16" (`--quantize_float16='*'`: weights stored as float16, computed in
+float32). The result is run with `@tensorflow/tfjs` + the WASM backend under Node on the
+verification image before it is kept; Node and the npm packages of `export/web`
+(`npm ci` there, or point `KERAS_STYLIZE_WEB` at a folder with that `node_modules`) are
+required, and their absence is an error, never a silently unverified export.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_stylize.export.verify import agreement, check_target, file_sizes, test_image
+
+QUANTIZATIONS = ("none", "float16")
+
+
+class TFJSUnavailableError(RuntimeError):
+    """The tensorflowjs converter, Node, or the tfjs npm packages are missing."""
+
+
+def web_dir() -> Path:
+    """Folder whose `node_modules` holds @tensorflow/tfjs (default: the repo's export/web)."""
+    override = os.environ.get("KERAS_STYLIZE_WEB")
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[2] / "export" / "web"
+
+
+def run_tfjs_node(model_dir: str | os.PathLike, images: np.ndarray, backend: str = "wasm"):
+    """Runs a TF.js graph model on float32 `(1, H, W, 3)` images in Node; returns
+    `(output, info)` where info has the backend and milliseconds."""
+    node = shutil.which("node")
+    modules = web_dir() / "node_modules"
+    if node is None or not (modules / "@tensorflow" / "tfjs").is_dir():
+        raise TFJSUnavailableError(
+            "verifying a TF.js export needs Node.js and `npm ci` in export/web "
+            f"(looked for {modules / '@tensorflow' / 'tfjs'})"
+        )
+    _, height, width, _ = images.shape
+    script = resources.files("keras_stylize.export") / "run_tfjs.cjs"
+    with tempfile.TemporaryDirectory() as tmp, resources.as_file(script) as script_path:
+        src, dst = Path(tmp) / "in.f32", Path(tmp) / "out.f32"
+        images.astype("<f4").tofile(src)
+        proc = subprocess.run(
+            [node, str(script_path), str(model_dir), str(src), str(height), str(width), str(dst),
+             backend],
+            capture_output=True, text=True, timeout=600,
+            env={**os.environ, "NODE_PATH": str(modules)},
+        )  # fmt: skip
+        if proc.returncode != 0:
+            raise RuntimeError(f"TF.js run failed: {proc.stderr.strip()[-500:]}")
+        output = np.fromfile(dst, "<f4").reshape(images.shape)
+    return output, json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def export_tfjs(generator: keras.Model, out: str | os.PathLike, quantization: str = "none") -> dict:
+    """Converts `generator` to a TF.js graph model folder `out`, verifies it in Node,
+    then moves it into place; returns the verification record."""
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"TF.js quantization must be one of {QUANTIZATIONS}, not {quantization!r}")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        archive = keras.export.ExportArchive()
+        archive.track(generator)
+        archive.add_endpoint(
+            "serving_default",
+            lambda images: generator(images, training=False),
+            [tf.TensorSpec([None, None, None, 3], tf.float32, name="images")],
+        )
+        archive.write_out(str(staging / "saved_model"), verbose=False)
+        converted = staging / "tfjs"
+        cmd = [sys.executable, "-m", "tensorflowjs.converters.converter",
+               "--input_format=tf_saved_model", "--output_format=tfjs_graph_model",
+               "--signature_name=serving_default", "--saved_model_tags=serve"]  # fmt: skip
+        if quantization == "float16":
+            cmd.append("--quantize_float16=*")
+        proc = subprocess.run(
+            [*cmd, str(staging / "saved_model"), str(converted)],
+            capture_output=True, text=True, timeout=1200,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            if "No module named 'tensorflowjs'" in proc.stderr:
+                raise TFJSUnavailableError("TF.js export needs: pip install 'keras_stylize[tfjs]'")
+            raise RuntimeError(f"tensorflowjs converter failed: {proc.stderr.strip()[-800:]}")
+        image = test_image()
+        reference = np.asarray(generator(image, training=False))
+        output, info = run_tfjs_node(converted, image)
+        result = {**agreement(reference, output), "runtime": f"Node tfjs {info['backend']}"}
+        check_target(result, quantization, f"TF.js ({quantization})")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(converted, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return {
+        "format": "tfjs",
+        "quantization": quantization,
+        "input": "float32 [batch, H, W, 3] RGB in [0, 255], any H, W >= 32; output the same",
+        "resizable": True,
+        "files": file_sizes(out),
+        "agreement": result,
+    }
