@@ -213,3 +213,28 @@ def test_cli_bad_model_is_one_line(tmp_path):
     path = write_image(tmp_path / "p.png", size=(48, 48))
     result = _cli(path, "-m", tmp_path / "nope.keras")
     assert result.returncode == 2 and "cannot load model" in _errors(result)[0]
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims `width` x `height` pixels but carries no image data."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def test_decompression_bomb_header_is_refused_by_default(tmp_path, model_path):
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_png_header_only(100_000, 100_000))
+    with pytest.raises(ImageReadError, match="too large"):
+        read_rgb(bomb)
+    result = _cli(bomb, "-m", model_path, "-o", tmp_path / "out")
+    assert result.returncode == 1
+    (line,) = _errors(result)
+    assert "bomb.png" in line and "too large" in line and "--max-pixels" in line
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

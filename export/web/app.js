@@ -1,5 +1,5 @@
 // keras_stylize browser demo. Query parameters:
-//   model=URL of model.json (default models/model/model.json)
+//   model=URL of model.json (default: the zoo export ../starry_night_johnson/..., serve export/)
 //   backend=webgl|wasm|cpu (default: webgl, falling back to wasm, then cpu)
 //   Test mode (used by tests/test_browser.py): input=URL of raw float32 (1,H,W,3) pixels,
 //   h=H, w=W, report=URL that receives the raw float32 output by POST.
@@ -76,7 +76,7 @@ async function stylizeFile(model, file) {
 async function main() {
   const backend = await chooseBackend();
   const fallback = !params.get("backend") && backend !== "webgl";
-  const modelUrl = params.get("model") || "models/model/model.json";
+  const modelUrl = params.get("model") || "../starry_night_johnson/starry_night_johnson_tfjs/model.json";
   setStatus(`Loading ${modelUrl} on ${backend}…`);
   const model = await tf.loadGraphModel(modelUrl);
   if (params.get("input")) {

@@ -1,0 +1,37 @@
+"""Maintainer tool: build the deployment exports of every zoo model under export/.
+
+    python scripts/export_zoo.py            # needs the [tfjs] extra and `npm ci` in export/web
+
+For each zoo model NAME: `export/NAME/NAME_float16.tflite` (resizable input) and
+`export/NAME/NAME_tfjs/` (TF.js graph model, float16 weights), each verified against Keras
+by `keras_stylize.export` and described by its JSON sidecar. The browser demo serves them:
+`cd export && python -m http.server`, then open
+`http://127.0.0.1:8000/web/index.html?model=../NAME/NAME_tfjs/model.json`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from keras_stylize import zoo
+from keras_stylize.export import export_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    for name in zoo.list():
+        folder = ROOT / "export" / name
+        jobs = [("tflite", "float16", folder / f"{name}_float16.tflite"),
+                ("tfjs", "float16", folder / f"{name}_tfjs")]  # fmt: skip
+        for fmt, quantization, out in jobs:
+            record = export_model(name, out, fmt, quantization)
+            psnr = record["agreement"]["psnr_db"]
+            print(f"{out.relative_to(ROOT)}: {sum(record['files'].values()):,} bytes, "
+                  f"PSNR {psnr:.1f} dB")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
