@@ -49,7 +49,7 @@ def main() -> None:
     from keras_stylize.export import export_model
     from keras_stylize.export.tflite import interpreter_class
     from keras_stylize.export.verify import test_image
-    from keras_stylize.stylize import load_generator
+    from keras_stylize.inference import load_generator
 
     generator = load_generator(args.model)
     print(f"load average: {os.getloadavg()[0]:.2f} (cpus: {os.cpu_count()}); model {args.model}")

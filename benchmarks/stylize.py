@@ -22,7 +22,7 @@ import numpy as np
 
 def _load(name: str):
     from keras_stylize import johnson_generator, texture_net_generator
-    from keras_stylize.stylize import load_generator
+    from keras_stylize.inference import load_generator
 
     if name == "johnson":
         return johnson_generator()
@@ -32,7 +32,7 @@ def _load(name: str):
 
 
 def speed(args) -> None:
-    from keras_stylize.stylize import stylize
+    from keras_stylize.inference import stylize
 
     print(f"load average: {os.getloadavg()[0]:.2f} (cpus: {os.cpu_count()})")
     print(f"{'model':10} {'size':>6} {'ms/image':>9}")
@@ -51,7 +51,7 @@ def speed(args) -> None:
 
 def memory(args) -> None:
     if args.child:
-        from keras_stylize.stylize import stylize
+        from keras_stylize.inference import stylize
 
         generator = _load(args.models[0])
         image = np.random.default_rng(0).integers(0, 256, (args.size, args.size, 3), np.uint8)
@@ -73,7 +73,7 @@ def memory(args) -> None:
 def tiling(args) -> None:
     from PIL import Image
 
-    from keras_stylize.stylize import stylize
+    from keras_stylize.inference import stylize
 
     generator = _load(args.model)
     image = Image.open(args.image).convert("RGB")

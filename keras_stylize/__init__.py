@@ -19,6 +19,7 @@ Importing the package registers its layers with Keras, so
 __version__ = "0.1.0"
 
 from keras_stylize.generators import johnson_generator, texture_net_generator  # noqa: E402
+from keras_stylize.inference import load_generator, stylize  # noqa: E402
 from keras_stylize.layers import (  # noqa: E402
     CropToReference,
     InstanceNormalization,
@@ -39,6 +40,8 @@ __all__ = [
     "SpatialNoise",
     "StylizationModel",
     "johnson_generator",
+    "load_generator",
+    "stylize",
     "texture_net_generator",
     "vgg19_features",
 ]

@@ -63,7 +63,7 @@ def fit_command(config: dict) -> str:
 def measure(generator, config: dict, data: Path, size: int = 512) -> dict:
     """Mean content and style losses on content_eval (styled vs unstyled photos)."""
     from keras_stylize.data import load_style_image
-    from keras_stylize.stylize import stylize
+    from keras_stylize.inference import stylize
     from keras_stylize.training import StylizationModel
 
     style = load_style_image(config["style"], config["style_size"])
@@ -89,7 +89,7 @@ def measure(generator, config: dict, data: Path, size: int = 512) -> dict:
 
 
 def preview(generator, data: Path, out: Path, size: int = 320) -> None:
-    from keras_stylize.stylize import stylize
+    from keras_stylize.inference import stylize
 
     tiles = []
     for name in PREVIEW_PHOTOS:
@@ -158,7 +158,7 @@ def add(args) -> None:
 
 def docs(args) -> None:
     from keras_stylize import zoo
-    from keras_stylize.stylize import stylize
+    from keras_stylize.inference import stylize
 
     cards = [zoo.info(name) for name in zoo.list()]
     rows = ["| model | family | norm | params | style | preview |", "|---|---|---|---|---|---|"]

@@ -10,7 +10,7 @@ from PIL import Image
 
 from keras_stylize import johnson_generator
 from keras_stylize.images import ImageReadError, read_rgb
-from keras_stylize.stylize import stylize, stylize_tiled, transfer_luminance
+from keras_stylize.inference import stylize, stylize_tiled, transfer_luminance
 
 from .conftest import write_image
 

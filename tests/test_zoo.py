@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -76,10 +77,13 @@ def test_bundled_zoo_models_verify_and_have_cards(monkeypatch):
 
 def test_regular_install_packages_the_zoo(tmp_path):
     """A wheel (what `pip install .` installs) carries the zoo, and the zoo resolves there."""
-    wheel_dir, target = tmp_path / "wheel", tmp_path / "site"
+    wheel_dir, target, source = tmp_path / "wheel", tmp_path / "site", tmp_path / "src"
+    # Build from a copy: setuptools leaves build/ behind in the tree it builds.
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", "build", "*.egg-info", "node_modules", "__pycache__", ".venv"))  # fmt: skip
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(wheel_dir), str(ROOT)],
+         "-w", str(wheel_dir), str(source)],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert build.returncode == 0, build.stderr[-2000:]

@@ -106,8 +106,8 @@ def stylize(inputs, model, output, fmt, recursive, max_size, strength, preserve_
     from tqdm import tqdm
 
     from keras_stylize.images import atomic_write_bytes, encode_image, format_for
-    from keras_stylize.stylize import load_generator
-    from keras_stylize.stylize import stylize as run
+    from keras_stylize.inference import load_generator
+    from keras_stylize.inference import stylize as run
 
     try:
         generator = load_generator(model)

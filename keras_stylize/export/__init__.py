@@ -37,7 +37,7 @@ def export_model(
 ) -> dict:
     """Exports `model` (a `keras.Model`, `.keras` path or zoo name) to `out`; returns the
     sidecar record (also written to `<out>.json`)."""
-    from keras_stylize.stylize import load_generator
+    from keras_stylize.inference import load_generator
 
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")

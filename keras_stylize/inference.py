@@ -1,4 +1,4 @@
-"""Apply a trained generator to one image: `stylize(image, model, ...)`.
+"""Inference: apply a trained generator to one image, `stylize(image, model, ...)`.
 
 Pixel conventions: inputs may be a path, encoded bytes, a PIL image, or an
 `(H, W, 3)` array (uint8 in [0, 255], or float in [0, 255]); the result is a PIL RGB
