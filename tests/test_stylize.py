@@ -238,3 +238,17 @@ def test_decompression_bomb_header_is_refused_by_default(tmp_path, model_path):
     (line,) = _errors(result)
     assert "bomb.png" in line and "too large" in line and "--max-pixels" in line
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_cli_usage_errors(tmp_path, model_path):
+    (tmp_path / "empty").mkdir()
+    a = write_image(tmp_path / "a.png", size=(40, 40))
+    b = write_image(tmp_path / "b.png", size=(40, 40), seed=2)
+    empty = _cli(tmp_path / "empty", "-m", model_path, "-o", tmp_path / "out")
+    assert empty.returncode == 1 and len(_errors(empty)) == 1
+    assert "no image files" in _errors(empty)[0]
+    two_to_file = _cli(a, b, "-m", model_path, "-o", tmp_path / "one.jpg")
+    assert two_to_file.returncode == 2 and "names one file" in _errors(two_to_file)[0]
+    bad_ext = _cli(a, "-m", model_path, "-o", tmp_path / "x.gif")
+    assert bad_ext.returncode == 1 and "unsupported output extension" in _errors(bad_ext)[0]
+    assert not (tmp_path / "x.gif").exists() and not (tmp_path / "one.jpg").exists()

@@ -23,8 +23,7 @@ def _collect(inputs: tuple[str, ...], recursive: bool) -> list[tuple[str, Path |
         if item != "-" and path.is_dir():
             found = list_images(path, recursive=recursive)
             if not found:
-                click.echo(f"error: {item}: no image files in folder", err=True)
-                items.append((item, None))  # counted as a failure below
+                items.append((item, None))  # reported as a failure below
             items.extend((str(p), p.relative_to(path)) for p in found)
         else:
             items.append((item, None))
@@ -36,8 +35,8 @@ def _output_for(item: str, relative: Path | None, out: str | None, single: bool,
     if out == "-":
         return "-"
     suffix = "." + fmt if fmt else None
-    if out and single and Path(out).suffix.lower() in WRITABLE and not Path(out).is_dir():
-        return Path(out)
+    if out and single and Path(out).suffix and not Path(out).is_dir():
+        return Path(out)  # a file name; format_for() rejects unsupported extensions
     folder = Path(out) if out else Path.cwd()
     source = Path("stdin.png") if item == "-" else Path(item)
     if suffix is None:
@@ -117,6 +116,10 @@ def stylize(inputs, model, output, fmt, recursive, max_size, strength, preserve_
     items = _collect(inputs, recursive)
     if output == "-" and len(items) != 1:
         click.echo("error: '-o -' (stdout) needs exactly one input", err=True)
+        sys.exit(2)
+    if output and len(items) > 1 and Path(output).suffix.lower() in WRITABLE:
+        click.echo(f"error: -o {output} names one file but there are {len(items)} inputs; "
+                   "give a folder", err=True)  # fmt: skip
         sys.exit(2)
     input_paths = {os.path.realpath(i) for i, _ in items if i != "-"}
     records, failures = [], 0
