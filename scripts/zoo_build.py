@@ -172,8 +172,8 @@ def docs(args) -> None:
     table = "\n".join(rows)
     readme = ROOT / "README.md"
     text = readme.read_text()
-    text = re.sub(r"(<!-- models:start -->\n).*?(\n<!-- models:end -->)",
-                  lambda m: m.group(1) + table + m.group(2), text, flags=re.S)  # fmt: skip
+    text = re.sub(r"(<!-- models:start -->\n).*?(<!-- models:end -->)",
+                  lambda m: m.group(1) + table + "\n" + m.group(2), text, flags=re.S)  # fmt: skip
     readme.write_text(text)
     data = Path(args.data)
     every = sorted((data / "content_eval").glob("*.jpg"))

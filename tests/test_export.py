@@ -89,3 +89,16 @@ def test_cli_export(tmp_path, model_path):
     args = [*run, "--format", "tflite", "--size", "12x12", "-o", str(tmp_path / "b.tflite")]
     bad = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and not (tmp_path / "b.tflite").exists()
+
+
+def test_full_int8_is_refused_for_instance_norm(tmp_path):
+    """docs/export.md: full-integer int8 breaks instance norm (about 19 dB); it is refused."""
+    from keras_stylize import zoo
+
+    generator = zoo.load("starry_night_johnson")
+    images = [fixed_image(256, 256) * s for s in (1.0, 0.8, 0.6, 0.9)]
+    out = tmp_path / "int8.tflite"
+    with pytest.raises(ExportMismatchError, match="below the 30 dB target"):
+        export_model(generator, out, "tflite", "int8", size=(256, 256),
+                     representative_images=lambda: iter(images))  # fmt: skip
+    assert not out.exists()

@@ -27,6 +27,19 @@ FORMATS = ("savedmodel", "tflite", "tfjs")
 __all__ = ["FORMATS", "QUANTIZATIONS", "ExportMismatchError", "export_model"]
 
 
+def _provenance(model: keras.Model | str | os.PathLike) -> dict:
+    """`source_model` (a path, `zoo:NAME`, or None for an in-memory model) and its sha256."""
+    if isinstance(model, keras.Model):
+        return source_record(None)
+    if os.path.isfile(str(model)):
+        return source_record(model)
+    from keras_stylize import zoo
+
+    record = source_record(zoo.weights_path(str(model)))
+    record["source_model"] = f"zoo:{model}"
+    return record
+
+
 def export_model(
     model: keras.Model | str | os.PathLike,
     out: str | os.PathLike,
@@ -42,15 +55,7 @@ def export_model(
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
     generator = load_generator(model)
-    source = None
-    if not isinstance(model, keras.Model):
-        text = str(model)
-        if os.path.isfile(text):
-            source = text
-        else:
-            from keras_stylize import zoo
-
-            source = str(zoo.weights_path(text))
+    provenance = _provenance(model)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     if fmt == "savedmodel":
         if quantization != "none" or size is not None:
@@ -64,7 +69,7 @@ def export_model(
         record = export_tfjs(generator, out, quantization)
     else:
         record = export_tflite(generator, out, quantization, size, representative_images)
-    record = {**source_record(source), **record,
+    record = {**provenance, **record,
               "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "keras": keras.__version__}  # fmt: skip
     write_sidecar(out, record)

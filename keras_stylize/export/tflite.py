@@ -110,7 +110,8 @@ def export_tflite(
     return {
         "format": "tflite",
         "quantization": quantization,
-        "input": f"float32 {[1, *(size or ('H', 'W')), 3]} RGB in [0, 255]; output the same",
+        "input": f"float32 [1, {size[0] if size else 'H'}, {size[1] if size else 'W'}, 3] RGB "
+        "in [0, 255]; output the same",
         "resizable": size is None,
         "files": {Path(out).name: len(content)},
         "agreement": result,
