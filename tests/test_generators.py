@@ -49,6 +49,7 @@ def test_instance_norm_generator_ignores_contrast():
     # (exactly, up to epsilon: every block starts with an affine map followed by IN).
     x = _structured_image()
     low = 0.5 * x + 64.0
+    keras.utils.set_random_seed(0)  # random init: fixed so the test is deterministic
     model = johnson_generator(width=0.25)
     diff = np.abs(np.asarray(model(x)) - np.asarray(model(low)))
     assert diff.max() < 1.0
@@ -58,11 +59,13 @@ def test_instance_norm_generator_ignores_contrast():
 
 def test_texture_net_contrast_invariance_up_to_epsilon():
     # The 2x2 maps of the coarsest scale have variances near epsilon, so here the
-    # invariance is approximate; it is still within about one grey level on average.
+    # invariance is approximate: over random inits (seeds 0-7) the mean difference ranged
+    # from 0.16 to 2.3 grey levels; seed 0 gives 0.16.
     x = _structured_image()
+    keras.utils.set_random_seed(0)
     model = texture_net_generator()
     diff = np.abs(np.asarray(model(x)) - np.asarray(model(0.5 * x + 64.0)))
-    assert diff.mean() < 1.5
+    assert diff.mean() < 1.0
 
 
 def test_texture_noise_is_explicit_and_deterministic(tmp_path, rng):
