@@ -17,7 +17,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_stylize.export.verify import agreement, check_target, file_sizes, test_image
+from keras_stylize.export.verify import (
+    agreement,
+    check_target,
+    file_sizes,
+    replace_directory,
+    test_image,
+)
 
 
 def export_saved_model(generator: keras.Model, out: str | os.PathLike) -> dict:
@@ -50,9 +56,7 @@ def export_saved_model(generator: keras.Model, out: str | os.PathLike) -> dict:
         as_bytes = loaded.serving_default(tf.constant(image.astype(np.uint8))).numpy()
         if as_bytes.dtype != np.uint8 or as_bytes.shape != image.shape:
             raise RuntimeError("SavedModel uint8 signature returned the wrong type or shape")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(target, out)
+        replace_directory(target, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return {

@@ -25,7 +25,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_stylize.export.verify import agreement, check_target, file_sizes, test_image
+from keras_stylize.export.verify import (
+    agreement,
+    check_target,
+    file_sizes,
+    replace_directory,
+    test_image,
+)
 
 QUANTIZATIONS = ("none", "float16")
 
@@ -105,9 +111,7 @@ def export_tfjs(generator: keras.Model, out: str | os.PathLike, quantization: st
         output, info = run_tfjs_node(converted, image)
         result = {**agreement(reference, output), "runtime": f"Node tfjs {info['backend']}"}
         check_target(result, quantization, f"TF.js ({quantization})")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(converted, out)
+        replace_directory(converted, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 from importlib import resources
 from pathlib import Path
 
@@ -67,6 +68,15 @@ def file_sizes(path: str | os.PathLike) -> dict[str, int]:
     return {
         str(p.relative_to(path)): p.stat().st_size for p in sorted(path.rglob("*")) if p.is_file()
     }
+
+
+def replace_directory(staged: str | os.PathLike, out: str | os.PathLike) -> None:
+    """Moves a verified, fully written folder `staged` to `out` (same file system),
+    replacing an older export there. A reader never sees a partial export."""
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(staged, out)
 
 
 def write_sidecar(path: str | os.PathLike, record: dict) -> Path:
