@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
-import numpy as np
 
 from keras_stylize.callbacks import ResumableCheckpoint, SampleImages
 from keras_stylize.data import content_dataset, load_style_image
@@ -139,6 +138,7 @@ def fit_style(config: FitConfig, verbose: int | str = "auto", strategy=None) -> 
     log_dir = config.resolved_log_dir
     log_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
+    previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(config.precision)
     try:
         dataset, report = content_dataset(
@@ -156,7 +156,7 @@ def fit_style(config: FitConfig, verbose: int | str = "auto", strategy=None) -> 
                 vgg_weights_path=config.vgg_weights,
             )  # fmt: skip
             model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
-        samples = np.stack([b for b in next(iter(dataset.unbatch().batch(2)))])
+        samples = next(iter(dataset.unbatch().batch(2))).numpy()  # fixed sample images
         checkpoint = ResumableCheckpoint(log_dir / "checkpoints")
         epochs = math.ceil(config.steps / config.steps_per_epoch)
         callbacks = [
@@ -182,7 +182,7 @@ def fit_style(config: FitConfig, verbose: int | str = "auto", strategy=None) -> 
                 f"Last good checkpoint: {log_dir / 'checkpoints'}"
             )
     finally:
-        keras.mixed_precision.set_global_policy("float32")
+        keras.mixed_precision.set_global_policy(previous_policy)
     save_generator_atomically(float32_copy(generator), config.out)
     summary = {
         "config": dataclasses.asdict(config),

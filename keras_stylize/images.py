@@ -30,7 +30,8 @@ class ImageReadError(ValueError):
     """An input is missing, empty, not an image, corrupt, or too large."""
 
 
-def _to_rgb(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
+def to_rgb(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
+    """Converts any Pillow mode to RGB (see the module docstring); returns (rgb, alpha or None)."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         array = np.asarray(image, dtype=np.float64)
         peak = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
@@ -96,7 +97,7 @@ def open_image(
                     image.draft("RGB", (image.width // int(scale), image.height // int(scale)))
             image.load()
             image = ImageOps.exif_transpose(image)
-            return _to_rgb(image)
+            return to_rgb(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageReadError(
             f"{name}: image too large ({exc}); raise the limit with --max-pixels"

@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from keras_stylize.generators import MIN_SIZE
-from keras_stylize.images import ImageReadError, open_image
+from keras_stylize.images import ImageReadError, open_image, to_rgb
 
 DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 128
@@ -45,25 +45,17 @@ def load_generator(model: keras.Model | str | os.PathLike) -> keras.Model:
 
 
 def _as_image(image: Any, max_pixels: int | None) -> tuple[Image.Image, Image.Image | None]:
-    if isinstance(image, Image.Image):
-        from keras_stylize.images import _to_rgb
-
-        return _to_rgb(image)
     if isinstance(image, np.ndarray):
-        array = image
-        if array.ndim == 2:
-            array = np.repeat(array[..., None], 3, axis=-1)
-        if array.ndim != 3 or array.shape[-1] not in (3, 4):
+        array = image[..., None] if image.ndim == 2 else image
+        if array.ndim != 3 or array.shape[-1] not in (1, 3, 4):
             raise ValueError(f"expected an (H, W, 3) image array, got shape {image.shape}")
         if array.dtype != np.uint8:
             array = np.clip(np.asarray(array, np.float64) + 0.5, 0, 255).astype(np.uint8)
-        alpha = Image.fromarray(array[..., 3]) if array.shape[-1] == 4 else None
-        rgb = Image.fromarray(np.ascontiguousarray(array[..., :3]), "RGB")
-        if alpha is not None:
-            white = Image.new("RGB", rgb.size, (255, 255, 255))
-            white.paste(rgb, mask=alpha)
-            rgb = white
-        return rgb, alpha
+        image = Image.fromarray(
+            np.ascontiguousarray(array.squeeze(-1) if array.shape[-1] == 1 else array)
+        )
+    if isinstance(image, Image.Image):
+        return to_rgb(image)
     return open_image(image, max_pixels=max_pixels)
 
 
