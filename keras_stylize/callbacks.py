@@ -11,8 +11,9 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
+from PIL import Image
 
-from keras_stylize.images import atomic_write_bytes
+from keras_stylize.images import atomic_write_bytes, encode_image
 
 _POINTER = "checkpoint.json"
 
@@ -123,8 +124,6 @@ class SampleImages(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         if (epoch + 1) % self.every or (loss is not None and not np.isfinite(loss)):
             return
-        from PIL import Image
-
         generated = np.asarray(self.model.generator(self.images, training=False))
         pairs = np.concatenate([self.images, generated], axis=2)
         pairs = np.clip(pairs + 0.5, 0, 255).astype(np.uint8)
@@ -135,8 +134,4 @@ class SampleImages(keras.callbacks.Callback):
             tf.summary.image("content | stylized", pairs, step=step, max_outputs=len(pairs))
         self._writer.flush()
         sheet = Image.fromarray(np.concatenate(list(pairs), axis=0))
-        import io
-
-        buffer = io.BytesIO()
-        sheet.save(buffer, format="JPEG", quality=90)
-        atomic_write_bytes(self.log_dir / "samples.jpg", buffer.getvalue())
+        atomic_write_bytes(self.log_dir / "samples.jpg", encode_image(sheet, "JPEG", quality=90))

