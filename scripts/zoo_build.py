@@ -127,7 +127,8 @@ def add(args) -> None:
     recipe = {key: config[key] for key in keys}
     recipe.update(
         optimizer="Adam", data=f"{run['content_images']} photos of shared/data/content",
-        vgg19_weights=run["vgg19_weights"], wall_time_seconds=run.get("train_seconds_total",
+        vgg19_weights={k: v for k, v in run["vgg19_weights"].items() if k != "path"},
+        wall_time_seconds=run.get("train_seconds_total",
         run["seconds_this_run"]), machine=run["machine"], versions=run["versions"],
         command=fit_command({**config, "style": f"shared/data/styles/{args.style_file}",
                              "content": "shared/data/content", "out": f"{args.name}.keras"}),
