@@ -104,6 +104,13 @@ def preview(generator, data: Path, out: Path, size: int = 320) -> None:
     sheet.save(out, quality=88)
 
 
+def _without_path(weights: dict | str) -> dict | str:
+    """The run's VGG weights record minus the machine-specific cache path."""
+    return (
+        {k: v for k, v in weights.items() if k != "path"} if isinstance(weights, dict) else weights
+    )
+
+
 def add(args) -> None:
     from keras_stylize.vgg_weights import sha256_of
 
@@ -127,7 +134,7 @@ def add(args) -> None:
     recipe = {key: config[key] for key in keys}
     recipe.update(
         optimizer="Adam", data=f"{run['content_images']} photos of shared/data/content",
-        vgg19_weights={k: v for k, v in run["vgg19_weights"].items() if k != "path"},
+        vgg19_weights=_without_path(run["vgg19_weights"]),
         wall_time_seconds=run.get("train_seconds_total",
         run["seconds_this_run"]), machine=run["machine"], versions=run["versions"],
         command=fit_command({**config, "style": f"shared/data/styles/{args.style_file}",
