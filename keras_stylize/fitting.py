@@ -50,7 +50,7 @@ class FitConfig:
     steps_per_epoch: int = 100
     learning_rate: float = 1e-3
     content_weight: float = 1.0
-    style_weight: float = 10.0
+    style_weight: float = 0.5
     tv_weight: float = 1e-4
     content_layer: str = DEFAULT_CONTENT_LAYER
     style_layers: list[str] = field(default_factory=lambda: list(DEFAULT_STYLE_LAYERS))

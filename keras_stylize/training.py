@@ -66,7 +66,7 @@ class StylizationModel(keras.Model):
         content_layer: str = DEFAULT_CONTENT_LAYER,
         style_layers: Sequence[str] | Mapping[str, float] = DEFAULT_STYLE_LAYERS,
         content_weight: float = 1.0,
-        style_weight: float = 10.0,
+        style_weight: float = 0.5,
         tv_weight: float = 1e-4,
         vgg_weights: str | None = "imagenet",
         vgg_weights_path: str | None = None,

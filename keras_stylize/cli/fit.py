@@ -56,7 +56,7 @@ def _layers(value: str) -> list[str]:
 )
 @click.option("--learning-rate", "--lr", type=float, default=1e-3, help="Adam learning rate.")
 @click.option("--content-weight", type=float, default=1.0)
-@click.option("--style-weight", type=float, default=10.0)
+@click.option("--style-weight", type=float, default=0.5)
 @click.option("--tv-weight", type=float, default=1e-4)
 @click.option("--content-layer", default=DEFAULT_CONTENT_LAYER, help="VGG19 content layer.")
 @click.option(
