@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from keras_stylize.inference import DEFAULT_OVERLAP, DEFAULT_TILE
+
 WRITABLE = {".jpg": "jpg", ".jpeg": "jpg", ".png": "png", ".webp": "webp"}
 
 
@@ -80,9 +82,12 @@ def _output_for(item: str, relative: Path | None, out: str | None, single: bool,
     "--tile",
     type=click.IntRange(min=0),
     default=None,
-    help="Tile side for tiled inference of large images, px (0 or unset: off).",
+    help=f"Tile side for tiled inference of large images, px, e.g. {DEFAULT_TILE} "
+    "(0 or unset: whole image at once).",
 )
-@click.option("--overlap", type=click.IntRange(min=0), default=128, help="Tile overlap, px.")
+@click.option(
+    "--overlap", type=click.IntRange(min=0), default=DEFAULT_OVERLAP, help="Tile overlap, px."
+)
 @click.option(
     "--keep-alpha", is_flag=True, help="Keep transparency (png/webp); default composites on white."
 )
