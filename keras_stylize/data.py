@@ -9,6 +9,16 @@ to `image_size` (Lanczos, antialiased), randomly mirrored, shuffled, batched and
 prefetched. Decoding runs in parallel in tf.data's thread pool (Pillow releases the GIL)
 and large JPEGs are decoded at a reduced scale when the crop allows it.
 
+Flat crops are redrawn: a crop whose every channel has a standard deviation below
+`FLAT_STD` grey levels (a blown-out sky, a white wall) carries no content to keep, and
+it makes training diverge. On a constant image every instance-normalized activation of
+the generator has zero variance, so each normalization multiplies the backward signal
+by about `1/sqrt(epsilon)`; through a dozen such layers the gradients overflow to
+inf/NaN in float32 as in bfloat16, and one Adam step turns every weight into NaN. (A
+single white 256x256 crop did this to both zoo generator families.) Up to
+`FLAT_RETRIES` crops are drawn per element, after which the element is dropped; a
+file that is flat as a whole is reported as skipped.
+
 Bad files never stop training: every file is checked once before training (header and
 structure, Pillow's `verify()`); files that fail, or that fail to decode later, are
 skipped and recorded in the `ContentReport`. A folder with no image files, or with no
@@ -27,6 +37,9 @@ import tensorflow as tf
 from PIL import Image
 
 from keras_stylize.images import ImageReadError, list_images, open_image
+
+FLAT_STD = 2.0
+FLAT_RETRIES = 8
 
 
 class DataError(ValueError):
@@ -99,6 +112,12 @@ def random_square_crop(
     return np.ascontiguousarray(array)
 
 
+def is_flat(array: np.ndarray, threshold: float = FLAT_STD) -> bool:
+    """True if every channel of an `(H, W, C)` image has std below `threshold` (pixel units)."""
+    stds = array.reshape(-1, array.shape[-1]).std(axis=0)
+    return bool(np.all(stds < threshold))
+
+
 def content_dataset(
     directory: str | os.PathLike,
     image_size: int = 256,
@@ -124,10 +143,15 @@ def content_dataset(
         rng = np.random.default_rng(int(element_seed) & 0xFFFFFFFF)
         try:
             image, _ = open_image(name, draft_size=image_size)
-            return random_square_crop(image, image_size, rng, min_crop), np.bool_(True)
+            for _ in range(FLAT_RETRIES):
+                crop = random_square_crop(image, image_size, rng, min_crop)
+                if not is_flat(crop):
+                    return crop, np.bool_(True)
+            if is_flat(np.asarray(image, dtype=np.float32)):
+                report.skip(name, "flat: the whole image has no detail")
         except (ImageReadError, OSError, ValueError) as exc:
             report.skip(name, str(exc).split(": ", 1)[-1][:120])
-            return np.zeros((image_size, image_size, 3), np.uint8), np.bool_(False)
+        return np.zeros((image_size, image_size, 3), np.uint8), np.bool_(False)
 
     def decode(path, element_seed):
         image, ok = tf.numpy_function(load, [path, element_seed], [tf.uint8, tf.bool])

@@ -1,16 +1,18 @@
 """Maintainer tool: build the deployment exports of every zoo model under export/.
 
-    python scripts/export_zoo.py            # needs the [tfjs] extra and `npm ci` in export/web
+    python scripts/export_zoo.py [NAME ...]   # needs the [tfjs] extra and `npm ci` in export/web
 
-For each zoo model NAME: `export/NAME/NAME_float16.tflite` (resizable input) and
-`export/NAME/NAME_tfjs/` (TF.js graph model, float16 weights), each verified against Keras
-by `keras_stylize.export` and described by its JSON sidecar. The browser demo serves them:
-`cd export && python -m http.server`, then open
+For each zoo model NAME (all of them when none is named):
+`export/NAME/NAME_float16.tflite` (resizable input) and `export/NAME/NAME_tfjs/` (TF.js
+graph model, float16 weights), each verified against Keras by `keras_stylize.export` and
+described by its JSON sidecar. The browser demo serves them: `cd export && python -m
+http.server`, then open
 `http://127.0.0.1:8000/web/index.html?model=../NAME/NAME_tfjs/model.json`.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -21,7 +23,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
-    for name in zoo.list():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="zoo models to export (default: all)")
+    names = parser.parse_args().names or zoo.list()
+    for name in names:
+        zoo.info(name)  # a clear error for an unknown name, before any work
         folder = ROOT / "export" / name
         jobs = [("tflite", "float16", folder / f"{name}_float16.tflite"),
                 ("tfjs", "float16", folder / f"{name}_tfjs")]  # fmt: skip

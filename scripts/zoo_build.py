@@ -25,7 +25,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 ROOT = Path(__file__).resolve().parents[1]
 PREVIEW_PHOTOS = ("kodak_kodim23.jpg", "budgie_roman_colosseum.jpg", "ubuntu_karmic_frog.jpg")
@@ -186,14 +186,16 @@ def docs(args) -> None:
     data = Path(args.data)
     every = sorted((data / "content_eval").glob("*.jpg"))
     photos = every[:: max(1, len(every) // 6)][:6]
-    size = 192
+    size = 192  # tiles are centre crops stylized at 384 px, then shown at 192 px
+    generators = [zoo.load(c["name"]) for c in cards]
     sheet = Image.new("RGB", (size * (len(cards) + 1), size * len(photos)), "white")
     for row, path in enumerate(photos):
-        image = Image.open(path).convert("RGB")
-        image = image.resize((size, size), Image.Resampling.LANCZOS)
-        sheet.paste(image, (0, row * size))
-        for col, c in enumerate(cards, start=1):
-            sheet.paste(stylize(image, zoo.load(c["name"])), (col * size, row * size))
+        image = ImageOps.fit(Image.open(path).convert("RGB"), (2 * size, 2 * size),
+                             Image.Resampling.LANCZOS)  # fmt: skip
+        sheet.paste(image.resize((size, size), Image.Resampling.LANCZOS), (0, row * size))
+        for col, generator in enumerate(generators, start=1):
+            styled = stylize(image, generator).resize((size, size), Image.Resampling.LANCZOS)
+            sheet.paste(styled, (col * size, row * size))
     (ROOT / "docs").mkdir(exist_ok=True)
     sheet.save(ROOT / "docs" / "zoo.jpg", quality=88)
     print(f"{len(cards)} models; README table and docs/zoo.jpg updated")

@@ -49,3 +49,34 @@ def test_style_image_resized_by_shorter_side(tmp_path):
     path = write_image(tmp_path / "s.png", size=(120, 60))
     style = load_style_image(path, style_size=30)
     assert style.shape == (1, 30, 60, 3) and style.dtype == np.float32
+
+
+def test_flat_crops_are_redrawn_and_flat_files_skipped(tmp_path):
+    # A constant crop makes every instance-normalized activation zero-variance and the
+    # gradients overflow (see keras_stylize.data); the pipeline must never yield one.
+    from PIL import Image
+
+    from keras_stylize.data import is_flat
+
+    folder = tmp_path / "content"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    sky = np.full((64, 160, 3), 255, np.uint8)
+    sky[:, 128:] = rng.integers(0, 256, (64, 32, 3))  # most crops of this photo are white
+    Image.fromarray(sky).save(folder / "sky.png")
+    Image.fromarray(np.full((64, 64, 3), 40, np.uint8)).save(folder / "wall.png")
+    dataset, report = content_dataset(folder, image_size=32, batch_size=4, seed=0)
+    for batch in dataset.take(10):
+        assert not any(is_flat(image) for image in np.asarray(batch))
+    assert "flat" in report.skipped[str(folder / "wall.png")]
+    assert str(folder / "sky.png") not in report.skipped
+
+
+def test_is_flat_threshold():
+    from keras_stylize.data import is_flat
+
+    flat = np.full((8, 8, 3), 200.0)
+    assert is_flat(flat)
+    detail = flat.copy()
+    detail[::2, :, 1] = 210.0  # std 5 in one channel is detail
+    assert not is_flat(detail)

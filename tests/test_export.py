@@ -102,3 +102,26 @@ def test_full_int8_is_refused_for_instance_norm(tmp_path):
         export_model(generator, out, "tflite", "int8", size=(256, 256),
                      representative_images=lambda: iter(images))  # fmt: skip
     assert not out.exists()
+
+
+def test_every_zoo_model_has_current_verified_exports():
+    # export/NAME/ must hold the float16 TFLite and TF.js exports of the zoo's current
+    # weights (scripts/export_zoo.py); the TFLite file is run again here against Keras.
+    from pathlib import Path
+
+    from keras_stylize import zoo
+    from keras_stylize.export.verify import PSNR_TARGETS, agreement
+
+    root = Path(__file__).resolve().parents[1] / "export"
+    for name in zoo.list():
+        sha256 = zoo.info(name)["weights"]["sha256"]
+        tflite = root / name / f"{name}_float16.tflite"
+        for artifact in (tflite, root / name / f"{name}_tfjs"):
+            record = json.loads(Path(f"{artifact}.json").read_text())
+            assert record["source_sha256"] == sha256, f"{artifact} is stale: re-export"
+            assert record["agreement"]["psnr_db"] >= PSNR_TARGETS["float16"]
+            assert artifact.exists()
+        image = fixed_image(64, 96)
+        expected = np.asarray(zoo.load(name)(image))
+        result = agreement(expected, run_tflite(tflite.read_bytes(), image))
+        assert result["psnr_db"] is None or result["psnr_db"] >= PSNR_TARGETS["float16"], result

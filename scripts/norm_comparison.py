@@ -1,0 +1,130 @@
+"""Instance vs batch normalization on the same photos, at full and reduced contrast.
+
+    python scripts/norm_comparison.py starry_night_johnson starry_night_johnson_bn \\
+        starry_night_texture starry_night_texture_bn
+
+The paper's argument (its fig. 2 and section 2): a stylization should not depend on the
+contrast of the content photo, and instance normalization removes that contrast inside
+the generator while batch normalization (fixed statistics at test time) cannot. This
+script shows and measures it for zoo models trained with the same recipe:
+
+- `docs/in_vs_bn.jpg`: rows are photos, columns the photo and each model; the upper
+  half at the photos' own contrast, the lower half with the contrast reduced to
+  `--contrast` (each channel scaled about its mean, rounded to uint8).
+- `docs/in_vs_bn.json` (and a printed table): for each model, over every `content_eval`
+  photo at 512 px long side, the content and style losses (as in the model cards) of the
+  stylized photo and of the stylized low-contrast photo (content measured against the
+  original photo), and the mean absolute difference between the two stylizations in
+  grey levels (0 = the output ignores the contrast change).
+
+Needs the project's data folder (`../shared/data` by default, `--data` to change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageOps
+
+from keras_stylize import zoo
+from keras_stylize.data import load_style_image
+from keras_stylize.inference import stylize
+from keras_stylize.training import StylizationModel
+
+ROOT = Path(__file__).resolve().parents[1]
+FIGURE_PHOTOS = ("kodak_kodim23.jpg", "budgie_roman_colosseum.jpg", "ubuntu_karmic_frog.jpg")
+
+
+def reduce_contrast(image: np.ndarray, factor: float) -> np.ndarray:
+    """uint8 `(H, W, 3)` with each channel scaled by `factor` about its mean."""
+    x = image.astype(np.float32)
+    mean = x.reshape(-1, 3).mean(axis=0)
+    return np.clip(np.round(mean + factor * (x - mean)), 0, 255).astype(np.uint8)
+
+
+def evaluate(name: str, data: Path, factor: float, size: int) -> dict:
+    """Losses at both contrasts and the output difference, averaged over content_eval."""
+    card = zoo.info(name)
+    recipe = card["recipe"]
+    generator = zoo.load(name)
+    style = load_style_image(data / "styles" / card["style"]["file"], recipe["style_size"])
+    losses = StylizationModel(generator, style, content_layer=recipe["content_layer"],
+                              style_layers=recipe["style_layers"])  # fmt: skip
+    values: dict[str, list[float]] = {}
+    photos = sorted((data / "content_eval").glob("*.jpg"))
+    for path in photos:
+        image = Image.open(path).convert("RGB")
+        image.thumbnail((size, size), Image.Resampling.LANCZOS)
+        original = np.asarray(image)
+        x = original.astype(np.float32)[None]
+        outputs = {}
+        for key, photo in (("", original), ("low_contrast_", reduce_contrast(original, factor))):
+            y = stylize(photo, generator, return_array=True).astype(np.float32)
+            outputs[key] = y
+            parts = losses.compute_losses(x, y[None])
+            for part in ("content_loss", "style_loss"):
+                values.setdefault(f"{key}{part}", []).append(float(parts[part]))
+        diff = np.abs(outputs[""] - outputs["low_contrast_"]).mean()
+        values.setdefault("output_change_grey_levels", []).append(float(diff))
+    result = {k: round(float(np.mean(v)), 4) for k, v in values.items()}
+    return {"model": name, "family": card["family"], "norm": card["norm"], **result,
+            "images": len(photos), "long_side": size}  # fmt: skip
+
+
+def figure(names: list[str], data: Path, factor: float, out: Path, tile: int = 256) -> None:
+    """The photo grid described in the module docstring."""
+    generators = [zoo.load(name) for name in names]
+    header = 24
+    columns = 1 + len(names)
+    rows = 2 * len(FIGURE_PHOTOS)
+    sheet = Image.new("RGB", (tile * columns, header + tile * rows), "white")
+    draw = ImageDraw.Draw(sheet)
+    titles = [f"photo (top) / contrast x{factor:g} (bottom)"] + [
+        f"{zoo.info(n)['family']} / {zoo.info(n)['norm']}" for n in names
+    ]
+    for col, title in enumerate(titles):
+        draw.text((col * tile + 6, 6), title, fill="black")
+    for half, contrast in enumerate((1.0, factor)):
+        for i, file in enumerate(FIGURE_PHOTOS):
+            photo = ImageOps.fit(Image.open(data / "content_eval" / file).convert("RGB"),
+                                 (2 * tile, 2 * tile), Image.Resampling.LANCZOS)  # fmt: skip
+            if contrast != 1.0:
+                photo = Image.fromarray(reduce_contrast(np.asarray(photo), contrast))
+            y = header + (half * len(FIGURE_PHOTOS) + i) * tile
+            sheet.paste(photo.resize((tile, tile), Image.Resampling.LANCZOS), (0, y))
+            for col, generator in enumerate(generators, start=1):
+                styled = stylize(photo, generator).resize((tile, tile), Image.Resampling.LANCZOS)
+                sheet.paste(styled, (col * tile, y))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out, quality=88)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", help="zoo model names (same style and recipe)")
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--contrast", type=float, default=0.3)
+    parser.add_argument("--size", type=int, default=512, help="long side for the metrics")
+    parser.add_argument("--out", default=str(ROOT / "docs"))
+    args = parser.parse_args()
+    data, out = Path(args.data), Path(args.out)
+    figure(args.models, data, args.contrast, out / "in_vs_bn.jpg")
+    rows = [evaluate(name, data, args.contrast, args.size) for name in args.models]
+    (out / "in_vs_bn.json").write_text(
+        json.dumps({"contrast_factor": args.contrast, "models": rows}, indent=2) + "\n"
+    )
+    print(f"{'model':28} {'content':>8} {'style':>7} {'low-c content':>13} "
+          f"{'low-c style':>11} {'change':>7}")  # fmt: skip
+    for r in rows:
+        print(f"{r['model']:28} {r['content_loss']:8.3f} {r['style_loss']:7.3f} "
+              f"{r['low_contrast_content_loss']:13.3f} {r['low_contrast_style_loss']:11.3f} "
+              f"{r['output_change_grey_levels']:7.2f}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
