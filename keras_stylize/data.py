@@ -16,13 +16,14 @@ the generator has zero variance, so each normalization multiplies the backward s
 by about `1/sqrt(epsilon)`; through a dozen such layers the gradients overflow to
 inf/NaN in float32 as in bfloat16, and one Adam step turns every weight into NaN. (A
 single white 256x256 crop did this to both zoo generator families.) Up to
-`FLAT_RETRIES` crops are drawn per element, after which the element is dropped; a
-file that is flat as a whole is reported as skipped.
+`FLAT_RETRIES` crops are drawn per element, after which the element is dropped; files
+that are flat as a whole are skipped and reported before training.
 
 Bad files never stop training: every file is checked once before training (header and
-structure, Pillow's `verify()`); files that fail, or that fail to decode later, are
-skipped and recorded in the `ContentReport`. A folder with no image files, or with no
-readable one, raises `DataError` before training starts.
+structure with Pillow's `verify()`, then a reduced-size decode that also finds flat
+images); files that fail, or that fail to decode later, are skipped and recorded in the
+`ContentReport`. A folder with no image files, or with no usable one, raises `DataError`
+before training starts.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class DataError(ValueError):
 
 @dataclass
 class ContentReport:
-    """Files used and skipped by `content_dataset` (thread-safe to update)."""
+    """Files used and skipped (unreadable or flat) by `content_dataset` (thread-safe to update)."""
 
     directory: str
     files: list[str] = field(default_factory=list)
@@ -63,7 +64,7 @@ class ContentReport:
         """One line: how many files are used and how many were skipped."""
         line = f"{len(self.files)} content images in {self.directory}"
         if self.skipped:
-            line += f"; skipped {len(self.skipped)} unreadable: " + ", ".join(
+            line += f"; skipped {len(self.skipped)} unusable: " + ", ".join(
                 f"{Path(p).name} ({r})" for p, r in sorted(self.skipped.items())[:5]
             )
             if len(self.skipped) > 5:
@@ -72,8 +73,8 @@ class ContentReport:
 
 
 def scan_content_folder(directory: str | os.PathLike) -> ContentReport:
-    """Lists image files under `directory` and checks each header; raises `DataError`
-    if there is none or none is readable."""
+    """Lists image files under `directory` and checks each one (header, reduced-size
+    decode, not flat); raises `DataError` if there is none or none is usable."""
     root = Path(directory)
     if not root.is_dir():
         raise DataError(f"content folder not found: {root}")
@@ -87,11 +88,15 @@ def scan_content_folder(directory: str | os.PathLike) -> ContentReport:
                 raise ValueError("empty file")
             with Image.open(path) as image:
                 image.verify()
+            small, _ = open_image(path, draft_size=64)
+            small.thumbnail((64, 64))
+            if is_flat(np.asarray(small, dtype=np.float32)):
+                raise ValueError("flat: the whole image has no detail")
             report.files.append(str(path))
         except Exception as exc:  # noqa: BLE001 - any failure means "skip this file"
             report.skip(str(path), " ".join(str(exc).split())[:120] or type(exc).__name__)
     if not report.files:
-        raise DataError(f"none of the {len(candidates)} image files under {root} is readable")
+        raise DataError(f"none of the {len(candidates)} image files under {root} is usable")
     return report
 
 
@@ -147,8 +152,6 @@ def content_dataset(
                 crop = random_square_crop(image, image_size, rng, min_crop)
                 if not is_flat(crop):
                     return crop, np.bool_(True)
-            if is_flat(np.asarray(image, dtype=np.float32)):
-                report.skip(name, "flat: the whole image has no detail")
         except (ImageReadError, OSError, ValueError) as exc:
             report.skip(name, str(exc).split(": ", 1)[-1][:120])
         return np.zeros((image_size, image_size, 3), np.uint8), np.bool_(False)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageDraw, ImageOps
 
 ROOT = Path(__file__).resolve().parents[1]
 PREVIEW_PHOTOS = ("kodak_kodim23.jpg", "budgie_roman_colosseum.jpg", "ubuntu_karmic_frog.jpg")
@@ -169,12 +169,19 @@ def docs(args) -> None:
     from keras_stylize.inference import stylize
 
     cards = [zoo.info(name) for name in zoo.list()]
-    rows = ["| model | family | norm | params | style | preview |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| model | family | norm | params | style | content loss | style loss (photo) "
+        "| training | preview |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for c in cards:
-        s = c["style"]
+        s, m = c["style"], c["metrics"]
+        minutes = c["recipe"]["wall_time_seconds"] / 60
         rows.append(
             f"| `{c['name']}` | {c['family']} | {c['norm']} | {c['parameters']:,} | "
-            f"{s['title']}, {s['artist']} ({s['year']}) | "
+            f"{s['title']}, {s['artist']} ({s['year']}) | {m['stylized_content_loss']:.3f} | "
+            f"{m['stylized_style_loss']:.3f} ({m['unstyled_style_loss']:.2f}) | "
+            f"{c['recipe']['steps']} steps, {minutes:.0f} min | "
             f"![{c['name']}](zoo/{c['name']}/preview.jpg) |"
         )
     table = "\n".join(rows)
@@ -188,14 +195,19 @@ def docs(args) -> None:
     photos = every[:: max(1, len(every) // 6)][:6]
     size = 192  # tiles are centre crops stylized at 384 px, then shown at 192 px
     generators = [zoo.load(c["name"]) for c in cards]
-    sheet = Image.new("RGB", (size * (len(cards) + 1), size * len(photos)), "white")
+    header = 16
+    sheet = Image.new("RGB", (size * (len(cards) + 1), header + size * len(photos)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for col, title in enumerate(["content_eval photo"] + [c["name"] for c in cards]):
+        draw.text((col * size + 4, 2), title, fill="black")
     for row, path in enumerate(photos):
         image = ImageOps.fit(Image.open(path).convert("RGB"), (2 * size, 2 * size),
                              Image.Resampling.LANCZOS)  # fmt: skip
-        sheet.paste(image.resize((size, size), Image.Resampling.LANCZOS), (0, row * size))
+        top = header + row * size
+        sheet.paste(image.resize((size, size), Image.Resampling.LANCZOS), (0, top))
         for col, generator in enumerate(generators, start=1):
             styled = stylize(image, generator).resize((size, size), Image.Resampling.LANCZOS)
-            sheet.paste(styled, (col * size, row * size))
+            sheet.paste(styled, (col * size, top))
     (ROOT / "docs").mkdir(exist_ok=True)
     sheet.save(ROOT / "docs" / "zoo.jpg", quality=88)
     print(f"{len(cards)} models; README table and docs/zoo.jpg updated")

@@ -80,3 +80,14 @@ def test_is_flat_threshold():
     detail = flat.copy()
     detail[::2, :, 1] = 210.0  # std 5 in one channel is detail
     assert not is_flat(detail)
+
+
+def test_only_flat_images_is_a_clear_error_before_training(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "content"
+    folder.mkdir()
+    for i, value in enumerate((0, 128, 255)):
+        Image.fromarray(np.full((48, 48, 3), value, np.uint8)).save(folder / f"blank{i}.png")
+    with pytest.raises(DataError, match="none of the 3 image files .* is usable"):
+        content_dataset(folder, image_size=32, batch_size=2, seed=0)
