@@ -15,7 +15,8 @@ script shows and measures it for zoo models trained with the same recipe:
   photo at 512 px long side, the content and style losses (as in the model cards) of the
   stylized photo and of the stylized low-contrast photo (content measured against the
   original photo), and the mean absolute difference between the two stylizations in
-  grey levels (0 = the output ignores the contrast change).
+  grey levels (0 = the output ignores the contrast change). Rows of models whose weights
+  did not change since the last run are kept.
 
 Needs the project's data folder (`../shared/data` by default, `--data` to change).
 """
@@ -71,7 +72,8 @@ def evaluate(name: str, data: Path, factor: float, size: int) -> dict:
         diff = np.abs(outputs[""] - outputs["low_contrast_"]).mean()
         values.setdefault("output_change_grey_levels", []).append(float(diff))
     result = {k: round(float(np.mean(v)), 4) for k, v in values.items()}
-    return {"model": name, "family": card["family"], "norm": card["norm"], **result,
+    return {"model": name, "family": card["family"], "norm": card["norm"],
+            "weights_sha256": card["weights"]["sha256"], **result,
             "images": len(photos), "long_side": size}  # fmt: skip
 
 
@@ -113,8 +115,19 @@ def main() -> int:
     args = parser.parse_args()
     data, out = Path(args.data), Path(args.out)
     figure(args.models, data, args.contrast, out / "in_vs_bn.jpg")
-    rows = [evaluate(name, data, args.contrast, args.size) for name in args.models]
-    (out / "in_vs_bn.json").write_text(
+    record = out / "in_vs_bn.json"
+    previous = {}
+    if record.exists():  # rows of unchanged models measured the same way are kept
+        saved = json.loads(record.read_text())
+        if saved["contrast_factor"] == args.contrast:
+            previous = {r["model"]: r for r in saved["models"] if r["long_side"] == args.size}
+    rows = []
+    for name in args.models:
+        row = previous.get(name)
+        if not row or row["weights_sha256"] != zoo.info(name)["weights"]["sha256"]:
+            row = evaluate(name, data, args.contrast, args.size)
+        rows.append(row)
+    record.write_text(
         json.dumps({"contrast_factor": args.contrast, "models": rows}, indent=2) + "\n"
     )
     print(f"{'model':28} {'content':>8} {'style':>7} {'low-c content':>13} "
