@@ -33,6 +33,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from keras_stylize import zoo
 from keras_stylize.data import load_style_image
+from keras_stylize.evaluation import mean_losses
 from keras_stylize.inference import stylize
 from keras_stylize.training import StylizationModel
 
@@ -55,26 +56,15 @@ def evaluate(name: str, data: Path, factor: float, size: int) -> dict:
     style = load_style_image(data / "styles" / card["style"]["file"], recipe["style_size"])
     losses = StylizationModel(generator, style, content_layer=recipe["content_layer"],
                               style_layers=recipe["style_layers"])  # fmt: skip
-    values: dict[str, list[float]] = {}
-    photos = sorted((data / "content_eval").glob("*.jpg"))
-    for path in photos:
-        image = Image.open(path).convert("RGB")
-        image.thumbnail((size, size), Image.Resampling.LANCZOS)
-        original = np.asarray(image)
-        x = original.astype(np.float32)[None]
-        outputs = {}
-        for key, photo in (("", original), ("low_contrast_", reduce_contrast(original, factor))):
-            y = stylize(photo, generator, return_array=True).astype(np.float32)
-            outputs[key] = y
-            parts = losses.compute_losses(x, y[None])
-            for part in ("content_loss", "style_loss"):
-                values.setdefault(f"{key}{part}", []).append(float(parts[part]))
-        diff = np.abs(outputs[""] - outputs["low_contrast_"]).mean()
-        values.setdefault("output_change_grey_levels", []).append(float(diff))
-    result = {k: round(float(np.mean(v)), 4) for k, v in values.items()}
+    m = mean_losses(generator, losses, sorted((data / "content_eval").glob("*.jpg")), size,
+                    transform=lambda photo: reduce_contrast(photo, factor))  # fmt: skip
     return {"model": name, "family": card["family"], "norm": card["norm"],
-            "weights_sha256": card["weights"]["sha256"], **result,
-            "images": len(photos), "long_side": size}  # fmt: skip
+            "weights_sha256": card["weights"]["sha256"],
+            "content_loss": m["stylized_content_loss"], "style_loss": m["stylized_style_loss"],
+            "low_contrast_content_loss": m["transformed_content_loss"],
+            "low_contrast_style_loss": m["transformed_style_loss"],
+            "output_change_grey_levels": m["output_change_grey_levels"],
+            "images": m["images"], "long_side": size}  # fmt: skip
 
 
 def figure(names: list[str], data: Path, factor: float, out: Path, tile: int = 256) -> None:

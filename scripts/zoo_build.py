@@ -24,7 +24,6 @@ import sys
 from pathlib import Path
 
 import keras
-import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,10 +59,10 @@ def fit_command(config: dict) -> str:
     return shlex.join(args)
 
 
-def measure(generator, config: dict, data: Path, size: int = 512) -> dict:
+def measure(generator, config: dict, data: Path, size: int = 512) -> tuple[dict, object]:
     """Mean content and style losses on content_eval (styled vs unstyled photos)."""
     from keras_stylize.data import load_style_image
-    from keras_stylize.inference import stylize
+    from keras_stylize.evaluation import mean_losses
     from keras_stylize.training import StylizationModel
 
     style = load_style_image(config["style"], config["style_size"])
@@ -71,20 +70,8 @@ def measure(generator, config: dict, data: Path, size: int = 512) -> dict:
         generator, style, content_layer=config["content_layer"],
         style_layers=config["style_layers"], vgg_weights_path=config.get("vgg_weights"),
     )  # fmt: skip
-    sums: dict[str, list[float]] = {}
-    photos = sorted((data / "content_eval").glob("*.jpg"))
-    for path in photos:
-        original = np.asarray(Image.open(path).convert("RGB").copy())
-        image = Image.fromarray(original)
-        image.thumbnail((size, size), Image.Resampling.LANCZOS)
-        x = np.asarray(image, np.float32)[None]
-        y = np.asarray(stylize(image, generator, return_array=True), np.float32)[None]
-        for prefix, output in (("stylized", y), ("unstyled", x)):
-            parts = losses.compute_losses(x, output)
-            for key in ("content_loss", "style_loss"):
-                sums.setdefault(f"{prefix}_{key}", []).append(float(parts[key]))
-    metrics = {k: round(float(np.mean(v)), 4) for k, v in sums.items()}
-    metrics.update(eval_set="content_eval", images=len(photos), long_side=size)
+    metrics = mean_losses(generator, losses, sorted((data / "content_eval").glob("*.jpg")), size)
+    metrics.update(eval_set="content_eval", long_side=size)
     return metrics, losses.vgg_weights_info
 
 

@@ -69,6 +69,8 @@ def test_bundled_zoo_models_verify_and_have_cards(monkeypatch):
         card = zoo.info(name)
         assert REQUIRED_CARD_KEYS <= set(card)
         assert {"title", "artist", "year", "license", "source"} <= set(card["style"])
+        assert card["style"]["license"].lower().startswith("public domain"), card["style"]
+        assert (Path(card["path"]) / "style.jpg").is_file()
         assert "command" in card["recipe"] and "vgg19_weights" in card["recipe"]
         model = zoo.load(name)
         assert model.count_params() == card["parameters"]
