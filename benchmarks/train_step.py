@@ -71,8 +71,9 @@ def measure(family: str, config: dict, size: int, batch: int, steps: int, conten
     import numpy as np
 
     from keras_stylize.data import content_dataset
-    from keras_stylize.fitting import FitConfig, build_generator
-    from keras_stylize.training import StylizationModel
+    from keras_stylize.fit import FitConfig, build_generator
+    from keras_stylize.perceptual_loss import PerceptualLoss
+    from keras_stylize.stylization_model import StylizationModel
     from keras_stylize.vgg_weights import VGGWeightsError
 
     keras.mixed_precision.set_global_policy(config["precision"])
@@ -86,10 +87,10 @@ def measure(family: str, config: dict, size: int, batch: int, steps: int, conten
     rng = np.random.default_rng(0)
     style = rng.uniform(0, 255, (1, 384, 384, 3)).astype("float32")
     try:
-        model = StylizationModel(generator, style)
+        model = StylizationModel(generator, PerceptualLoss(style))
         vgg = "imagenet"
     except VGGWeightsError:
-        model = StylizationModel(generator, style, vgg_weights=None)
+        model = StylizationModel(generator, PerceptualLoss(style, vgg_weights=None))
         vgg = "random"
     model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=config["xla"])
     if config["data"] == "pipeline":
@@ -98,7 +99,7 @@ def measure(family: str, config: dict, size: int, batch: int, steps: int, conten
         images = rng.uniform(0, 255, (batch * 4, size, size, 3)).astype("float32")
         dataset = tf.data.Dataset.from_tensor_slices(images).batch(batch).repeat().prefetch(2)
     probe = tf.constant(rng.uniform(0, 255, (batch, size, size, 3)).astype("float32"))
-    initial_loss = float(model.compute_losses(probe, generator(probe))["loss"])
+    initial_loss = float(model.perceptual_loss(probe, generator(probe))["loss"])
     warmup = 3  # tracing and the first steps are not timed
     ends: list[float] = []
     clock = keras.callbacks.LambdaCallback(

@@ -7,41 +7,62 @@ Conventions used throughout the package:
   `uint8` `(height, width, 3)` RGB arrays.
 - Generators accept any height and width >= 32 (not only multiples of their stride),
   batch size 1 included, and return an image of the same size. They map their input to
-  [-1, 1] and their output to [0, 255] with `127.5 * (tanh(a) + 1)`.
+  [-1, 1] and their last activation `a` to pixels by `127.5 * (a + 1)`, clipped to
+  [0, 255] at inference (or `127.5 * (tanh(a) + 1)` with `output="tanh"`).
+  Multi-style generators take `[images, style_weights]`, style weights `(batch, styles)`.
 - `InstanceNormalization` normalizes each image and channel over height and width
   (paper eq. 3), identically at training and test time.
 - The VGG19 loss network takes [0, 255] RGB; its caffe preprocessing happens inside.
 
-Importing the package registers its layers with Keras, so
-`keras.saving.load_model(path, safe_mode=True)` can load our `.keras` files.
+Importing `keras_stylize` is cheap (TensorFlow is imported on first use of a name
+below, so the command line starts fast). Our layers are registered with Keras when
+`keras_stylize.layers` is imported, which any name below does; if Keras was already
+imported, `import keras_stylize` registers them at once. After that,
+`keras.saving.load_model(path, safe_mode=True)` loads our `.keras` files;
+`keras_stylize.load_generator(path)` always works.
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from keras_stylize.generators import johnson_generator, texture_net_generator  # noqa: E402
-from keras_stylize.inference import load_generator, stylize  # noqa: E402
-from keras_stylize.layers import (  # noqa: E402
-    CropToReference,
-    InstanceNormalization,
-    NearestUpsampling2D,
-    PadToMultiple,
-    ReflectionPadding2D,
-    SpatialNoise,
-)
-from keras_stylize.perceptual import vgg19_features  # noqa: E402
-from keras_stylize.training import StylizationModel  # noqa: E402
+import importlib
+import sys
+from typing import Any
 
-__all__ = [
-    "CropToReference",
-    "InstanceNormalization",
-    "NearestUpsampling2D",
-    "PadToMultiple",
-    "ReflectionPadding2D",
-    "SpatialNoise",
-    "StylizationModel",
-    "johnson_generator",
-    "load_generator",
-    "stylize",
-    "texture_net_generator",
-    "vgg19_features",
-]
+__version__ = "0.2.0"
+
+_EXPORTS = {
+    "ClipToPixelRange": "keras_stylize.layers",
+    "ConditionalInstanceNormalization": "keras_stylize.layers",
+    "CropToReference": "keras_stylize.layers",
+    "InstanceNormalization": "keras_stylize.layers",
+    "NearestUpsampling2D": "keras_stylize.layers",
+    "PadToMultiple": "keras_stylize.layers",
+    "ReflectionPadding2D": "keras_stylize.layers",
+    "SpatialNoise": "keras_stylize.layers",
+    "StyleWeights": "keras_stylize.layers",
+    "PerceptualLoss": "keras_stylize.perceptual_loss",
+    "StylizationModel": "keras_stylize.stylization_model",
+    "johnson_generator": "keras_stylize.generators",
+    "texture_net_generator": "keras_stylize.generators",
+    "load_generator": "keras_stylize.inference",
+    "stylize": "keras_stylize.inference",
+    "vgg19_features": "keras_stylize.vgg",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'keras_stylize' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+if "keras" in sys.modules:  # Keras is loaded anyway: register our layers now
+    importlib.import_module("keras_stylize.layers")

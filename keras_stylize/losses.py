@@ -5,13 +5,16 @@ Conventions: VGG activations are `(batch, height, width, channels)`; images are
 on image or batch size (Johnson et al.'s normalization):
 
 - `gram_matrix(F) = F^T F / (H * W * C)` per image, shape `(batch, C, C)`;
-- content loss: mean squared difference of the content-layer activations, divided by
-  the mean square of the target activations (so 1.0 means "as far as a black image");
-- style loss: for each style layer, mean squared difference between the Gram matrices
-  of output and style image divided by the mean square of the style Gram matrix, times
-  the layer's weight, summed over layers. The division makes every layer count alike:
-  raw Gram differences of caffe-VGG activations span four orders of magnitude across
-  relu1_1 ... relu5_1, so equal raw weights would mean "relu4_1 only".
+- content loss: per image, mean squared difference of the content-layer activations,
+  divided by the mean square of the target activations, averaged over the batch (so 1.0
+  is the loss of an output whose activations are all zero; a flat grey image scores
+  about 0.94);
+- style loss: for each style layer and image, mean squared difference between the Gram
+  matrices of the output and of its style target, divided by the mean square of the
+  target Gram matrix, averaged over the batch, times the layer's weight, summed over
+  layers. Targets may differ per image (multi-style training). The division makes every
+  layer count alike: raw Gram differences of caffe-VGG activations span four orders of
+  magnitude across relu1_1 ... relu5_1, so equal raw weights would mean "relu4_1 only".
 - total variation: mean squared difference of vertically and horizontally adjacent
   pixels (in [0, 255] units), summed over both directions.
 """
@@ -31,11 +34,16 @@ def gram_matrix(features):
 
 
 def content_loss(features, target_features):
-    """Mean squared difference of two activation tensors over the mean square of the
-    target (float32 scalar)."""
+    """Per image, the mean squared difference of two activation tensors over the mean
+    square of the target; averaged over the batch (float32 scalar). Per-image
+    normalization makes the loss independent of how a batch is split across replicas."""
     target = ops.cast(target_features, "float32")
     diff = ops.cast(features, "float32") - target
-    return ops.mean(ops.square(diff)) / (ops.mean(ops.square(target)) + 1e-8)
+    axes = tuple(range(1, len(target.shape)))
+    per_image = ops.mean(ops.square(diff), axis=axes) / (
+        ops.mean(ops.square(target), axis=axes) + 1e-8
+    )
+    return ops.mean(per_image)
 
 
 def style_loss(features: dict, target_grams: dict, layer_weights: dict):
@@ -43,7 +51,8 @@ def style_loss(features: dict, target_grams: dict, layer_weights: dict):
 
     Args:
         features: `{layer: activations (batch, H, W, C)}` of the generated images.
-        target_grams: `{layer: (1, C, C) or (C, C)}` Gram matrices of the style image.
+        target_grams: `{layer: Gram matrices}` of the style targets, `(batch, C, C)` (one
+            target per image) or `(1, C, C)` / `(C, C)` (one target for the batch).
         layer_weights: `{layer: weight}`; layers with weight 0 are skipped.
     """
     total = ops.convert_to_tensor(0.0, dtype="float32")
@@ -52,8 +61,11 @@ def style_loss(features: dict, target_grams: dict, layer_weights: dict):
             continue
         gram = gram_matrix(features[name])
         target = ops.cast(target_grams[name], "float32")
-        scale = ops.mean(ops.square(target)) + 1e-8
-        total = total + weight * ops.mean(ops.square(gram - target)) / scale
+        if len(target.shape) == 2:
+            target = target[None]
+        scale = ops.mean(ops.square(target), axis=(1, 2)) + 1e-8
+        per_image = ops.mean(ops.square(gram - target), axis=(1, 2)) / scale
+        total = total + weight * ops.mean(per_image)
     return total
 
 

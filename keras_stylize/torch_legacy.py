@@ -18,7 +18,6 @@ for anything else, so a crafted file cannot run code.
 from __future__ import annotations
 
 import collections
-import io
 import pickle
 import struct
 from dataclasses import dataclass
@@ -93,9 +92,23 @@ class RestrictedUnpickler(pickle.Unpickler):
         return self.storages[key]
 
 
-def restricted_loads(data: bytes) -> Any:
-    """`pickle.loads` through `RestrictedUnpickler` (for plain pickles without tensors)."""
-    return RestrictedUnpickler(io.BytesIO(data)).load()
+def _check_bounds(ref: _TensorRef, available: int) -> None:
+    """Raises ValueError unless every element `ref` addresses lies inside its storage."""
+    if len(ref.size) != len(ref.stride):
+        raise ValueError(f"tensor has size {ref.size} but stride {ref.stride}")
+    if ref.offset < 0 or any(n < 0 for n in ref.size) or any(s < 0 for s in ref.stride):
+        raise ValueError(
+            f"tensor has a negative offset, size or stride ({ref.offset}, {ref.size}, "
+            f"{ref.stride})"
+        )
+    if 0 in ref.size:
+        return
+    last = ref.offset + sum((n - 1) * s for n, s in zip(ref.size, ref.stride, strict=True))
+    if last >= available:
+        raise ValueError(
+            f"tensor reads element {last} of a storage with {available} elements "
+            f"(offset {ref.offset}, size {ref.size}, stride {ref.stride})"
+        )
 
 
 def _materialize(obj: Any) -> Any:
@@ -103,6 +116,7 @@ def _materialize(obj: Any) -> Any:
         flat = obj.storage.data
         if flat is None:
             raise ValueError("tensor refers to a storage missing from the file")
+        _check_bounds(obj, len(flat))
         itemsize = flat.dtype.itemsize
         view = np.lib.stride_tricks.as_strided(
             flat[obj.offset :],
@@ -121,8 +135,12 @@ def _materialize(obj: Any) -> Any:
 def load_legacy(file: IO[bytes]) -> Any:
     """Loads a legacy-format PyTorch file as NumPy arrays (tensors become `np.ndarray`).
 
+    Offsets, sizes and strides read from the file are checked against the sizes of the
+    storages they address, so a crafted file cannot make the reader touch other memory.
+
     Raises:
-        ValueError: the file is not a legacy PyTorch file or is truncated.
+        ValueError: the file is not a legacy PyTorch file, is truncated, or a tensor
+            addresses elements outside its storage.
         pickle.UnpicklingError: the file references a global outside the allow-list.
     """
     header = RestrictedUnpickler(file)
@@ -137,8 +155,12 @@ def load_legacy(file: IO[bytes]) -> Any:
     result = RestrictedUnpickler(file, storages).load()
     keys = RestrictedUnpickler(file).load()
     for key in keys:
+        if str(key) not in storages:
+            raise ValueError(f"storage {key} is listed but no tensor uses it")
         storage = storages[str(key)]
         (count,) = struct.unpack("<q", file.read(8))
+        if count < 0:
+            raise ValueError(f"storage {key} has a negative element count")
         nbytes = count * np.dtype(storage.dtype).itemsize
         raw = file.read(nbytes)
         if count != storage.numel or len(raw) != nbytes:

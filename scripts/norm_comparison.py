@@ -29,16 +29,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image
+from zoo_data import DEFAULT_DATA, FIGURE_PHOTOS, ROOT, card_loss, eval_photos
 
 from keras_stylize import zoo
-from keras_stylize.data import load_style_image
 from keras_stylize.evaluation import mean_losses
 from keras_stylize.inference import stylize
-from keras_stylize.training import StylizationModel
-
-ROOT = Path(__file__).resolve().parents[1]
-FIGURE_PHOTOS = ("kodak_kodim23.jpg", "budgie_roman_colosseum.jpg", "ubuntu_karmic_frog.jpg")
+from keras_stylize.sheets import grid, square
 
 
 def reduce_contrast(image: np.ndarray, factor: float) -> np.ndarray:
@@ -49,56 +46,42 @@ def reduce_contrast(image: np.ndarray, factor: float) -> np.ndarray:
 
 
 def evaluate(name: str, data: Path, factor: float, size: int) -> dict:
-    """Losses at both contrasts and the output difference, averaged over content_eval."""
+    """Losses at both contrasts and the output difference, averaged over content_eval,
+    with the card's style file, recipe and VGG19 weights."""
     card = zoo.info(name)
-    recipe = card["recipe"]
-    generator = zoo.load(name)
-    style = load_style_image(data / "styles" / card["style"]["file"], recipe["style_size"])
-    losses = StylizationModel(generator, style, content_layer=recipe["content_layer"],
-                              style_layers=recipe["style_layers"])  # fmt: skip
-    m = mean_losses(generator, losses, sorted((data / "content_eval").glob("*.jpg")), size,
-                    transform=lambda photo: reduce_contrast(photo, factor))  # fmt: skip
+    m = mean_losses(zoo.load(name), card_loss(card, data), eval_photos(data), size,
+                    transform=lambda photo: reduce_contrast(photo, factor),
+                    unstyled=False)  # fmt: skip
     return {"model": name, "family": card["family"], "norm": card["norm"],
             "weights_sha256": card["weights"]["sha256"],
             "content_loss": m["stylized_content_loss"], "style_loss": m["stylized_style_loss"],
             "low_contrast_content_loss": m["transformed_content_loss"],
             "low_contrast_style_loss": m["transformed_style_loss"],
             "output_change_grey_levels": m["output_change_grey_levels"],
-            "images": m["images"], "long_side": size}  # fmt: skip
+            "blot_rate": m["blot_rate"], "images": m["images"], "long_side": size}  # fmt: skip
 
 
 def figure(names: list[str], data: Path, factor: float, out: Path, tile: int = 256) -> None:
     """The photo grid described in the module docstring."""
     generators = [zoo.load(name) for name in names]
-    header = 24
-    columns = 1 + len(names)
-    rows = 2 * len(FIGURE_PHOTOS)
-    sheet = Image.new("RGB", (tile * columns, header + tile * rows), "white")
-    draw = ImageDraw.Draw(sheet)
     titles = [f"photo (top) / contrast x{factor:g} (bottom)"] + [
         f"{zoo.info(n)['family']} / {zoo.info(n)['norm']}" for n in names
     ]
-    for col, title in enumerate(titles):
-        draw.text((col * tile + 6, 6), title, fill="black")
-    for half, contrast in enumerate((1.0, factor)):
-        for i, file in enumerate(FIGURE_PHOTOS):
-            photo = ImageOps.fit(Image.open(data / "content_eval" / file).convert("RGB"),
-                                 (2 * tile, 2 * tile), Image.Resampling.LANCZOS)  # fmt: skip
+    rows = []
+    for contrast in (1.0, factor):
+        for file in FIGURE_PHOTOS:
+            photo = square(Image.open(data / "content_eval" / file), 2 * tile)
             if contrast != 1.0:
                 photo = Image.fromarray(reduce_contrast(np.asarray(photo), contrast))
-            y = header + (half * len(FIGURE_PHOTOS) + i) * tile
-            sheet.paste(photo.resize((tile, tile), Image.Resampling.LANCZOS), (0, y))
-            for col, generator in enumerate(generators, start=1):
-                styled = stylize(photo, generator).resize((tile, tile), Image.Resampling.LANCZOS)
-                sheet.paste(styled, (col * tile, y))
+            rows.append([photo, *(stylize(photo, g) for g in generators)])
     out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(out, quality=88)
+    grid(rows, titles, tile=tile).save(out, quality=88)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="zoo model names (same style and recipe)")
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--contrast", type=float, default=0.3)
     parser.add_argument("--size", type=int, default=512, help="long side for the metrics")
     parser.add_argument("--out", default=str(ROOT / "docs"))

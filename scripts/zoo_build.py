@@ -1,14 +1,17 @@
-"""Maintainer tool: add a trained generator to the zoo, and regenerate the zoo docs.
+"""Maintainer tool: add a trained generator to the zoo, re-measure cards, rebuild the docs.
 
-    python scripts/zoo_build.py add NAME --model RUN.keras --style-file starry_night.jpg
-    python scripts/zoo_build.py docs        # README "Models" table + docs/zoo.jpg
+    python scripts/zoo_build.py add NAME --model RUN.keras [--description TEXT]
+    python scripts/zoo_build.py measure NAME [NAME ...]   # recompute a card's metrics
+    python scripts/zoo_build.py docs                      # README "Models" table + docs/zoo.jpg
 
-`add` copies the generator to `zoo/NAME/model.keras`, writes `style.jpg` (long side
-512 px), a `preview.jpg` (eval photos, original above stylized), and `card.json` with the
-recipe taken from the run's `run.json` (the exact `keras_stylize fit` command included),
-the weights' sha256, and losses measured on `content_eval` at 512 px against the same
-style targets as in training, next to the losses of the unstyled photos for scale.
-Needs the project's data folder (`../shared/data` by default, `--data` to change).
+`add` copies the generator to `zoo/NAME/model.keras`, writes the style image(s)
+(`style.jpg`, or `styles/<style>.jpg` for a multi-style model; long side 512 px), a
+`preview.jpg` (single style: eval photos above their stylization; multi-style: a style
+sheet) and `card.json`: the recipe from the run's `run.json` (the exact `keras_stylize
+fit` command included), the weights' sha256, and metrics on `content_eval` at 512 px
+(`evaluation.mean_losses`: content and style loss, blot rate; per style for multi-style
+models) against the run's own style targets and VGG19 weights. Needs the project's data
+folder (`../shared/data` by default, `--data` to change).
 """
 
 from __future__ import annotations
@@ -18,76 +21,65 @@ import datetime
 import json
 import platform
 import re
-import shlex
 import shutil
 import sys
 from pathlib import Path
 
-import keras
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image
+from zoo_data import (
+    DEFAULT_DATA,
+    FIGURE_PHOTOS,
+    ROOT,
+    card_loss,
+    card_styles,
+    eval_photos,
+    style_metadata,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-PREVIEW_PHOTOS = ("kodak_kodim23.jpg", "budgie_roman_colosseum.jpg", "ubuntu_karmic_frog.jpg")
-
-
-def style_metadata(data: Path, file: str) -> dict:
-    """Title, artist, year, status and source of a style image, from MANIFEST.md."""
-    for line in (data / "MANIFEST.md").read_text().splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) >= 7 and cells[0] == f"`{file}`":
-            title, artist, year, status, _size, source = cells[1:7]
-            return {"file": file, "title": title, "artist": artist, "year": year,
-                    "license": status, "source": source.strip("`")}  # fmt: skip
-    raise SystemExit(f"{file} is not in {data / 'MANIFEST.md'}")
+RECIPE_KEYS = ("family", "norm", "output", "width", "image_size", "batch_size", "steps",
+               "learning_rate", "content_weight", "style_weight", "tv_weight",
+               "content_layer", "style_layers", "style_size", "seed", "precision")  # fmt: skip
 
 
-def fit_command(config: dict) -> str:
-    """The `keras_stylize fit` command line that reproduces a run's config."""
-    args = ["keras_stylize", "fit"]
-    defaults = {"log_dir": None, "vgg_weights": None, "random_vgg": False, "sample_every": 1}
-    for key, value in config.items():
-        if key in defaults and value == defaults[key]:
-            continue
-        flag = "--" + key.replace("_", "-")
-        if key == "style_layers":
-            items = value.items() if isinstance(value, dict) else ((v, 1.0) for v in value)
-            value = ",".join(k if w == 1.0 else f"{k}:{w:g}" for k, w in items)
-        if isinstance(value, bool):
-            args += [flag] if value else []
-        else:
-            args += [flag, str(value)]
-    return shlex.join(args)
-
-
-def measure(generator, config: dict, data: Path, size: int = 512) -> tuple[dict, object]:
-    """Mean content and style losses on content_eval (styled vs unstyled photos)."""
-    from keras_stylize.data import load_style_image
+def measure(card: dict, generator, data: Path, size: int = 512) -> dict:
+    """Card metrics: for one style the `mean_losses` record; for several, one record per
+    style under `per_style` plus their means."""
     from keras_stylize.evaluation import mean_losses
-    from keras_stylize.training import StylizationModel
 
-    style = load_style_image(config["style"], config["style_size"])
-    losses = StylizationModel(
-        generator, style, content_layer=config["content_layer"],
-        style_layers=config["style_layers"], vgg_weights_path=config.get("vgg_weights"),
-    )  # fmt: skip
-    metrics = mean_losses(generator, losses, sorted((data / "content_eval").glob("*.jpg")), size)
+    loss = card_loss(card, data)
+    photos = eval_photos(data)
+    styles = card_styles(card)
+    if len(styles) == 1:
+        metrics = mean_losses(generator, loss, photos, size)
+    else:
+        per_style = {}
+        for record in styles:
+            per_style[record["name"]] = mean_losses(
+                generator, loss, photos, size, style=record["name"]
+            )
+            print(record["name"], json.dumps(per_style[record["name"]]), flush=True)
+        keys = [k for k, v in next(iter(per_style.values())).items() if isinstance(v, float)]
+        metrics = {k: round(sum(m[k] for m in per_style.values()) / len(per_style), 4)
+                   for k in keys}  # fmt: skip
+        metrics["photos_over_blot_limit"] = max(
+            m["photos_over_blot_limit"] for m in per_style.values()
+        )
+        metrics["images"] = len(photos)
+        metrics["per_style"] = per_style
     metrics.update(eval_set="content_eval", long_side=size)
-    return metrics, losses.vgg_weights_info
+    return metrics
 
 
-def preview(generator, data: Path, out: Path, size: int = 320) -> None:
+def preview(generator, card: dict, data: Path, out: Path, size: int = 320) -> None:
     from keras_stylize.inference import stylize
+    from keras_stylize.sheets import grid, style_sheet
 
-    tiles = []
-    for name in PREVIEW_PHOTOS:
-        image = Image.open(data / "content_eval" / name).convert("RGB")
-        image = image.resize((size, size * image.height // image.width), Image.Resampling.LANCZOS)
-        tiles.append((image, stylize(image, generator)))
-    height = max(t[0].height for t in tiles)
-    sheet = Image.new("RGB", (size * len(tiles), 2 * height), "white")
-    for i, (a, b) in enumerate(tiles):
-        sheet.paste(a, (i * size, 0))
-        sheet.paste(b, (i * size, height))
+    photos = [Image.open(data / "content_eval" / name).convert("RGB") for name in FIGURE_PHOTOS]
+    if len(card_styles(card)) > 1:
+        sheet = style_sheet(photos[0], [(card["name"], generator)], tile=size // 2, columns=6)
+    else:
+        sheet = grid([photos, [stylize(p, generator, max_size=2 * size) for p in photos]],
+                     tile=size)  # fmt: skip
     sheet.save(out, quality=88)
 
 
@@ -99,33 +91,46 @@ def _without_path(weights: dict | str) -> dict | str:
 
 
 def add(args) -> None:
-    from keras_stylize.vgg_weights import sha256_of
+    from keras_stylize.files import sha256_of
+    from keras_stylize.fit import FitConfig
+    from keras_stylize.inference import load_generator, style_names
 
     data = Path(args.data)
     run = json.loads(
         Path(args.run_json or Path(args.model).with_suffix(".logs") / "run.json").read_text()
     )
     config = run["config"]
+    files = config["style"] if isinstance(config["style"], list) else [config["style"]]
     folder = ROOT / "zoo" / args.name
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(args.model, folder / "model.keras")
-    style = Image.open(data / "styles" / args.style_file).convert("RGB")
-    style.thumbnail((512, 512), Image.Resampling.LANCZOS)
-    style.save(folder / "style.jpg", quality=90)
-    generator = keras.saving.load_model(folder / "model.keras", safe_mode=True, compile=False)
-    preview(generator, data, folder / "preview.jpg")
-    metrics, vgg = measure(generator, config, data)
-    keys = ("family", "norm", "width", "image_size", "batch_size", "steps", "learning_rate",
-            "content_weight", "style_weight", "tv_weight", "content_layer", "style_layers",
-            "style_size", "seed", "precision")  # fmt: skip
-    recipe = {key: config[key] for key in keys}
+    generator = load_generator(str(folder / "model.keras"))
+    names = style_names(generator)
+    styles = []
+    for index, file in enumerate(files):
+        record = style_metadata(data, Path(file).name)
+        image = Image.open(data / "styles" / record["file"]).convert("RGB")
+        image.thumbnail((512, 512), Image.Resampling.LANCZOS)
+        if names:
+            record = {"name": names[index], **record, "image": f"styles/{names[index]}.jpg"}
+            (folder / "styles").mkdir(exist_ok=True)
+            image.save(folder / record["image"], quality=90)
+        else:
+            image.save(folder / "style.jpg", quality=90)
+        styles.append(record)
+    recipe = {key: config.get(key) for key in RECIPE_KEYS}
+    fields = set(FitConfig.__dataclass_fields__)
+    command_config = {k: v for k, v in config.items() if k in fields}
+    command_config.update(
+        style=[f"shared/data/styles/{Path(f).name}" for f in files],
+        content="shared/data/content", out=f"{args.name}.keras", log_dir=None,
+    )  # fmt: skip
     recipe.update(
         optimizer="Adam", data=f"{run['content_images']} photos of shared/data/content",
         vgg19_weights=_without_path(run["vgg19_weights"]),
-        wall_time_seconds=run.get("train_seconds_total",
-        run["seconds_this_run"]), machine=run["machine"], versions=run["versions"],
-        command=fit_command({**config, "style": f"shared/data/styles/{args.style_file}",
-                             "content": "shared/data/content", "out": f"{args.name}.keras"}),
+        wall_time_seconds=run.get("train_seconds_total", run["seconds_this_run"]),
+        machine=run["machine"], versions=run["versions"],
+        command=FitConfig(**command_config).command(),
     )  # fmt: skip
     card = {
         "name": args.name,
@@ -133,68 +138,74 @@ def add(args) -> None:
         "norm": config["norm"],
         "parameters": int(generator.count_params()),
         "description": args.description,
-        "style": style_metadata(data, args.style_file),
+        **({"styles": styles} if names else {"style": styles[0]}),
         "weights": {
             "file": "model.keras",
             "sha256": sha256_of(folder / "model.keras"),
             "bytes": (folder / "model.keras").stat().st_size,
         },  # fmt: skip
         "recipe": recipe,
-        "metrics": metrics,
-        "metrics_vgg19_weights": vgg.kind if vgg else None,
         "final_training_losses": run["final_metrics"],
-        "preview": {"file": "preview.jpg", "photos": list(PREVIEW_PHOTOS)},
+        "preview": {"file": "preview.jpg", "photos": list(FIGURE_PHOTOS)},
         "created": datetime.date.today().isoformat(),
         "python": platform.python_version(),
     }
+    preview(generator, card, data, folder / "preview.jpg")
+    card["metrics"] = measure(card, generator, data)
     (folder / "card.json").write_text(json.dumps(card, indent=2) + "\n")
-    print(json.dumps(card["metrics"], indent=2))
+    print(json.dumps({k: v for k, v in card["metrics"].items() if k != "per_style"}, indent=2))
+
+
+def remeasure(args) -> None:
+    from keras_stylize import zoo
+
+    for name in args.names:
+        card = zoo.info(name)
+        folder = Path(card.pop("path"))
+        card["metrics"] = measure(card, zoo.load(name), Path(args.data))
+        (folder / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+        print(name, json.dumps({k: v for k, v in card["metrics"].items() if k != "per_style"}))
 
 
 def docs(args) -> None:
     from keras_stylize import zoo
-    from keras_stylize.inference import stylize
+    from keras_stylize.inference import style_names, stylize
+    from keras_stylize.sheets import grid
 
     cards = [zoo.info(name) for name in zoo.list()]
     rows = [
         "| model | family | norm | params | style | content loss | style loss (photo) "
-        "| training | preview |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| blots | training | preview |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in cards:
-        s, m = c["style"], c["metrics"]
+        m, styles = c["metrics"], card_styles(c)
+        s = styles[0]
+        style = (f"{s['title']}, {s['artist']} ({s['year']})" if len(styles) == 1
+                 else f"{len(styles)} styles: " + ", ".join(r["name"] for r in styles))  # fmt: skip
         minutes = c["recipe"]["wall_time_seconds"] / 60
+        blots = f"{m['blot_rate']:.3f} %" if "blot_rate" in m else "n/a"
         rows.append(
-            f"| `{c['name']}` | {c['family']} | {c['norm']} | {c['parameters']:,} | "
-            f"{s['title']}, {s['artist']} ({s['year']}) | {m['stylized_content_loss']:.3f} | "
-            f"{m['stylized_style_loss']:.3f} ({m['unstyled_style_loss']:.2f}) | "
-            f"{c['recipe']['steps']} steps, {minutes:.0f} min | "
-            f"![{c['name']}](zoo/{c['name']}/preview.jpg) |"
+            f"| `{c['name']}` | {c['family']} | {c['norm']} | {c['parameters']:,} | {style} | "
+            f"{m['stylized_content_loss']:.3f} | {m['stylized_style_loss']:.3f} "
+            f"({m['unstyled_style_loss']:.2f}) | {blots} | {c['recipe']['steps']} steps, "
+            f"{minutes:.0f} min | ![{c['name']}](zoo/{c['name']}/preview.jpg) |"
         )
-    table = "\n".join(rows)
     readme = ROOT / "README.md"
-    text = readme.read_text()
     text = re.sub(r"(<!-- models:start -->\n).*?(<!-- models:end -->)",
-                  lambda m: m.group(1) + table + "\n" + m.group(2), text, flags=re.S)  # fmt: skip
+                  lambda mt: mt.group(1) + "\n".join(rows) + "\n" + mt.group(2),
+                  readme.read_text(), flags=re.S)  # fmt: skip
     readme.write_text(text)
-    data = Path(args.data)
-    every = sorted((data / "content_eval").glob("*.jpg"))
-    photos = every[:: max(1, len(every) // 6)][:6]
-    size = 192  # tiles are centre crops stylized at 384 px, then shown at 192 px
-    generators = [zoo.load(c["name"]) for c in cards]
-    header = 16
-    sheet = Image.new("RGB", (size * (len(cards) + 1), header + size * len(photos)), "white")
-    draw = ImageDraw.Draw(sheet)
-    for col, title in enumerate(["content_eval photo"] + [c["name"] for c in cards]):
-        draw.text((col * size + 4, 2), title, fill="black")
-    for row, path in enumerate(photos):
-        image = ImageOps.fit(Image.open(path).convert("RGB"), (2 * size, 2 * size),
-                             Image.Resampling.LANCZOS)  # fmt: skip
-        top = header + row * size
-        sheet.paste(image.resize((size, size), Image.Resampling.LANCZOS), (0, top))
-        for col, generator in enumerate(generators, start=1):
-            styled = stylize(image, generator).resize((size, size), Image.Resampling.LANCZOS)
-            sheet.paste(styled, (col * size, top))
+    every = eval_photos(Path(args.data))
+    photos = [Image.open(p).convert("RGB") for p in every[:: max(1, len(every) // 6)][:6]]
+    columns, titles = [], []
+    for c in cards:
+        generator = zoo.load(c["name"])
+        for style in style_names(generator) or [None]:
+            columns.append([stylize(p, generator, style=style, max_size=384) for p in photos])
+            titles.append(c["name"] if style is None else f"{c['name']}: {style}")
+    rows_of_tiles = [[photo, *(col[i] for col in columns)] for i, photo in enumerate(photos)]
+    sheet = grid(rows_of_tiles, ["content_eval photo", *titles], tile=192)
     (ROOT / "docs").mkdir(exist_ok=True)
     sheet.save(ROOT / "docs" / "zoo.jpg", quality=88)
     print(f"{len(cards)} models; README table and docs/zoo.jpg updated")
@@ -202,17 +213,18 @@ def docs(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("add")
     p.add_argument("name")
     p.add_argument("--model", required=True)
     p.add_argument("--run-json", default=None)
-    p.add_argument("--style-file", required=True)
     p.add_argument("--description", default="")
+    p = sub.add_parser("measure")
+    p.add_argument("names", nargs="+")
     sub.add_parser("docs")
     args = parser.parse_args()
-    {"add": add, "docs": docs}[args.command](args)
+    {"add": add, "measure": remeasure, "docs": docs}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -104,6 +104,7 @@ def test_full_int8_is_refused_for_instance_norm(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_every_zoo_model_has_current_verified_exports():
     # export/NAME/ must hold the float16 TFLite and TF.js exports of the zoo's current
     # weights (scripts/export_zoo.py); the TFLite file is run again here against Keras.

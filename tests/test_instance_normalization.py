@@ -99,3 +99,84 @@ def test_rejects_bad_arguments():
         InstanceNormalization(epsilon=0)
     with pytest.raises(ValueError):
         InstanceNormalization()(np.ones((2, 3), "float32"))
+
+
+# --- ConditionalInstanceNormalization -------------------------------------------------
+
+from keras_stylize import ConditionalInstanceNormalization  # noqa: E402
+
+
+def _cin(num_styles, channels, rng):
+    layer = ConditionalInstanceNormalization(num_styles)
+    layer.build([(None, None, None, channels), (None, num_styles)])
+    gamma = rng.normal(1.0, 0.3, (num_styles, channels)).astype("float32")
+    beta = rng.normal(0.0, 0.5, (num_styles, channels)).astype("float32")
+    layer.set_weights([gamma, beta])
+    return layer, gamma, beta
+
+
+def test_conditional_one_hot_equals_plain_instance_norm(rng):
+    x = rng.normal(3.0, 2.0, (3, 9, 7, 5)).astype("float32")
+    layer, gamma, beta = _cin(4, 5, rng)
+    styles = np.array([2, 0, 3])
+    w = np.eye(4, dtype="float32")[styles]
+    expected = np.stack([
+        numpy_instance_norm(x[i : i + 1].astype("float64"), gamma[s], beta[s])[0]
+        for i, s in enumerate(styles)
+    ])  # fmt: skip
+    np.testing.assert_allclose(np.asarray(layer([x, w])), expected, atol=1e-4, rtol=1e-4)
+
+
+def test_conditional_blend_equals_instance_norm_with_mixed_parameters(rng):
+    x = rng.normal(0.0, 4.0, (1, 6, 8, 3)).astype("float32")
+    layer, gamma, beta = _cin(3, 3, rng)
+    w = np.array([[0.2, 0.0, 0.8]], "float32")
+    plain = InstanceNormalization()
+    plain.build(x.shape)
+    plain.set_weights([w[0] @ gamma, w[0] @ beta])
+    np.testing.assert_allclose(np.asarray(layer([x, w])), np.asarray(plain(x)), atol=1e-4)
+
+
+@pytest.mark.parametrize("a,b", [(0.5, 10.0), (20.0, -100.0)])
+def test_conditional_contrast_invariance(a, b, rng):
+    x = rng.normal(0.0, 1.0, (2, 10, 10, 4)).astype("float32")
+    layer = ConditionalInstanceNormalization(2, epsilon=1e-7)
+    w = np.array([[1, 0], [0.5, 0.5]], "float32")
+    np.testing.assert_allclose(
+        np.asarray(layer([a * x + b, w])), np.asarray(layer([x, w])), atol=2e-3
+    )
+
+
+def test_conditional_config_round_trip_safe_mode_and_counts(tmp_path, rng):
+    features = keras.Input((None, None, 6))
+    weights = keras.Input((3,))
+    layer = ConditionalInstanceNormalization(3, epsilon=1e-3, name="cin")
+    model = keras.Model([features, weights], layer([features, weights]))
+    assert model.count_params() == 2 * 3 * 6
+    config = layer.get_config()
+    assert config["num_styles"] == 3 and config["epsilon"] == 1e-3
+    clone = ConditionalInstanceNormalization.from_config(config)
+    assert clone.num_styles == 3 and clone.epsilon == 1e-3
+    model.get_layer("cin").set_weights([rng.normal(size=(3, 6)), rng.normal(size=(3, 6))])
+    model.save(tmp_path / "cin.keras")
+    loaded = keras.saving.load_model(tmp_path / "cin.keras", safe_mode=True)
+    x = rng.normal(size=(2, 5, 5, 6)).astype("float32")
+    w = np.array([[1, 0, 0], [0, 0.5, 0.5]], "float32")
+    np.testing.assert_array_equal(np.asarray(model([x, w])), np.asarray(loaded([x, w])))
+
+
+def test_conditional_mixed_precision_statistics_in_float32(rng):
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    layer = ConditionalInstanceNormalization(2)
+    x = (rng.normal(0.0, 300.0, (1, 16, 16, 3))).astype("float16")  # squares overflow fp16
+    y = np.asarray(layer([x, np.array([[0, 1]], "float32")]))
+    assert y.dtype == np.float16 and np.all(np.isfinite(y))
+    assert abs(float(y.astype("float32").std()) - 1.0) < 0.01
+
+
+def test_conditional_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="num_styles"):
+        ConditionalInstanceNormalization(0)
+    layer = ConditionalInstanceNormalization(2)
+    with pytest.raises(ValueError, match="2 columns"):
+        layer.build([(None, 4, 4, 3), (None, 3)])

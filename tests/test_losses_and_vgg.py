@@ -49,3 +49,22 @@ def test_vgg19_features_names_outputs_and_preprocessing(rng):
 def test_vgg19_features_rejects_unknown_layers():
     with pytest.raises(ValueError, match="block9"):
         vgg19_features(["block9_conv1"], weights=None)
+
+
+def test_content_loss_is_normalized_per_image(rng):
+    # Each image counts alike whatever its activation scale, so a batch split across
+    # replicas averages to the same value.
+    a = rng.normal(size=(1, 4, 4, 3)).astype("float32")
+    b = 50 * rng.normal(size=(1, 4, 4, 3)).astype("float32")
+    targets = np.concatenate([a, b])
+    outputs = np.zeros_like(targets)
+    outputs[1] = b  # image 2 matches, image 1 is all zeros (loss 1)
+    assert float(content_loss(outputs, targets)) == pytest.approx(0.5, rel=1e-5)
+
+
+def test_style_loss_takes_one_target_per_image(rng):
+    f = rng.normal(size=(2, 5, 5, 3)).astype("float32")
+    per_image = {"a": gram_matrix(f)}  # (2, C, C): each image is its own target
+    assert float(style_loss({"a": f}, per_image, {"a": 1.0})) == pytest.approx(0.0, abs=1e-7)
+    swapped = {"a": gram_matrix(f[::-1])}
+    assert float(style_loss({"a": f}, swapped, {"a": 1.0})) > 0.01

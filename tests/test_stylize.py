@@ -17,8 +17,10 @@ from .conftest import write_image
 
 @pytest.fixture(scope="module")
 def generator():
+    # tanh keeps a random network's colours inside the pixel range (a random linear output
+    # is mostly clipped), so colour tests measure the code, not clipping.
     keras.utils.set_random_seed(3)
-    return johnson_generator(width=0.25)
+    return johnson_generator(width=0.25, output="tanh")
 
 
 @pytest.fixture(scope="module")
@@ -137,9 +139,35 @@ def test_exif_orientation_and_gif_first_frame(tmp_path):
 
 def test_decompression_bomb_limit(tmp_path):
     write_image(tmp_path / "big.png", size=(200, 200))
+    default = Image.MAX_IMAGE_PIXELS
     with pytest.raises(ImageReadError, match="too large"):
         read_rgb(tmp_path / "big.png", max_pixels=1000)
     assert read_rgb(tmp_path / "big.png", max_pixels=10**6).shape == (200, 200, 3)
+    assert Image.MAX_IMAGE_PIXELS == default  # the global limit is left as it was
+
+
+def test_pixel_limit_of_one_call_does_not_leak_into_other_threads(tmp_path, monkeypatch):
+    # Default calls (as tf.data's threads make) never touch Pillow's global limit, and a
+    # call with its own limit restores it: watch every assignment while threads decode.
+    from concurrent.futures import ThreadPoolExecutor
+
+    write_image(tmp_path / "p.png", size=(64, 64))
+    import PIL.Image as pil
+
+    seen = []
+
+    class Recorder(type(pil)):
+        def __setattr__(self, name, value):
+            if name == "MAX_IMAGE_PIXELS":
+                seen.append(value)
+            super().__setattr__(name, value)
+
+    monkeypatch.setattr(pil, "__class__", Recorder)
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: read_rgb(tmp_path / "p.png"), range(32)))
+    assert seen == []
+    read_rgb(tmp_path / "p.png", max_pixels=10**7)
+    assert seen == [10**7, pil.MAX_IMAGE_PIXELS]
 
 
 def _cli(*args, stdin=None):
@@ -261,7 +289,7 @@ def test_tiled_close_to_whole_image_with_a_zoo_model():
     from importlib import resources
 
     from keras_stylize import zoo
-    from keras_stylize.inference import DEFAULT_OVERLAP, DEFAULT_TILE
+    from keras_stylize.options import DEFAULT_OVERLAP, DEFAULT_TILE
 
     generator = zoo.load("starry_night_johnson")
     photo = resources.files("keras_stylize") / "assets" / "kodim23.jpg"
@@ -269,3 +297,66 @@ def test_tiled_close_to_whole_image_with_a_zoo_model():
     tiled = stylize(photo, generator, tile=DEFAULT_TILE, overlap=DEFAULT_OVERLAP,
                     return_array=True).astype(float)  # fmt: skip
     assert np.abs(tiled - whole).mean() < 6.0
+
+
+@pytest.fixture(scope="module")
+def multi_style_path(tmp_path_factory):
+    keras.utils.set_random_seed(5)
+    model = johnson_generator(width=0.25, num_styles=3, style_names=["wave", "scream", "stars"])
+    path = tmp_path_factory.mktemp("multi") / "multi.keras"
+    model.save(path)
+    return path
+
+
+def test_style_names_indices_and_blends(multi_style_path):
+    from keras_stylize.inference import load_generator, style_vector
+
+    model = load_generator(str(multi_style_path))
+    np.testing.assert_array_equal(style_vector(model, None), [1, 0, 0])
+    np.testing.assert_array_equal(style_vector(model, "scream"), [0, 1, 0])
+    np.testing.assert_array_equal(style_vector(model, 2), [0, 0, 1])
+    np.testing.assert_allclose(style_vector(model, "wave:0.7,stars:0.3"), [0.7, 0, 0.3])
+    np.testing.assert_allclose(style_vector(model, "0:1,1:1"), [0.5, 0.5, 0])
+    np.testing.assert_allclose(style_vector(model, {"stars": 2.0}), [0, 0, 1])
+    for bad, message in [("starry", "unknown style 'starry'"), ("wave:-1", "non-negative"),
+                         ("wave:0", "all zero"), ("wave:x", "bad style weight"),
+                         (7, "unknown style")]:  # fmt: skip
+        with pytest.raises(ValueError, match=message) as info:
+            style_vector(model, bad)
+        assert "wave, scream, stars" in str(info.value) or "NAME:WEIGHT" in str(info.value)
+    single = johnson_generator(width=0.25)
+    assert style_vector(single) is None
+    with pytest.raises(ValueError, match="single style"):
+        style_vector(single, "wave")
+
+
+def test_blending_styles_mixes_normalization_parameters(multi_style_path):
+    from keras_stylize.inference import load_generator
+
+    model = load_generator(str(multi_style_path))
+    for layer in model.layers:  # give each style distinct parameters
+        if hasattr(layer, "num_styles"):
+            gamma, beta = layer.get_weights()
+            layer.set_weights([gamma * np.array([[1.0], [0.3], [2.0]]), beta + [[0], [0.5], [-1]]])
+    photo = _photo()
+    a = stylize(photo, model, style="wave", return_array=True).astype(float)
+    b = stylize(photo, model, style="stars", return_array=True).astype(float)
+    mixed = stylize(photo, model, style="wave:0.5,stars:0.5", return_array=True).astype(float)
+    assert np.abs(a - b).mean() > 5
+    assert np.abs(mixed - a).mean() > 1 and np.abs(mixed - b).mean() > 1
+    tiled = stylize(photo, model, style="stars", tile=48, overlap=16, return_array=True)
+    assert tiled.shape == photo.shape
+
+
+def test_cli_style_option(tmp_path, multi_style_path):
+    photo = tmp_path / "p.png"
+    Image.fromarray(_photo()).save(photo)
+    ok = _cli(photo, "-m", multi_style_path, "--style", "scream:0.5,stars:0.5",
+              "-o", tmp_path / "o.png", "--preserve-color", "--strength", "0.8")  # fmt: skip
+    assert ok.returncode == 0, ok.stderr.decode()[-2000:]
+    assert (tmp_path / "o.png").is_file()
+    bad = _cli(photo, "-m", multi_style_path, "--style", "nope", "-o", tmp_path / "b.png")
+    assert bad.returncode == 2
+    assert _errors(bad) == ["error: --style: unknown style 'nope'; valid styles: wave, "
+                            "scream, stars (or indices 0-2)"]  # fmt: skip
+    assert not (tmp_path / "b.png").exists()

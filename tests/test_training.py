@@ -1,6 +1,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -9,20 +10,29 @@ import keras
 import numpy as np
 import pytest
 
-from keras_stylize import StylizationModel, johnson_generator, texture_net_generator, vgg19_features
-from keras_stylize.fitting import FitConfig, fit_style
+from keras_stylize import (
+    PerceptualLoss,
+    StylizationModel,
+    johnson_generator,
+    texture_net_generator,
+    vgg19_features,
+)
+from keras_stylize.callbacks import read_checkpoint_metadata
+from keras_stylize.fit import FitConfig, fit_style
+from keras_stylize.generators.extend import add_styles
+from keras_stylize.layers import ConditionalInstanceNormalization
 
 SMALL_LAYERS = {"content_layer": "block2_conv1", "style_layers": ["block1_conv1", "block2_conv1"]}
 
 
-def _model(generator, rng, **kwargs):
-    style = rng.uniform(0, 255, (1, 40, 40, 3)).astype("float32")
-    return StylizationModel(generator, style, vgg_weights=None, **SMALL_LAYERS, **kwargs)
+def _loss(rng, styles=1, **kwargs):
+    images = [rng.uniform(0, 255, (1, 40, 40, 3)).astype("float32") for _ in range(styles)]
+    return PerceptualLoss(images, vgg_weights=None, **SMALL_LAYERS, **kwargs)
 
 
 def test_loss_decreases_over_a_few_steps(rng):
     keras.utils.set_random_seed(0)
-    model = _model(johnson_generator(width=0.25), rng)
+    model = StylizationModel(johnson_generator(width=0.25), _loss(rng))
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     images = rng.uniform(0, 255, (4, 32, 32, 3)).astype("float32")
     history = model.fit(images, batch_size=2, epochs=8, verbose=0).history
@@ -36,12 +46,12 @@ def test_loss_decreases_over_a_few_steps(rng):
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 def test_mixed_precision_keeps_losses_float32(policy, rng):
     keras.mixed_precision.set_global_policy(policy)
-    model = _model(texture_net_generator(), rng)
+    model = StylizationModel(texture_net_generator(), _loss(rng))
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     if policy == "mixed_float16":
         assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     images = rng.uniform(0, 255, (2, 32, 32, 3)).astype("float32")
-    parts = model.compute_losses(images, model.generator(images))
+    parts = model.perceptual_loss(images, model.generator(images))
     assert all(v.dtype == "float32" for v in parts.values())
     history = model.fit(images, batch_size=2, epochs=2, verbose=0).history
     assert all(np.isfinite(v).all() for v in history.values())
@@ -51,13 +61,81 @@ def test_mixed_precision_keeps_losses_float32(policy, rng):
 def test_shared_feature_extractor_and_generator_is_the_artifact(rng, tmp_path):
     features = vgg19_features(["block1_conv1", "block2_conv1"], weights=None)
     style = rng.uniform(0, 255, (1, 32, 32, 3)).astype("float32")
-    model = StylizationModel(
-        texture_net_generator(), style, feature_extractor=features, **SMALL_LAYERS
-    )
-    assert model.loss_network is features
+    loss = PerceptualLoss(style, feature_extractor=features, **SMALL_LAYERS)
+    assert loss.feature_extractor is features
+    model = StylizationModel(texture_net_generator(), loss)
     model.generator.save(tmp_path / "g.keras")
     loaded = keras.saving.load_model(tmp_path / "g.keras", safe_mode=True)
     assert not any("vgg" in layer.name or "block1" in layer.name for layer in loaded.layers)
+
+
+def test_loss_optimizes_pixels_without_a_generator(rng):
+    # The loss is independent of training: Gatys-style optimization of an image.
+    loss = _loss(rng)
+    photo = rng.uniform(0, 255, (1, 32, 32, 3)).astype("float32")
+    pixels = keras.Variable(photo)
+    optimizer = keras.optimizers.Adam(5.0)
+    import tensorflow as tf
+
+    first = None
+    for _ in range(15):
+        with tf.GradientTape() as tape:
+            value = loss(photo, pixels)["loss"]
+        optimizer.apply([tape.gradient(value, pixels)], [pixels])
+        first = float(value) if first is None else first
+    assert float(loss(photo, pixels)["loss"]) < 0.8 * first
+
+
+def test_multi_style_loss_scores_each_image_against_its_style(rng):
+    loss = _loss(rng, styles=2)
+    assert loss.num_styles == 2
+    images = rng.uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    generated = rng.uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    one_hot = np.eye(2, dtype="float32")
+    both = float(loss(images, generated, one_hot)["style_loss"])
+    single = [
+        float(loss(images[i : i + 1], generated[i : i + 1], one_hot[i : i + 1])["style_loss"])
+        for i in range(2)
+    ]
+    np.testing.assert_allclose(both, np.mean(single), rtol=1e-5)
+    swapped = float(loss(images, generated, one_hot[::-1])["style_loss"])
+    assert abs(swapped - both) > 1e-3 * both
+    with pytest.raises(ValueError, match="style_weights"):
+        loss(images, generated)
+
+
+def test_multi_style_training_and_adding_a_style(rng):
+    keras.utils.set_random_seed(0)
+    generator = johnson_generator(width=0.25, num_styles=2, style_names=["a", "b"])
+    model = StylizationModel(generator, _loss(rng, styles=2))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    images = rng.uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    weights = np.eye(2, dtype="float32")[[0, 1, 0, 1]]
+    history = model.fit((images, weights), batch_size=2, epochs=3, verbose=0).history
+    assert history["loss"][-1] < history["loss"][0]
+
+    grown, new = add_styles(generator, ["c"])
+    assert new == [2] and grown.get_layer("style_mix").style_names == ["a", "b", "c"]
+    x = images[:1]
+    for i in range(2):  # the old styles are unchanged
+        w = np.eye(3, dtype="float32")[i : i + 1]
+        np.testing.assert_allclose(
+            np.asarray(grown([x, w])), np.asarray(generator([x, w[:, :2]])), atol=1e-4
+        )
+    before = [v.numpy().copy() for v in grown.weights]
+    adapt = StylizationModel(grown, _loss(rng, styles=3), train_styles=new)
+    adapt.compile(optimizer=keras.optimizers.Adam(1e-2))
+    adapt.fit((images, np.eye(3, dtype="float32")[[2] * 4]), batch_size=2, epochs=2, verbose=0)
+    changed_rows = set()
+    for old, variable in zip(before, grown.weights, strict=True):
+        diff = np.abs(variable.numpy() - old)
+        if isinstance(variable.path, str) and ("gamma" in variable.path or "beta" in variable.path):
+            changed_rows |= {int(r) for r in np.nonzero(diff.max(axis=-1) > 0)[0]}
+        else:
+            assert diff.max() == 0, variable.path  # frozen
+    assert changed_rows == {2}
+    cin = [layer for layer in grown.layers if isinstance(layer, ConditionalInstanceNormalization)]
+    assert cin and all(layer.num_styles == 3 for layer in cin)
 
 
 def _config(tmp_path, content_dir, style_path, **kwargs):
@@ -71,22 +149,40 @@ def _config(tmp_path, content_dir, style_path, **kwargs):
     return FitConfig(**options)
 
 
-def test_fit_style_writes_model_logs_and_resumes(tmp_path, content_dir, style_path):
-    config = _config(tmp_path, content_dir, style_path)
+def test_fit_style_exact_steps_logs_and_resume(tmp_path, content_dir, style_path):
+    # 5 steps at 2 per epoch: exactly 5, not rounded up to 6.
+    config = _config(tmp_path, content_dir, style_path, steps=5)
     summary = fit_style(config, verbose=0)
-    assert summary["steps_done"] == 4 and summary["resumed_from_epoch"] == 0
+    assert summary["steps_done"] == 5 and summary["resumed_from_epoch"] == 0
     log_dir = tmp_path / "out" / "g.logs"
-    assert (log_dir / "history.csv").read_text().count("\n") == 3  # header + 2 epochs
+    assert (log_dir / "history.csv").read_text().count("\n") == 4  # header + 3 epochs
     assert (log_dir / "samples.jpg").is_file() and (log_dir / "run.json").is_file()
-    assert json.loads((log_dir / "checkpoints" / "checkpoint.json").read_text())["epoch"] == 2
+    meta = read_checkpoint_metadata(log_dir / "checkpoint.npz")
+    assert meta["iterations"] == 5 and meta["extra"]["config"]["steps"] == 5
+    assert sorted(p.name for p in log_dir.glob("*.npz")) == ["checkpoint.npz"]  # one file
     generator = keras.saving.load_model(config.out, safe_mode=True)
     assert generator.output_shape == (None, None, None, 3)
-    # Same command with more steps continues from epoch 2 instead of restarting.
-    longer = _config(tmp_path, content_dir, style_path, steps=6)
-    summary = fit_style(longer, verbose=0)
-    assert summary["resumed_from_epoch"] == 2 and summary["steps_done"] == 6
-    assert (log_dir / "history.csv").read_text().count("\n") == 4
+    # The same command with more steps continues from step 5 instead of restarting.
+    summary = fit_style(_config(tmp_path, content_dir, style_path, steps=8), verbose=0)
+    assert summary["resumed_from_epoch"] == 3 and summary["steps_done"] == 8
     assert not list((tmp_path / "out").glob(".*.keras"))  # no temporary file left behind
+
+
+def test_fit_two_styles_makes_a_multi_style_model(tmp_path, content_dir, style_path):
+    from .conftest import write_image
+
+    second = write_image(tmp_path / "styles" / "second.png", size=(48, 48), seed=5)
+    config = _config(tmp_path, content_dir, style_path, family="johnson", width=0.25,
+                     style=[str(style_path), str(second)], steps=2)  # fmt: skip
+    summary = fit_style(config, verbose=0)
+    assert summary["styles"] == ["style", "second"]
+    generator = keras.saving.load_model(config.out, safe_mode=True)
+    assert generator.get_layer("style_mix").style_names == ["style", "second"]
+    # samples: photo + one column per style
+    from PIL import Image
+
+    sheet = Image.open(tmp_path / "out" / "g.logs" / "samples.jpg")
+    assert sheet.width == 3 * 32
 
 
 def test_fit_config_validation(tmp_path):
@@ -94,26 +190,30 @@ def test_fit_config_validation(tmp_path):
         FitConfig(style="s", content="c", out=str(tmp_path / "g.h5"))
     with pytest.raises(ValueError, match="family"):
         FitConfig(style="s", content="c", out="g.keras", family="unet")
+    with pytest.raises(ValueError, match="not found"):
+        FitConfig(style="missing.jpg", content="c", out="g.keras").style_files()
 
 
 def _cli(*args):
     return [sys.executable, "-m", "keras_stylize.cli", *args]
 
 
+TINY = ["--family", "texture", "--image-size", "32", "--batch-size", "2", "--random-vgg",
+        "--content-layer", "block2_conv1", "--style-layers", "block1_conv1,block2_conv1:0.5",
+        "--style-size", "32"]  # fmt: skip
+
+
+@pytest.mark.slow
 def test_cli_kill_9_then_resume(tmp_path, content_dir, style_path):
     out = tmp_path / "run" / "g.keras"
-    args = [
-        "fit", "--style", str(style_path), "--content", str(content_dir), "--out", str(out),
-        "--family", "texture", "--image-size", "32", "--batch-size", "2",
-        "--steps-per-epoch", "2", "--random-vgg", "--content-layer", "block2_conv1",
-        "--style-layers", "block1_conv1,block2_conv1:0.5", "--style-size", "32", "--quiet",
-    ]  # fmt: skip
-    pointer = tmp_path / "run" / "g.logs" / "checkpoints" / "checkpoint.json"
+    args = ["fit", "--style", str(style_path), "--content", str(content_dir), "--out", str(out),
+            "--steps-per-epoch", "2", "--quiet", *TINY]  # fmt: skip
+    checkpoint = tmp_path / "run" / "g.logs" / "checkpoint.npz"
     proc = subprocess.Popen(_cli(*args, "--steps", "100000"), stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 240
         while time.time() < deadline:
-            if pointer.is_file() and json.loads(pointer.read_text())["epoch"] >= 2:
+            if checkpoint.is_file() and read_checkpoint_metadata(checkpoint)["epoch"] >= 2:
                 break
             assert proc.poll() is None, "training exited early"
             time.sleep(0.2)
@@ -123,15 +223,31 @@ def test_cli_kill_9_then_resume(tmp_path, content_dir, style_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     assert not out.exists()
-    done = json.loads(pointer.read_text())["epoch"]
-    steps = 2 * (done + 1)
+    done = read_checkpoint_metadata(checkpoint)["iterations"]
+    steps = done + 3
     result = subprocess.run(
         _cli(*args, "--steps", str(steps)), capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr[-2000:]
     run = json.loads((tmp_path / "run" / "g.logs" / "run.json").read_text())
-    assert run["resumed_from_epoch"] == done and run["steps_done"] == steps
+    assert run["resumed_from_epoch"] == done // 2 and run["steps_done"] == steps
     assert out.is_file()
+
+
+def test_cli_output_is_quiet_and_plain_when_not_a_terminal(tmp_path, content_dir, style_path):
+    result = subprocess.run(
+        _cli("fit", "--style", str(style_path), "--content", str(content_dir),
+             "--out", str(tmp_path / "g.keras"), "--steps", "3", "--steps-per-epoch", "10",
+             *TINY),
+        capture_output=True, text=True, timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert [line.split()[1] for line in lines if line.startswith("step ")] == ["1/3", "2/3", "3/3"]
+    assert "\x1b" not in result.stdout and "\r" not in result.stdout
+    # No TensorFlow start-up noise (cuInit, cuDNN factories, CPU feature guard).
+    assert result.stderr.strip().splitlines() == [f"6 content images in {content_dir}"]
 
 
 def test_cli_bad_content_folder_is_one_line_error(tmp_path, style_path):
@@ -146,11 +262,38 @@ def test_cli_bad_content_folder_is_one_line_error(tmp_path, style_path):
     assert not (tmp_path / "g.keras").exists()
 
 
+@pytest.mark.parametrize(
+    "option, value, message",
+    [("--style-layers", "a:x", "unknown VGG19 layer 'a'"),
+     ("--style-layers", "block1_conv1:x", "bad weight"),
+     ("--style-layers", "block1_conv1:-1", ">= 0"),
+     ("--content-layer", "relu4_2", "unknown VGG19 layer"),
+     ("--learning-rate", "0", "0"),
+     ("--steps", "0", "0"),
+     ("--family", "unet", "unet"),
+     ("--precision", "fp8", "fp8"),
+     ("--out", "model.h5", ".keras")],
+)  # fmt: skip
+def test_cli_bad_option_values_are_one_line_and_exit_2(option, value, message, tmp_path,
+                                                      content_dir, style_path):  # fmt: skip
+    args = {"--out": str(tmp_path / "g.keras")}
+    args[option] = value
+    flat = [x for pair in args.items() for x in pair]
+    result = subprocess.run(
+        _cli("fit", "--style", str(style_path), "--content", str(content_dir), *flat),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert "rror" in last and message in last
+    assert "Traceback" not in result.stderr
+
+
 MIRRORED = r"""
 import sys, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from keras_stylize.fitting import FitConfig, fit_style
+from keras_stylize.fit import FitConfig, fit_style
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 assert strategy.num_replicas_in_sync == 2
 config = FitConfig(style=sys.argv[1], content=sys.argv[2], out=sys.argv[3], family="johnson",
@@ -175,8 +318,60 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path, content_dir, style_path
     assert out.is_file()
 
 
+def _free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_multiworker_training_on_two_local_workers(tmp_path, content_dir, style_path):
+    """Two worker processes (TF_CONFIG, two localhost ports) train together with
+    `fit --distribute multiworker`: both end with identical weights, and those equal a
+    single-worker run on the same global batches."""
+    common = ["--style", str(style_path), "--content", str(content_dir), "--steps", "3",
+              "--steps-per-epoch", "3", "--batch-size", "4", "--quiet", *TINY]  # fmt: skip
+    ports = _free_ports(2)
+    cluster = {"worker": [f"localhost:{p}" for p in ports]}
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    workers = []
+    for index in range(2):
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        out = tmp_path / f"worker{index}.keras"
+        workers.append(subprocess.Popen(
+            _cli("fit", *common, "--out", str(out), "--distribute", "multiworker"),
+            env={**env, "TF_CONFIG": tf_config}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        ))  # fmt: skip
+    for proc in workers:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+    single = tmp_path / "single.keras"
+    result = subprocess.run(_cli("fit", *common, "--out", str(single)), env=env,
+                            capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    models = [keras.saving.load_model(tmp_path / f"{n}.keras", safe_mode=True)
+              for n in ("worker0", "worker1", "single")]  # fmt: skip
+    worker0, worker1, one = (np.concatenate([w.ravel() for w in m.get_weights()]) for m in models)
+    np.testing.assert_array_equal(worker0, worker1)  # the workers agree exactly
+    # and agree with one machine up to summation order. Adam's first steps move each
+    # weight by about +-lr whatever the gradient's size, so a gradient near zero whose
+    # sign differs in the last bits moves a weight by up to 2 lr: allow that, for few.
+    keras.utils.set_random_seed(0)
+    start = np.concatenate([w.ravel() for w in texture_net_generator().get_weights()])
+    moved = np.abs(one - start) > 1e-4
+    assert moved.mean() > 0.5  # training did change the weights
+    assert np.abs(worker0 - one).max() <= 3 * 2 * 1e-3
+    close = np.isclose(worker0, one, rtol=1e-3, atol=1e-5)
+    assert close.mean() > 0.9, close.mean()
+
+
 def test_nan_loss_stops_without_writing_a_model(tmp_path, content_dir, style_path):
-    from keras_stylize.fitting import TrainingDivergedError
+    from keras_stylize.fit import TrainingDivergedError
 
     config = _config(tmp_path, content_dir, style_path, learning_rate=1e30, steps=6)
     with pytest.raises(TrainingDivergedError, match="not finite"):

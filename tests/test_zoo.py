@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from keras_stylize import texture_net_generator, zoo
-from keras_stylize.vgg_weights import sha256_of
+from keras_stylize.files import sha256_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,8 +57,37 @@ def test_cli_zoo_list_and_info(tiny_zoo):
     assert missing.returncode == 1 and "unknown zoo model" in missing.stderr
 
 
-REQUIRED_CARD_KEYS = {"name", "family", "norm", "parameters", "style", "weights", "recipe",
+REQUIRED_CARD_KEYS = {"name", "family", "norm", "parameters", "weights", "recipe",
                       "metrics", "preview"}  # fmt: skip
+
+# A few output pixels of one zoo model per family on the fixed export test image (64x96
+# centre crop of the bundled photo), pinned with the weights they come from. Retraining a
+# model changes its sha256 and this table must be updated with it (values printed below).
+GOLDEN = {
+    "starry_night_johnson": (
+        "b412342027c980b173828bbc3db630b82904ebda9d177cb343eaf3afc8df4d1f",
+        [[59.24, 83.62, 147.67], [66.47, 89.33, 141.72], [42.59, 47.07, 130.25],
+         [22.16, 27.86, 45.36]],
+    ),
+    "starry_night_texture": (
+        "1468049653e86102fe3ed9c1b71ea9f1356dfaf17883a0f3a36cf92603b20686",
+        [[97.99, 116.25, 86.23], [51.17, 69.84, 104.80], [36.29, 50.14, 82.10],
+         [36.01, 49.09, 40.88]],
+    ),
+}  # fmt: skip
+GOLDEN_POINTS = [(0, 0), (10, 50), (33, 17), (63, 95)]
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_golden_pixels_of_zoo_models(name, monkeypatch):
+    from keras_stylize.export.verify import test_image
+
+    monkeypatch.delenv("KERAS_STYLIZE_ZOO", raising=False)
+    sha256, expected = GOLDEN[name]
+    out = np.asarray(zoo.load(name)(test_image(64, 96)))[0]
+    values = [out[y, x].round(2).tolist() for y, x in GOLDEN_POINTS]
+    assert zoo.info(name)["weights"]["sha256"] == sha256, f"retrained: update GOLDEN to {values}"
+    np.testing.assert_allclose(values, expected, atol=0.05)
 
 
 def test_bundled_zoo_models_verify_and_have_cards(monkeypatch):
@@ -68,15 +97,20 @@ def test_bundled_zoo_models_verify_and_have_cards(monkeypatch):
     for name in names:
         card = zoo.info(name)
         assert REQUIRED_CARD_KEYS <= set(card)
-        assert {"title", "artist", "year", "license", "source"} <= set(card["style"])
-        assert card["style"]["license"].lower().startswith("public domain"), card["style"]
-        assert (Path(card["path"]) / "style.jpg").is_file()
+        styles = card["styles"] if "styles" in card else [card["style"]]
+        for style in styles:
+            assert {"title", "artist", "year", "license", "source"} <= set(style)
+            assert style["license"].lower().startswith("public domain"), style
+            image = style.get("image", "style.jpg")
+            assert (Path(card["path"]) / image).is_file()
+        assert {"blot_rate", "stylized_style_loss", "images"} <= set(card["metrics"]), name
         assert "command" in card["recipe"] and "vgg19_weights" in card["recipe"]
         model = zoo.load(name)
         assert model.count_params() == card["parameters"]
         assert (Path(card["path"]) / "preview.jpg").is_file()
 
 
+@pytest.mark.slow
 def test_regular_install_packages_the_zoo(tmp_path):
     """A wheel (what `pip install .` installs) carries the zoo, and the zoo resolves there."""
     wheel_dir, target, source = tmp_path / "wheel", tmp_path / "site", tmp_path / "src"

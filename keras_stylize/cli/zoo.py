@@ -25,8 +25,11 @@ def list_models(as_json: bool) -> None:
         return
     rows = [("name", "family", "norm", "params", "style", "artist")]
     for c in cards:
-        rows.append((c["name"], c["family"], c["norm"], f"{c['parameters']:,}",
-                     c["style"]["title"], c["style"]["artist"]))  # fmt: skip
+        if "styles" in c:  # a multi-style model
+            style, artist = f"{len(c['styles'])} styles", "(zoo info NAME lists them)"
+        else:
+            style, artist = c["style"]["title"], c["style"]["artist"]
+        rows.append((c["name"], c["family"], c["norm"], f"{c['parameters']:,}", style, artist))
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
@@ -35,7 +38,8 @@ def list_models(as_json: bool) -> None:
 @zoo.command("info")
 @click.argument("name")
 def info(name: str) -> None:
-    """Print the model card of NAME (JSON)."""
+    """Print the model card of NAME (JSON): style(s) with title, artist, year and license,
+    recipe, metrics."""
     from keras_stylize import zoo as registry
 
     try:

@@ -7,7 +7,7 @@ a fixed test image (max abs difference, PSNR in dB). Exports missing their PSNR 
 (40 dB for float32/float16, 30 dB for int8 variants) are refused: nothing is written.
 
 Formats: "savedmodel" (`export.saved_model`), "tflite" (`export.tflite`), "tfjs"
-(`export.tfjs`, needs the `[tfjs]` extra, Node.js and `npm ci` in `export/web`).
+(`export.tfjs`, needs the `[tfjs]` extra, Node.js and `npm ci` in `web`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ import keras
 from keras_stylize.export.saved_model import export_saved_model
 from keras_stylize.export.tflite import QUANTIZATIONS, export_tflite
 from keras_stylize.export.verify import ExportMismatchError, source_record, write_sidecar
+from keras_stylize.options import EXPORT_FORMATS
 
-FORMATS = ("savedmodel", "tflite", "tfjs")
+FORMATS = EXPORT_FORMATS
 
 __all__ = ["FORMATS", "QUANTIZATIONS", "ExportMismatchError", "export_model"]
 

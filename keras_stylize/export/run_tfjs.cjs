@@ -2,7 +2,7 @@
 // float32 result; used by keras_stylize.export.tfjs to verify exports without a browser.
 // usage: node run_tfjs.cjs MODEL_DIR INPUT.f32 HEIGHT WIDTH OUTPUT.f32 [backend]
 // Pixel convention: float32 RGB (1, H, W, 3) in [0, 255], little-endian, C order.
-// Needs @tensorflow/tfjs and @tensorflow/tfjs-backend-wasm on NODE_PATH (export/web/node_modules).
+// Needs @tensorflow/tfjs and @tensorflow/tfjs-backend-wasm on NODE_PATH (web/node_modules).
 "use strict";
 const fs = require("node:fs");
 const path = require("node:path");

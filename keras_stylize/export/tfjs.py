@@ -5,7 +5,7 @@ The generator is written as a SavedModel with one float32 signature (input `imag
 converter (optional extra `keras_stylize[tfjs]`, run in a subprocess). Quantization:
 "none" or "float16" (`--quantize_float16='*'`: weights stored as float16, computed in
 float32). The result is run with `@tensorflow/tfjs` + the WASM backend under Node on the
-verification image before it is kept; Node and the npm packages of `export/web`
+verification image before it is kept; Node and the npm packages of `web`
 (`npm ci` there, or point `KERAS_STYLIZE_WEB` at a folder with that `node_modules`) are
 required, and their absence is an error, never a silently unverified export.
 """
@@ -41,11 +41,11 @@ class TFJSUnavailableError(RuntimeError):
 
 
 def web_dir() -> Path:
-    """Folder whose `node_modules` holds @tensorflow/tfjs (default: the repo's export/web)."""
+    """Folder whose `node_modules` holds @tensorflow/tfjs (default: the repo's web)."""
     override = os.environ.get("KERAS_STYLIZE_WEB")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[2] / "export" / "web"
+    return Path(__file__).resolve().parents[2] / "web"
 
 
 def run_tfjs_node(model_dir: str | os.PathLike, images: np.ndarray, backend: str = "wasm"):
@@ -55,7 +55,7 @@ def run_tfjs_node(model_dir: str | os.PathLike, images: np.ndarray, backend: str
     modules = web_dir() / "node_modules"
     if node is None or not (modules / "@tensorflow" / "tfjs").is_dir():
         raise TFJSUnavailableError(
-            "verifying a TF.js export needs Node.js and `npm ci` in export/web "
+            "verifying a TF.js export needs Node.js and `npm ci` in web "
             f"(looked for {modules / '@tensorflow' / 'tfjs'})"
         )
     _, height, width, _ = images.shape
@@ -70,7 +70,9 @@ def run_tfjs_node(model_dir: str | os.PathLike, images: np.ndarray, backend: str
             env={**os.environ, "NODE_PATH": str(modules)},
         )  # fmt: skip
         if proc.returncode != 0:
-            raise RuntimeError(f"TF.js run failed: {proc.stderr.strip()[-500:]}")
+            lines = proc.stderr.strip().splitlines() or ["(no message)"]
+            message = next((ln for ln in lines if "Error" in ln), lines[-1])
+            raise RuntimeError(f"TF.js run failed: {message.strip()[:500]}")
         output = np.fromfile(dst, "<f4").reshape(images.shape)
     return output, json.loads(proc.stdout.strip().splitlines()[-1])
 

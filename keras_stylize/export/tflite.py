@@ -24,9 +24,10 @@ import numpy as np
 import tensorflow as tf
 
 from keras_stylize.export.verify import agreement, check_target, test_image
-from keras_stylize.images import atomic_write_bytes
+from keras_stylize.files import atomic_write_bytes
+from keras_stylize.options import QUANTIZE
 
-QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
+QUANTIZATIONS = QUANTIZE
 
 
 def interpreter_class():

@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from keras_stylize.images import atomic_write_bytes
-from keras_stylize.vgg_weights import sha256_of
+from keras_stylize.files import atomic_write_bytes, sha256_of
 
 PSNR_TARGETS = {"none": 40.0, "float16": 40.0, "dynamic": 30.0, "int8": 30.0}
 

@@ -2,17 +2,24 @@
 
 Pixel convention of every generator: input and output are float32 RGB images
 `(batch, height, width, 3)`, channels-last, values in [0, 255]. Inside, the input is
-mapped to [-1, 1] by `x / 127.5 - 1` and the last activation to [0, 255] by
-`127.5 * (tanh(a) + 1)`, both with built-in Keras layers (`Rescaling`, `Activation`).
+mapped to [-1, 1] by `x / 127.5 - 1` and the last activation `a` to pixels by one of
+`OUTPUTS`: "linear", `127.5 * (a + 1)` clipped to [0, 255] at inference only (see
+`ClipToPixelRange`), or "tanh", `127.5 * (tanh(a) + 1)` (the first zoo models).
 """
 
 from __future__ import annotations
 
 import keras
 
-from keras_stylize.layers import InstanceNormalization, NearestUpsampling2D, ReflectionPadding2D
-
-NORMS = ("instance", "batch", "none")
+from keras_stylize.layers import (
+    ClipToPixelRange,
+    ConditionalInstanceNormalization,
+    InstanceNormalization,
+    NearestUpsampling2D,
+    ReflectionPadding2D,
+    StyleWeights,
+)
+from keras_stylize.options import NORMS, OUTPUTS
 
 
 def check_norm(norm: str) -> str:
@@ -22,13 +29,46 @@ def check_norm(norm: str) -> str:
     return norm
 
 
-def normalization(norm: str, name: str) -> keras.layers.Layer | None:
-    """The normalization layer for `norm` ("instance", "batch" or "none" -> None)."""
+def check_output(output: str) -> str:
+    """Returns `output` if it is one of `OUTPUTS`, else raises a ValueError."""
+    if output not in OUTPUTS:
+        raise ValueError(f"`output` must be one of {OUTPUTS}. Received: output={output!r}")
+    return output
+
+
+def style_input(num_styles: int | None, style_names: list[str] | None):
+    """`(input, style weights tensor)` of a multi-style generator, or `(None, None)`.
+
+    The input is `style_weights`, float32 `(batch, num_styles)`; it goes through a
+    `StyleWeights` layer named "style_mix" that keeps `style_names` (default "style_0",
+    "style_1", ...) in the model's config.
+    """
+    if num_styles is None:
+        if style_names is not None:
+            raise ValueError("`style_names` needs `num_styles`")
+        return None, None
+    if not isinstance(num_styles, int) or num_styles < 1:
+        raise ValueError(f"`num_styles` must be a positive int or None. Received: {num_styles!r}")
+    names = list(style_names) if style_names is not None else [
+        f"style_{i}" for i in range(num_styles)
+    ]
+    if len(names) != num_styles:
+        raise ValueError(f"{len(names)} style_names for num_styles={num_styles}")
+    weights = keras.Input(shape=(num_styles,), name="style_weights")
+    return weights, StyleWeights(names, name="style_mix")(weights)
+
+
+def normalize(x, norm: str, name: str, style=None):
+    """Applies the normalization of `norm` to `x`: "instance" (conditional on the style
+    weights tensor `style` when it is given), "batch", or "none" (unchanged)."""
     if norm == "instance":
-        return InstanceNormalization(name=name)
+        if style is not None:
+            layer = ConditionalInstanceNormalization(int(style.shape[-1]), name=name)
+            return layer([x, style])
+        return InstanceNormalization(name=name)(x)
     if norm == "batch":
-        return keras.layers.BatchNormalization(name=name)
-    return None
+        return keras.layers.BatchNormalization(name=name)(x)
+    return x
 
 
 def conv_norm_act(
@@ -40,29 +80,29 @@ def conv_norm_act(
     strides: int = 1,
     activation: str | None = "relu",
     pad_mode: str = "reflect",
+    style=None,
 ):
     """Mirror pad, convolution, optional normalization, optional activation.
 
     Padding is `kernel_size // 2` on each side (`pad_mode` as in `ReflectionPadding2D`),
-    so a stride-1 block keeps the size.
+    so a stride-1 block keeps the size. `style` (a style weights tensor) makes instance
+    normalization conditional.
     """
     if kernel_size > 1:
         x = ReflectionPadding2D(kernel_size // 2, mode=pad_mode, name=f"{name}_pad")(x)
     x = keras.layers.Conv2D(
         filters, kernel_size, strides=strides, padding="valid", name=f"{name}_conv"
     )(x)
-    norm_layer = normalization(norm, f"{name}_norm")
-    if norm_layer is not None:
-        x = norm_layer(x)
+    x = normalize(x, norm, f"{name}_norm", style)
     if activation is not None:
         x = keras.layers.Activation(activation, name=f"{name}_{activation}")(x)
     return x
 
 
-def upsample_conv(x, filters: int, norm: str, name: str, kernel_size: int = 3):
+def upsample_conv(x, filters: int, norm: str, name: str, kernel_size: int = 3, style=None):
     """x2 nearest-neighbour upsampling followed by `conv_norm_act` (no checkerboard)."""
     x = NearestUpsampling2D(name=f"{name}_upsample")(x)
-    return conv_norm_act(x, filters, kernel_size, norm, name)
+    return conv_norm_act(x, filters, kernel_size, norm, name, style=style)
 
 
 def input_to_unit_range(x, name: str):
@@ -70,7 +110,19 @@ def input_to_unit_range(x, name: str):
     return keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name=name)(x)
 
 
-def output_to_pixels(x, name: str):
-    """Maps network activations to [0, 255] with `127.5 * (tanh(x) + 1)`, in float32."""
-    x = keras.layers.Activation("tanh", dtype="float32", name=f"{name}_tanh")(x)
-    return keras.layers.Rescaling(127.5, offset=127.5, dtype="float32", name=name)(x)
+def output_to_pixels(x, name: str, output: str = "linear"):
+    """Maps network activations `a` to pixels in float32 (see `OUTPUTS`).
+
+    "linear": `127.5 * (a + 1)`, clipped to [0, 255] at inference only. "tanh":
+    `127.5 * (tanh(a) + 1)`.
+    """
+    check_output(output)
+    if output == "tanh":
+        x = keras.layers.Activation("tanh", dtype="float32", name=f"{name}_tanh")(x)
+        return keras.layers.Rescaling(127.5, offset=127.5, dtype="float32", name=name)(x)
+    # A per-channel offset: the TF.js converter folds this add into the last convolution as
+    # its bias, and its fused kernel rejects a scalar (rank-0) bias.
+    x = keras.layers.Rescaling(
+        127.5, offset=[127.5, 127.5, 127.5], dtype="float32", name=f"{name}_linear"
+    )(x)
+    return ClipToPixelRange(name=name)(x)

@@ -6,9 +6,11 @@ import keras
 
 from keras_stylize.generators.blocks import (
     check_norm,
+    check_output,
     conv_norm_act,
     input_to_unit_range,
     output_to_pixels,
+    style_input,
 )
 from keras_stylize.layers import (
     CropToReference,
@@ -18,19 +20,17 @@ from keras_stylize.layers import (
 )
 
 DEFAULT_RATIOS = (32, 16, 8, 4, 2, 1)
-MIN_SIZE = 32
 
-
-def _block(x, filters: int, norm: str, name: str):
+def _block(x, filters: int, norm: str, name: str, style=None):
     """conv3x3 -> norm -> ReLU, conv3x3 -> norm -> ReLU, conv1x1 -> norm -> ReLU.
 
     3x3 convolutions are padded by repeating the edge (symmetric mirror padding of 1 px,
     i.e. the replication padding of texture_nets), which also works on the 1x1 maps of
     the coarsest scale of a 32 px input.
     """
-    x = conv_norm_act(x, filters, 3, norm, f"{name}_1", pad_mode="symmetric")
-    x = conv_norm_act(x, filters, 3, norm, f"{name}_2", pad_mode="symmetric")
-    return conv_norm_act(x, filters, 1, norm, f"{name}_3")
+    x = conv_norm_act(x, filters, 3, norm, f"{name}_1", pad_mode="symmetric", style=style)
+    x = conv_norm_act(x, filters, 3, norm, f"{name}_2", pad_mode="symmetric", style=style)
+    return conv_norm_act(x, filters, 1, norm, f"{name}_3", style=style)
 
 
 def texture_net_generator(
@@ -39,6 +39,9 @@ def texture_net_generator(
     channels_per_scale: int = 8,
     noise_channels: int = 0,
     noise_seed: int = 0,
+    output: str = "linear",
+    num_styles: int | None = None,
+    style_names: list[str] | None = None,
     name: str | None = None,
 ) -> keras.Model:
     """Builds the multi-scale ("pyramid") texture network as a functional model.
@@ -69,6 +72,11 @@ def texture_net_generator(
             (`SpatialNoise`, seeded by `noise_seed + scale index`) are appended to the
             input of every scale. Off by default: the output then depends on the image only.
         noise_seed: base seed of the noise planes.
+        output: pixel mapping of the last activation, "linear" or "tanh" (see
+            `blocks.OUTPUTS`).
+        num_styles: if set, a multi-style generator (conditional instance
+            normalization; inputs `[images, style_weights]`). Needs `norm="instance"`.
+        style_names: names of the styles, in column order (default "style_0", ...).
         name: model name; defaults to `texture_net_<norm>`.
 
     Returns:
@@ -81,6 +89,7 @@ def texture_net_generator(
         arXiv:1607.08022; github.com/DmitryUlyanov/texture_nets (models/pyramid.lua).
     """
     check_norm(norm)
+    check_output(output)
     ratios = tuple(int(r) for r in ratios)
     halving = all(a == 2 * b for a, b in zip(ratios, ratios[1:], strict=False))
     if not ratios or ratios[-1] != 1 or not halving:
@@ -93,8 +102,12 @@ def texture_net_generator(
     if noise_channels < 0:
         raise ValueError(f"`noise_channels` must be >= 0. Received: {noise_channels}")
 
+    if num_styles is not None and norm != "instance":
+        raise ValueError(f"`num_styles` needs norm='instance'. Received: norm={norm!r}")
+
     # === Functional Model ===
     images = keras.Input(shape=(None, None, 3), name="images")
+    weights, style = style_input(num_styles, style_names)
     x = PadToMultiple(ratios[0], name="pad_to_multiple")(images)
     x = input_to_unit_range(x, name="scale_input")
     joined = None
@@ -107,14 +120,17 @@ def texture_net_generator(
             branch = SpatialNoise(noise_channels, seed=noise_seed + index, name=f"{scale}_noise")(
                 branch
             )
-        branch = _block(branch, channels_per_scale, norm, f"{scale}_branch")
+        branch = _block(branch, channels_per_scale, norm, f"{scale}_branch", style)
         if joined is None:
             joined = branch
             continue
         joined = NearestUpsampling2D(name=f"{scale}_upsample")(joined)
         joined = keras.layers.Concatenate(name=f"{scale}_join")([joined, branch])
-        joined = _block(joined, channels_per_scale * (index + 1), norm, f"{scale}_joined")
+        joined = _block(
+            joined, channels_per_scale * (index + 1), norm, f"{scale}_joined", style
+        )
     x = keras.layers.Conv2D(3, 1, name="output_conv")(joined)
-    x = output_to_pixels(x, name="scale_output")
+    x = output_to_pixels(x, name="scale_output", output=output)
     outputs = CropToReference(name="crop", dtype="float32")([x, images])
-    return keras.Model(images, outputs, name=name or f"texture_net_{norm}")
+    inputs = images if weights is None else [images, weights]
+    return keras.Model(inputs, outputs, name=name or f"texture_net_{norm}")

@@ -1,16 +1,24 @@
 """Custom Keras layers of keras_stylize; all are registered for `.keras` serialization."""
 
+from keras_stylize.layers.conditional_instance_normalization import (
+    ConditionalInstanceNormalization,
+)
 from keras_stylize.layers.instance_normalization import InstanceNormalization
+from keras_stylize.layers.pixel_clip import ClipToPixelRange
 from keras_stylize.layers.reflection_padding import ReflectionPadding2D
 from keras_stylize.layers.size_alignment import CropToReference, PadToMultiple
 from keras_stylize.layers.spatial_noise import SpatialNoise
+from keras_stylize.layers.style_weights import StyleWeights
 from keras_stylize.layers.upsampling import NearestUpsampling2D
 
 __all__ = [
+    "ClipToPixelRange",
+    "ConditionalInstanceNormalization",
     "CropToReference",
     "InstanceNormalization",
     "NearestUpsampling2D",
     "PadToMultiple",
     "ReflectionPadding2D",
     "SpatialNoise",
+    "StyleWeights",
 ]

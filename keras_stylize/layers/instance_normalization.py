@@ -8,6 +8,16 @@ import keras
 from keras import ops
 
 
+def instance_normalize(inputs, epsilon: float):
+    """`(x - mean) / sqrt(var + epsilon)` per image and channel over the spatial axes, in
+    float32 (the input is cast; the result is float32). Every axis except the first
+    (batch) and the last (channels) is reduced."""
+    x = ops.cast(inputs, "float32")
+    axes = list(range(1, len(x.shape) - 1))
+    mean, variance = ops.moments(x, axes=axes, keepdims=True)
+    return (x - mean) * ops.rsqrt(variance + epsilon)
+
+
 @keras.saving.register_keras_serializable(package="keras_stylize")
 class InstanceNormalization(keras.layers.Layer):
     """Normalizes each image and each channel over its spatial axes.
@@ -88,10 +98,7 @@ class InstanceNormalization(keras.layers.Layer):
         )
 
     def call(self, inputs):
-        x = ops.cast(inputs, "float32")
-        axes = list(range(1, len(x.shape) - 1))
-        mean, variance = ops.moments(x, axes=axes, keepdims=True)
-        y = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        y = instance_normalize(inputs, self.epsilon)
         if self.gamma is not None:
             y = y * ops.cast(self.gamma, "float32")
         if self.beta is not None:

@@ -10,7 +10,6 @@ ImageNet mean pixel [103.939, 116.779, 123.68]) happens inside the model, in the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import keras
 from keras import ops
@@ -31,6 +30,24 @@ class VGGPreprocessing(keras.layers.Layer):
         return bgr - ops.convert_to_tensor(IMAGENET_MEAN_BGR, dtype=self.compute_dtype)
 
 
+def _truncated_vgg19(images, deepest: str):
+    """VGG19's layers (Keras names, 3x3 same-padded ReLU convs, 2x2 max pools) applied to
+    `images` up to and including `deepest`; returns `{layer name: output}`."""
+    outputs = {}
+    x = images
+    filters = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
+    for name in VGG19_LAYERS[: VGG19_LAYERS.index(deepest) + 1]:
+        block = int(name[5])
+        if name.endswith("_pool"):
+            x = keras.layers.MaxPooling2D(2, strides=2, name=name)(x)
+        else:
+            x = keras.layers.Conv2D(
+                filters[block], 3, padding="same", activation="relu", name=name
+            )(x)
+        outputs[name] = x
+    return outputs
+
+
 def vgg19_features(
     layer_names: Sequence[str],
     weights: str | None = "imagenet",
@@ -39,7 +56,10 @@ def vgg19_features(
 ) -> keras.Model | tuple[keras.Model, VGG19Weights | None]:
     """A frozen VGG19 that maps [0, 255] RGB images to a dict of named activations.
 
-    Only the layers up to the deepest requested one are built, so no computation is wasted.
+    The model holds VGG19's layers only up to the deepest requested one (up to
+    `block5_conv1` for the default style layers: 13 of 16 convolutions), so no computation
+    is wasted. To load ImageNet weights, a full notop VGG19 is built once, loaded from the
+    weights file, copied layer by layer and dropped.
 
     Args:
         layer_names: Keras VGG19 layer names, e.g. `["block1_conv1", "block4_conv2"]`.
@@ -60,10 +80,12 @@ def vgg19_features(
         )
     if weights not in ("imagenet", None):
         raise ValueError(f"`weights` must be 'imagenet' or None. Received: weights={weights!r}")
-    info = None
+    deepest = max(names, key=VGG19_LAYERS.index)
     images = keras.Input(shape=(None, None, 3), name="images")
     x = VGGPreprocessing(name="vgg_preprocessing")(images)
-    vgg = keras.applications.VGG19(include_top=False, weights=None, input_tensor=x)
+    layers = _truncated_vgg19(x, deepest)
+    model = keras.Model(images, {name: layers[name] for name in names}, name="vgg19_features")
+    info = None
     if weights == "imagenet":
         info = resolve_vgg19_weights(weights_path)
         source = keras.applications.VGG19(
@@ -71,9 +93,8 @@ def vgg19_features(
         )
         source.load_weights(info.path)
         for name in VGG19_CONV_LAYERS:
-            vgg.get_layer(name).set_weights(source.get_layer(name).get_weights())
-    # Only the layers the outputs depend on are part of the returned model.
-    outputs: dict[str, Any] = {name: vgg.get_layer(name).output for name in names}
-    model = keras.Model(images, outputs, name="vgg19_features")
+            if name in layers:
+                model.get_layer(name).set_weights(source.get_layer(name).get_weights())
+        del source
     model.trainable = False
     return (model, info) if return_weights_info else model

@@ -1,0 +1,48 @@
+"""`keras_stylize sheet`: one photo in every style of some models, labelled."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+@click.command(context_settings={"show_default": True})
+@click.argument("photo")
+@click.option("--output", "-o", required=True, help="Output image (jpg, png or webp).")
+@click.option(
+    "--model",
+    "-m",
+    "models",
+    multiple=True,
+    help="Zoo name or .keras file; repeat for several [default: every zoo model].",
+)
+@click.option("--tile", type=click.IntRange(min=64), default=256, help="Tile side, px.")
+@click.option("--columns", type=click.IntRange(min=1), default=4, help="Tiles per row.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+def sheet(photo, output, models, tile, columns, overwrite) -> None:
+    """Render PHOTO in every style of the given models on one labelled sheet, to help
+    pick a style."""
+    from pathlib import Path
+
+    from keras_stylize import zoo
+    from keras_stylize.files import atomic_write_bytes
+    from keras_stylize.images import ImageReadError, encode_image, format_for, open_image
+    from keras_stylize.inference import load_generator
+    from keras_stylize.sheets import style_sheet
+
+    try:
+        fmt = format_for(output)
+        if Path(output).exists() and not overwrite:
+            raise ValueError(f"{output} exists (use --overwrite)")
+        image, _ = open_image(photo)
+        names = list(models) or zoo.list()
+        if not names:
+            raise ValueError("no models given and the zoo is empty")
+        loaded = [(Path(n).stem if n.endswith(".keras") else n, load_generator(n)) for n in names]
+        result = style_sheet(image, loaded, tile=tile, columns=columns)
+        atomic_write_bytes(output, encode_image(result, fmt, quality=90))
+    except (ImageReadError, ValueError, LookupError, OSError) as exc:
+        click.echo(f"error: {' '.join(str(exc).split())}", err=True)
+        sys.exit(1)
+    click.echo(f"wrote {output} ({result.width}x{result.height})")

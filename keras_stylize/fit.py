@@ -1,0 +1,399 @@
+"""`fit_style`: the whole training job behind `keras_stylize fit`.
+
+One `FitConfig` describes a run. `fit_style(config)` builds the generator, the content
+data and the `PerceptualLoss` (`build_training`), trains a `StylizationModel` with
+`model.fit` and the callbacks of `make_callbacks`, and saves the generator alone as a
+`.keras` file (atomically: temporary file + rename). Exactly `config.steps` optimizer
+steps are made. Running the same config again after an interruption resumes from the
+checkpoint file `<log_dir>/checkpoint.npz` (written every `steps_per_epoch` steps). The
+log dir also holds `history.csv` (Keras `CSVLogger`), TensorBoard scalars, sample images,
+and `run.json` (the config, VGG weights provenance, versions).
+
+Several style images make a multi-style generator (conditional instance normalization):
+each image of a batch gets one style, drawn at random, and is scored against that
+style's Gram targets. `init_from` adds the styles to an existing multi-style model and
+trains only their normalization parameters (everything else frozen).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from keras_stylize.callbacks import (
+    CHECKPOINT_FILE,
+    PlainProgress,
+    ResumableCheckpoint,
+    SampleImages,
+    StopAtStep,
+    read_checkpoint_metadata,
+)
+from keras_stylize.data import content_dataset, load_style_image, with_style_weights
+from keras_stylize.files import atomic_write, atomic_write_bytes
+from keras_stylize.generators import FAMILIES
+from keras_stylize.generators.extend import add_styles
+from keras_stylize.images import list_images
+from keras_stylize.options import DISTRIBUTE, NORMS, OUTPUTS, PRECISIONS
+from keras_stylize.perceptual_loss import PerceptualLoss
+from keras_stylize.stylization_model import StylizationModel
+from keras_stylize.vgg_layers import DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN or infinite; no model was written."""
+
+
+@dataclass
+class FitConfig:
+    """Everything that defines a training run (all paths as strings).
+
+    `style` is one path or a list of paths; each is a style image or a folder of them.
+    One style image trains a single-style generator; several train a multi-style one
+    (`norm="instance"` only) whose styles are named after the files.
+    """
+
+    style: list[str] | str
+    content: str
+    out: str
+    family: str = "johnson"
+    norm: str = "instance"
+    output: str = "linear"
+    width: float = 1.0
+    image_size: int = 256
+    batch_size: int = 4
+    steps: int = 2000
+    steps_per_epoch: int = 100
+    learning_rate: float = 1e-3
+    content_weight: float = 1.0
+    style_weight: float = 0.5
+    tv_weight: float = 1e-4
+    content_layer: str = DEFAULT_CONTENT_LAYER
+    style_layers: list[str] | dict[str, float] = field(
+        default_factory=lambda: list(DEFAULT_STYLE_LAYERS)
+    )
+    style_size: int | None = 384
+    vgg_weights: str | None = None
+    random_vgg: bool = False
+    seed: int = 0
+    log_dir: str | None = None
+    precision: str = "float32"
+    sample_every: int = 1
+    init_from: str | None = None
+    distribute: str = "none"
+
+    def __post_init__(self) -> None:
+        styles = [self.style] if isinstance(self.style, (str, os.PathLike)) else self.style
+        self.style = [str(s) for s in styles]
+        checks = [
+            (self.family in FAMILIES, f"family must be one of {sorted(FAMILIES)}"),
+            (self.norm in NORMS, f"norm must be one of {NORMS}, not {self.norm!r}"),
+            (self.output in OUTPUTS, f"output must be one of {OUTPUTS}, not {self.output!r}"),
+            (min(self.steps, self.steps_per_epoch, self.batch_size) >= 1,
+             "steps, steps_per_epoch and batch_size must be >= 1"),
+            (self.image_size >= 32, f"image_size must be >= 32, not {self.image_size}"),
+            (str(self.out).endswith(".keras"), f"--out must end with .keras: {self.out}"),
+            (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}"),
+            (self.distribute in DISTRIBUTE, f"distribute must be one of {DISTRIBUTE}"),
+            (self.learning_rate > 0, f"learning_rate must be > 0, not {self.learning_rate}"),
+            (min(self.content_weight, self.style_weight, self.tv_weight) >= 0,
+             "loss weights must be >= 0"),
+            (bool(self.style), "at least one --style is required"),
+        ]  # fmt: skip
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    @property
+    def resolved_log_dir(self) -> Path:
+        return Path(self.log_dir) if self.log_dir else Path(self.out).with_suffix(".logs")
+
+    def command(self) -> str:
+        """The `keras_stylize fit` command line of this config (options at their default
+        values are left out)."""
+        import shlex
+
+        defaults = FitConfig(style=self.style, content=self.content, out=self.out)
+        args = ["keras_stylize", "fit"]
+        for style in self.style:
+            args += ["--style", style]
+        args += ["--content", self.content, "--out", self.out]
+        flags = {"init_from": "--from"}
+        for item in dataclasses.fields(self):
+            key, value = item.name, getattr(self, item.name)
+            if key in ("style", "content", "out") or value == getattr(defaults, key):
+                continue
+            flag = flags.get(key, "--" + key.replace("_", "-"))
+            if key == "style_layers":
+                pairs = value.items() if isinstance(value, dict) else ((v, 1.0) for v in value)
+                value = ",".join(k if w == 1.0 else f"{k}:{w:g}" for k, w in pairs)
+            if isinstance(value, bool):
+                args += [flag] if value else []
+            else:
+                args += [flag, str(value)]
+        return shlex.join(args)
+
+    def style_files(self) -> list[Path]:
+        """The style images, in order: files as given, folders expanded (sorted)."""
+        files: list[Path] = []
+        for entry in map(Path, self.style):
+            if entry.is_dir():
+                found = list_images(entry, recursive=False)
+                if not found:
+                    raise ValueError(f"no style images in folder {entry}")
+                files.extend(found)
+            elif entry.is_file():
+                files.append(entry)
+            else:
+                raise ValueError(f"style image not found: {entry}")
+        names = [f.stem for f in files]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"style names must be unique; repeated: {', '.join(duplicates)}")
+        return files
+
+
+def build_generator(config: FitConfig, style_names: list[str] | None = None) -> keras.Model:
+    """The generator a config asks for (multi-style when `style_names` has 2+ names)."""
+    multi = style_names is not None and len(style_names) > 1
+    if multi and config.norm != "instance":
+        raise ValueError("several styles need --norm instance (conditional instance norm)")
+    kwargs: dict[str, Any] = {"norm": config.norm, "output": config.output}
+    if multi:
+        kwargs.update(num_styles=len(style_names), style_names=list(style_names))
+    if config.family == "johnson":
+        kwargs["width"] = config.width
+    return FAMILIES[config.family](**kwargs)
+
+
+def float32_copy(model: keras.Model) -> keras.Model:
+    """The same functional model with every mixed-precision dtype policy set to float32.
+
+    A model trained under `mixed_bfloat16`/`mixed_float16` stores that policy in each
+    layer's config; saved as is, it would run in 16-bit at inference and its exports would
+    contain 16-bit ops (bfloat16 `MirrorPad` is not a TFLite builtin). Weights are float32
+    in both and are copied unchanged.
+    """
+
+    def fix(obj):
+        if isinstance(obj, dict):
+            name = (
+                obj.get("config", {}).get("name")
+                if obj.get("class_name") == "DTypePolicy"
+                else None
+            )
+            if isinstance(name, str) and name.startswith("mixed_"):
+                obj = {**obj, "config": {**obj["config"], "name": "float32"}}
+            return {key: fix(value) for key, value in obj.items()}
+        if isinstance(obj, list):
+            return [fix(value) for value in obj]
+        return obj
+
+    copy = model.__class__.from_config(fix(model.get_config()))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def save_generator_atomically(generator: keras.Model, path: str | os.PathLike) -> None:
+    """Saves a `.keras` file through a temporary file in the same folder and a rename."""
+    atomic_write(path, generator.save, suffix=".keras")
+
+
+def make_strategy(name: str):
+    """The `tf.distribute` strategy for `FitConfig.distribute`: "none" (the default
+    strategy), "mirrored" (every GPU of this machine) or "multiworker" (the machines of
+    `TF_CONFIG`)."""
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError("--distribute multiworker needs the TF_CONFIG environment variable")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+@dataclass
+class Training:
+    """What `build_training` builds for a run."""
+
+    model: StylizationModel
+    generator: keras.Model
+    style_names: list[str]
+    new_styles: list[int]
+    dataset: Any
+    report: Any
+    samples: np.ndarray
+
+
+def build_training(config: FitConfig, strategy) -> Training:
+    """Data, generator, loss and compiled `StylizationModel` for `config`, built under
+    `strategy`. Call with the run's dtype policy set."""
+    files = config.style_files()
+    styles = [load_style_image(f, config.style_size) for f in files]
+    names = [f.stem for f in files]
+    dataset, report = content_dataset(
+        config.content, config.image_size, config.batch_size, seed=config.seed
+    )
+    samples = next(iter(dataset.unbatch().batch(2))).numpy()  # fixed sample images
+    with strategy.scope():
+        if config.init_from:
+            from keras_stylize.inference import load_generator
+
+            base = load_generator(config.init_from)
+            generator, new_styles = add_styles(base, names)
+            names = list(generator.get_layer("style_mix").style_names)
+            # The loss needs every style's targets only for the column order; the new
+            # styles are the only ones trained, so the others get placeholder targets.
+            styles = [styles[new_styles.index(i)] if i in new_styles else styles[0]
+                      for i in range(len(names))]  # fmt: skip
+        else:
+            generator = build_generator(config, names)
+            new_styles = list(range(len(names)))
+        loss = PerceptualLoss(
+            styles, content_layer=config.content_layer, style_layers=config.style_layers,
+            content_weight=config.content_weight, style_weight=config.style_weight,
+            tv_weight=config.tv_weight, vgg_weights=None if config.random_vgg else "imagenet",
+            vgg_weights_path=config.vgg_weights,
+        )  # fmt: skip
+        model = StylizationModel(
+            generator, loss, train_styles=new_styles if config.init_from else None
+        )
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    if len(names) > 1:
+        dataset = with_style_weights(dataset, len(names), new_styles, seed=config.seed)
+    dataset = split_global_batches(dataset, strategy, config.batch_size)
+    return Training(model, generator, names, new_styles, dataset, report, samples)
+
+
+def split_global_batches(dataset, strategy, global_batch: int):
+    """For several workers: every worker builds the same seeded dataset of global batches
+    and feeds its replicas only its own slice of each, so the workers together train on
+    exactly the batches a single machine would (instead of tf.data's auto-sharding, which
+    gives each worker different batches). Other strategies get `dataset` back."""
+    import tensorflow as tf
+
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return dataset
+
+    def per_worker(context: tf.distribute.InputContext):
+        share = global_batch // context.num_input_pipelines
+        if share * context.num_input_pipelines != global_batch:
+            raise ValueError(
+                f"batch size {global_batch} is not divisible by the "
+                f"{context.num_input_pipelines} workers"
+            )
+        start = context.input_pipeline_id * share
+        local = dataset.map(
+            lambda *batch: tf.nest.map_structure(lambda t: t[start : start + share], batch)
+        )
+        replica_batch = context.get_per_replica_batch_size(global_batch)
+        return local.unbatch().batch(replica_batch, drop_remainder=True)
+
+    return strategy.distribute_datasets_from_function(per_worker)
+
+
+def make_callbacks(config: FitConfig, training: Training, verbose: int | str) -> list:
+    """Checkpoint, exact step count, NaN stop, CSV and TensorBoard logs, sample images
+    and, when stdout is not a terminal, plain progress lines."""
+    log_dir = config.resolved_log_dir
+    num_styles = len(training.style_names) if len(training.style_names) > 1 else None
+    callbacks = [
+        ResumableCheckpoint(
+            log_dir / CHECKPOINT_FILE, extra={"config": dataclasses.asdict(config)}
+        ),
+        StopAtStep(config.steps),
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.CSVLogger(str(log_dir / "history.csv"), append=True),
+        keras.callbacks.TensorBoard(str(log_dir), update_freq=max(1, config.steps_per_epoch // 10)),
+        SampleImages(training.samples, log_dir, config.sample_every, num_styles),
+    ]  # fmt: skip
+    if verbose == "plain":
+        callbacks.append(PlainProgress(config.steps, every=max(1, config.steps_per_epoch // 10)))
+    return callbacks
+
+
+def fit_style(config: FitConfig, verbose: int | str = "auto", strategy=None) -> dict:
+    """Trains a generator as `config` says; returns a summary dict (also in `run.json`).
+
+    Args:
+        config: the run.
+        verbose: 1 (Keras progress bar), 0 (silent), "plain" (a line every tenth of an
+            epoch, for logs) or "auto" (the bar on a terminal, else "plain").
+        strategy: a `tf.distribute` strategy; default from `config.distribute`.
+
+    Raises:
+        ValueError: a bad option (e.g. style files, checkpoint of another run).
+        data.DataError: no readable content image.
+        vgg_weights.VGGWeightsError: no VGG19 weights.
+        TrainingDivergedError: the loss became NaN.
+    """
+    if verbose == "auto":
+        verbose = 1 if sys.stdout.isatty() else "plain"
+    log_dir = config.resolved_log_dir
+    log_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    previous_policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(config.precision)
+    try:
+        training = build_training(config, strategy or make_strategy(config.distribute))
+        callbacks = make_callbacks(config, training, verbose)
+        checkpoint = callbacks[0]
+        done = read_checkpoint_metadata(log_dir / CHECKPOINT_FILE) or {"epoch": 0, "iterations": 0}
+        remaining = max(0, config.steps - done["iterations"])
+        started = time.time()
+        history = training.model.fit(
+            training.dataset, initial_epoch=done["epoch"],
+            epochs=done["epoch"] + math.ceil(remaining / config.steps_per_epoch),
+            steps_per_epoch=config.steps_per_epoch, callbacks=callbacks,
+            verbose=verbose if isinstance(verbose, int) else 0, shuffle=False,
+        )  # fmt: skip
+        seconds = time.time() - started
+        last = {k: float(v[-1]) for k, v in history.history.items() if v}
+        steps_done = int(training.model.optimizer.iterations.numpy())
+        if steps_done < config.steps or not all(map(math.isfinite, last.values())):
+            raise TrainingDivergedError(
+                f"training stopped at step {steps_done}: loss is not finite ({last}); no "
+                f"model written. Last good checkpoint: {log_dir / CHECKPOINT_FILE}"
+            )
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+    save_generator_atomically(float32_copy(training.generator), config.out)
+    summary = run_summary(config, training, checkpoint, seconds, last)
+    atomic_write_bytes(log_dir / "run.json", json.dumps(summary, indent=2).encode())
+    return summary
+
+
+def run_summary(config: FitConfig, training: Training, checkpoint, seconds: float, last: dict):
+    """The record of a finished run (`run.json`)."""
+    import tensorflow as tf
+
+    info = training.model.perceptual_loss.vgg_weights_info
+    return {
+        "config": dataclasses.asdict(config),
+        "out": str(config.out),
+        "styles": training.style_names,
+        "resumed_from_epoch": checkpoint.restored_epoch,
+        "steps_done": int(training.model.optimizer.iterations.numpy()),
+        "seconds_this_run": round(seconds, 1),
+        "train_seconds_total": round(checkpoint.train_seconds, 1),
+        "final_metrics": last,
+        "content_images": len(training.report.files),
+        "skipped_content_files": training.report.skipped,
+        "vgg19_weights": info.to_dict() if info else "random",
+        "versions": {"keras": keras.__version__, "tensorflow": tf.__version__,
+                     "python": platform.python_version()},  # fmt: skip
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "report": training.report.summary(),
+    }

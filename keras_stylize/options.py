@@ -1,0 +1,12 @@
+"""Choices shared by the library and the command line (no heavy imports, so `--help`
+stays fast). The library validates against these and the CLI offers exactly these."""
+
+FAMILIES = ("johnson", "texture")  # generator families (keras_stylize.generators.FAMILIES)
+NORMS = ("instance", "batch", "none")  # normalization layers of a generator
+OUTPUTS = ("linear", "tanh")  # pixel mapping of a generator's last activation
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")  # training dtype policies
+DISTRIBUTE = ("none", "mirrored", "multiworker")  # tf.distribute strategies for training
+EXPORT_FORMATS = ("savedmodel", "tflite", "tfjs")  # keras_stylize.export formats
+QUANTIZE = ("none", "float16", "dynamic", "int8")  # weight/activation quantization
+DEFAULT_TILE = 512  # tile side of tiled inference, px
+DEFAULT_OVERLAP = 128  # overlap of neighbouring tiles, px

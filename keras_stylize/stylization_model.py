@@ -1,0 +1,137 @@
+"""`StylizationModel`: the Keras model that trains a generator with a `PerceptualLoss`.
+
+Pixel convention: batches of content images, float32 `(batch, H, W, 3)` RGB in [0, 255]
+(as `data.content_dataset` yields them); for a multi-style generator each batch is a
+tuple `(images, style_weights)` with one-hot (or mixed) `style_weights` of shape
+`(batch, num_styles)`. The trained artifact users keep is `model.generator` alone; the
+loss network is not part of it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_stylize.layers import ConditionalInstanceNormalization
+from keras_stylize.perceptual_loss import PerceptualLoss
+
+
+class StylizationModel(keras.Model):
+    """Trains `generator` so that its outputs keep the content of its inputs and take the
+    style of the loss's style image(s) (Johnson et al. 2016; Ulyanov et al. 2016).
+
+    Works with `compile(optimizer=...)`, `fit`, `evaluate` and any Keras callback; the
+    metrics are `loss`, `content_loss`, `style_loss` and `tv_loss` (unweighted parts,
+    float32 whatever the dtype policy). Under `mixed_float16` Keras wraps the optimizer
+    in a `LossScaleOptimizer` and `train_step` scales the loss; under a `tf.distribute`
+    strategy the loss is divided by the number of replicas so that summed gradients are
+    those of the global batch.
+
+    Args:
+        generator: a generator model ([0, 255] RGB in and out); a multi-style generator
+            takes `[images, style_weights]`.
+        perceptual_loss: the loss (its number of styles must match the generator's).
+        train_styles: for a multi-style generator, train only these styles' rows of the
+            conditional instance normalization parameters; every other weight (all
+            convolutions, the other styles) stays exactly as it is. None trains everything.
+    """
+
+    def __init__(
+        self,
+        generator: keras.Model,
+        perceptual_loss: PerceptualLoss,
+        train_styles: list[int] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.perceptual_loss = perceptual_loss
+        self.multi_style = len(generator.inputs) == 2
+        generator_styles = int(generator.inputs[1].shape[-1]) if self.multi_style else 1
+        if generator_styles != perceptual_loss.num_styles:
+            raise ValueError(
+                f"the generator has {generator_styles} style(s), the loss "
+                f"{perceptual_loss.num_styles}"
+            )
+        self.row_mask = None
+        if train_styles is not None:
+            if not self.multi_style:
+                raise ValueError("train_styles needs a multi-style generator")
+            mask = np.zeros((generator_styles, 1), np.float32)
+            mask[list(train_styles)] = 1.0
+            self.row_mask = tf.constant(mask)
+            for layer in generator.layers:
+                layer.trainable = isinstance(layer, ConditionalInstanceNormalization)
+        # Everything trainable lives in the (functional, already built) generator, so the
+        # model needs no symbolic build from a data batch (which fails on the per-replica
+        # batches of distributed datasets).
+        self.built = True
+        self.total_tracker = keras.metrics.Mean(name="loss")
+        self.content_tracker = keras.metrics.Mean(name="content_loss")
+        self.style_tracker = keras.metrics.Mean(name="style_loss")
+        self.tv_tracker = keras.metrics.Mean(name="tv_loss")
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras' TF trainer builds models under a distribution strategy from one batch it
+        # takes off the iterator and averages across replicas; with several workers that
+        # average fails on per-replica batches, and the batch would be lost to training.
+        # This model is built (see __init__), so there is nothing to build.
+        return
+
+    @property
+    def metrics(self) -> list:
+        return [self.total_tracker, self.content_tracker, self.style_tracker, self.tv_tracker]
+
+    def _unpack(self, data) -> tuple[Any, Any]:
+        """(images, style_weights or None) from a batch (see the module docstring)."""
+        while isinstance(data, (tuple, list)) and len(data) == 1:  # Keras' (x,) wrapping
+            data = data[0]
+        if isinstance(data, (tuple, list)):
+            images = data[0]
+            style_weights = data[1] if self.multi_style and len(data) > 1 else None
+        else:
+            images, style_weights = data, None
+        if self.multi_style and style_weights is None:
+            raise ValueError("a multi-style generator needs batches (images, style_weights)")
+        return images, style_weights
+
+    def call(self, inputs, training: bool = False):
+        return self.generator(inputs, training=training)
+
+    def _generate(self, images, style_weights, training: bool):
+        inputs = [images, style_weights] if self.multi_style else images
+        return self.generator(inputs, training=training)
+
+    def _update_metrics(self, parts: dict) -> dict:
+        self.total_tracker.update_state(parts["loss"])
+        self.content_tracker.update_state(parts["content_loss"])
+        self.style_tracker.update_state(parts["style_loss"])
+        self.tv_tracker.update_state(parts["tv_loss"])
+        results = {m.name: m.result() for m in self.metrics}
+        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras 3.10-3.15 reduces step outputs across workers with
+            # strategy.reduce("MEAN", v, axis=0), which fails on scalars: give it (1,).
+            results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+        return results
+
+    def train_step(self, data):
+        images, style_weights = self._unpack(data)
+        variables = self.generator.trainable_variables
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        with tf.GradientTape() as tape:
+            generated = self._generate(images, style_weights, training=True)
+            parts = self.perceptual_loss(images, generated, style_weights)
+            loss = self.optimizer.scale_loss(parts["loss"] / replicas)
+        grads = tape.gradient(loss, variables)
+        if self.row_mask is not None:  # only the rows of the styles being trained
+            grads = [g * tf.cast(self.row_mask, g.dtype) for g in grads]
+        self.optimizer.apply(grads, variables)
+        return self._update_metrics(parts)
+
+    def test_step(self, data):
+        images, style_weights = self._unpack(data)
+        generated = self._generate(images, style_weights, training=False)
+        return self._update_metrics(self.perceptual_loss(images, generated, style_weights))

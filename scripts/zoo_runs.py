@@ -1,0 +1,52 @@
+"""Maintainer tool: zoo trainings that span sessions (see checkpoints/README.md).
+
+    python scripts/zoo_runs.py status                 # every run in checkpoints/: step, time
+    python scripts/zoo_runs.py resume checkpoints/RUN # prints and runs the run's command
+
+A run's folder holds its `checkpoint.npz`, whose metadata keeps the run's full config; the
+command is rebuilt from it (`FitConfig.command`) with `--log-dir` pointing at the folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _config(folder: Path):
+    from keras_stylize.callbacks import CHECKPOINT_FILE, read_checkpoint_metadata
+    from keras_stylize.fit import FitConfig
+
+    meta = read_checkpoint_metadata(folder / CHECKPOINT_FILE)
+    if meta is None:
+        raise SystemExit(f"{folder}: no {CHECKPOINT_FILE}")
+    return meta, FitConfig(**{**meta["extra"]["config"], "log_dir": str(folder)})
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("status")
+    resume = sub.add_parser("resume")
+    resume.add_argument("folder")
+    args = parser.parse_args()
+    if args.command == "status":
+        for folder in sorted(p for p in (ROOT / "checkpoints").iterdir() if p.is_dir()):
+            meta, config = _config(folder)
+            print(f"{folder.name}: step {meta['iterations']}/{config.steps}, "
+                  f"{meta['train_seconds'] / 60:.0f} min trained")  # fmt: skip
+        return 0
+    meta, config = _config(Path(args.folder))
+    command = config.command()
+    print(f"resuming at step {meta['iterations']}: {command}", flush=True)
+    return subprocess.call(shlex.split(command), env=os.environ.copy())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
