@@ -74,17 +74,37 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def _multi_style_generator():
+    keras.utils.set_random_seed(12)
+    model = johnson_generator(width=0.25, num_styles=3, style_names=["ink", "sun", "sea"])
+    rng = np.random.default_rng(1)
+    for layer in model.layers:  # distinct styles
+        if hasattr(layer, "num_styles"):
+            gamma, beta = layer.get_weights()
+            layer.set_weights([gamma * rng.uniform(0.5, 1.5, gamma.shape),
+                               beta + rng.normal(0, 0.3, beta.shape)])  # fmt: skip
+    return model
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("quantization", ["float16"])
-def test_tfjs_export_in_headless_chromium(requirements, tmp_path, quantization):
-    keras.utils.set_random_seed(11)
-    generator = johnson_generator(width=0.25)
+@pytest.mark.parametrize("kind", ["single", "multi"])
+def test_tfjs_export_in_headless_chromium(requirements, tmp_path, kind):
+    """The demo page runs the export in Chromium (WASM) and matches Keras; for a
+    multi-style model it shows a style picker and one blend slider per style, and a blend
+    set on the sliders gives the blend Keras computes."""
+    quantization = "float16"
+    if kind == "single":
+        keras.utils.set_random_seed(11)
+        generator = johnson_generator(width=0.25)
+    else:
+        generator = _multi_style_generator()
     model_dir = tmp_path / "model_tfjs"
     record = export_model(generator, model_dir, "tfjs", quantization)
     h, w = 64, 96
     image = fixed_image(h, w)
     image.astype("<f4").tofile(tmp_path / "input.f32")
-    reference = np.asarray(generator(image))
+    weights = np.array([[0.25, 0.0, 0.75]], "float32")
+    reference = np.asarray(generator(image if kind == "single" else [image, weights]))
 
     _Handler.results = []
     _Handler.routes = {"/model/": str(model_dir), "/data/": str(tmp_path)}
@@ -93,7 +113,8 @@ def test_tfjs_export_in_headless_chromium(requirements, tmp_path, quantization):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_address[1]
     url = (f"http://127.0.0.1:{port}/index.html?model=/model/model.json&backend=wasm"
-           f"&input=/data/input.f32&h={h}&w={w}&report=/result")  # fmt: skip
+           f"&input=/data/input.f32&h={h}&w={w}&report=/result"
+           + ("&weights=0.25,0,0.75" if kind == "multi" else ""))  # fmt: skip
     profile = tempfile.mkdtemp(prefix="chromium-profile-")
     browser = subprocess.Popen(
         [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0", url],
@@ -116,9 +137,12 @@ def test_tfjs_export_in_headless_chromium(requirements, tmp_path, quantization):
     result = agreement(reference, output)
     assert query["backend"] == "wasm"
     assert result["psnr_db"] >= 40.0, result  # the browser matches Keras
+    styles = 3 if kind == "multi" else 0
+    assert (query["sliders"], query["options"]) == (str(styles), str(styles))
     # and the page computes what the same model computes under Node (same WASM kernels),
     # so the page's own pre- and post-processing adds no error.
-    node_output, _ = run_tfjs_node(model_dir, image)
+    node_output, _ = run_tfjs_node(model_dir, image,
+                                   style_weights=weights if kind == "multi" else None)
     same = agreement(node_output, output)
     assert same["psnr_db"] is None or same["psnr_db"] >= 80.0, same
     assert record["agreement"]["psnr_db"] >= 40.0

@@ -126,3 +126,44 @@ def test_every_zoo_model_has_current_verified_exports():
         expected = np.asarray(zoo.load(name)(image))
         result = agreement(expected, run_tflite(tflite.read_bytes(), image))
         assert result["psnr_db"] is None or result["psnr_db"] >= PSNR_TARGETS["float16"], result
+
+
+@pytest.fixture(scope="module")
+def multi_style():
+    """A 3-style generator whose styles differ (random per-style scales and shifts)."""
+    keras.utils.set_random_seed(8)
+    model = johnson_generator(width=0.25, num_styles=3, style_names=["a", "b", "c"])
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        if hasattr(layer, "num_styles"):
+            gamma, beta = layer.get_weights()
+            layer.set_weights([gamma * rng.uniform(0.5, 1.5, gamma.shape),
+                               beta + rng.normal(0, 0.3, beta.shape)])  # fmt: skip
+    return model
+
+
+def _styles(count, *rows):
+    return [np.eye(count, dtype="float32")[[r]] for r in rows]
+
+
+@pytest.mark.parametrize("fmt", ["savedmodel", "tflite"])
+def test_multi_style_exports_take_style_weights(fmt, tmp_path, multi_style):
+    import tensorflow as tf
+
+    out = tmp_path / ("m.tflite" if fmt == "tflite" else "m_savedmodel")
+    record = export_model(multi_style, out, fmt)
+    assert set(record["agreement"]["cases"]) == {"style 0", "style 2", "blend of styles 0 and 1"}
+    image = fixed_image(48, 64)
+    blend = np.array([[0.25, 0.0, 0.75]], "float32")
+    outputs = []
+    for weights in [*_styles(3, 0, 1), blend]:
+        expected = np.asarray(multi_style([image, weights]))
+        if fmt == "tflite":
+            got = run_tflite(out.read_bytes(), image, weights)
+        else:
+            loaded = tf.saved_model.load(str(out))
+            got = loaded.serving_float(tf.constant(image), tf.constant(weights)).numpy()
+        psnr = verify_module.agreement(expected, got)["psnr_db"]
+        assert psnr is None or psnr > 40  # None: identical
+        outputs.append(got)
+    assert np.abs(outputs[0] - outputs[1]).mean() > 1.0  # the style input is used

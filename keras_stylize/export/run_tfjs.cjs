@@ -1,7 +1,8 @@
 // Runs a keras_stylize TF.js graph model in Node on a raw float32 image and writes the raw
 // float32 result; used by keras_stylize.export.tfjs to verify exports without a browser.
-// usage: node run_tfjs.cjs MODEL_DIR INPUT.f32 HEIGHT WIDTH OUTPUT.f32 [backend]
+// usage: node run_tfjs.cjs MODEL_DIR INPUT.f32 HEIGHT WIDTH OUTPUT.f32 [backend] [STYLE_WEIGHTS]
 // Pixel convention: float32 RGB (1, H, W, 3) in [0, 255], little-endian, C order.
+// STYLE_WEIGHTS (multi-style models): comma-separated floats, one per style.
 // Needs @tensorflow/tfjs and @tensorflow/tfjs-backend-wasm on NODE_PATH (web/node_modules).
 "use strict";
 const fs = require("node:fs");
@@ -10,7 +11,8 @@ const tf = require("@tensorflow/tfjs");
 require("@tensorflow/tfjs-backend-wasm");
 
 async function main() {
-  const [modelDir, inputPath, height, width, outputPath, backend = "wasm"] = process.argv.slice(2);
+  const [modelDir, inputPath, height, width, outputPath, backend = "wasm", styles = ""] =
+    process.argv.slice(2);
   await tf.setBackend(backend);
   await tf.ready();
   const manifest = JSON.parse(fs.readFileSync(path.join(modelDir, "model.json"), "utf8"));
@@ -33,7 +35,17 @@ async function main() {
   const pixels = new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4);
   const input = tf.tensor4d(pixels, [1, Number(height), Number(width), 3]);
   const start = performance.now();
-  const output = model.execute(input);
+  let feed = input;
+  if (model.inputs.length > 1) {
+    // Inputs are told apart by rank: the image is 4-D, the style weights 2-D.
+    const weights = styles.split(",").filter((v) => v !== "").map(Number);
+    const styleTensor = tf.tensor2d(weights, [1, weights.length]);
+    feed = {};
+    for (const spec of model.inputs) {
+      feed[spec.name] = spec.shape && spec.shape.length === 2 ? styleTensor : input;
+    }
+  }
+  const output = model.execute(feed);
   const data = await output.data();
   const ms = performance.now() - start;
   fs.writeFileSync(outputPath, Buffer.from(data.buffer, data.byteOffset, data.byteLength));

@@ -2,8 +2,9 @@
 
 Signatures: `serving_default` takes uint8 RGB images `(batch, H, W, 3)` of any size
 (>= 32 px) and returns uint8 images of the same size (rounded, clipped); `serving_float`
-takes and returns float32 in [0, 255]. Written with `keras.export.ExportArchive`, so the
-result loads without keras_stylize installed.
+takes and returns float32 in [0, 255]. Multi-style generators take a second input,
+`style_weights`, float32 `(batch, num_styles)`, in both. Written with
+`keras.export.ExportArchive`, so the result loads without keras_stylize installed.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ from keras_stylize.export.verify import (
     agreement,
     check_target,
     file_sizes,
+    keras_output,
     replace_directory,
+    style_cases,
     test_image,
+    worst,
 )
 
 
@@ -34,26 +38,50 @@ def export_saved_model(generator: keras.Model, out: str | os.PathLike) -> dict:
     try:
         archive = keras.export.ExportArchive()
         archive.track(generator)
+        multi = len(generator.inputs) > 1
+        spec = [None, None, None, 3]
 
-        def as_float(images):
-            return generator(images, training=False)
-
-        def as_uint8(images):
-            pixels = generator(tf.cast(images, tf.float32), training=False)
+        def to_uint8(pixels):
             return tf.cast(tf.clip_by_value(tf.round(pixels), 0.0, 255.0), tf.uint8)
 
-        spec = [None, None, None, 3]
-        archive.add_endpoint("serving_default", as_uint8, [tf.TensorSpec(spec, tf.uint8)])
-        archive.add_endpoint("serving_float", as_float, [tf.TensorSpec(spec, tf.float32)])
+        if multi:
+            styles = tf.TensorSpec([None, generator.inputs[1].shape[-1]], tf.float32)
+            archive.add_endpoint(
+                "serving_default",
+                lambda images, style_weights: to_uint8(
+                    generator([tf.cast(images, tf.float32), style_weights], training=False)),
+                [tf.TensorSpec(spec, tf.uint8, name="images"), styles],
+            )  # fmt: skip
+            archive.add_endpoint(
+                "serving_float",
+                lambda images, style_weights: generator([images, style_weights], training=False),
+                [tf.TensorSpec(spec, tf.float32, name="images"), styles],
+            )  # fmt: skip
+        else:
+            archive.add_endpoint(
+                "serving_default",
+                lambda images: to_uint8(generator(tf.cast(images, tf.float32), training=False)),
+                [tf.TensorSpec(spec, tf.uint8, name="images")],
+            )  # fmt: skip
+            archive.add_endpoint(
+                "serving_float", lambda images: generator(images, training=False),
+                [tf.TensorSpec(spec, tf.float32, name="images")],
+            )  # fmt: skip
         target = staging / "saved_model"
         archive.write_out(str(target), verbose=False)
 
         image = test_image()
-        reference = np.asarray(generator(image, training=False))
         loaded = tf.saved_model.load(str(target))
-        result = agreement(reference, loaded.serving_float(tf.constant(image)).numpy())
+        results = []
+        for label, weights in style_cases(generator):
+            extra = [] if weights is None else [tf.constant(weights)]
+            output = loaded.serving_float(tf.constant(image), *extra).numpy()
+            results.append({**agreement(keras_output(generator, image, weights), output),
+                            "case": label})  # fmt: skip
+        result = worst(results)
         check_target(result, "none", "SavedModel")
-        as_bytes = loaded.serving_default(tf.constant(image.astype(np.uint8))).numpy()
+        extra = [] if not multi else [tf.constant(style_cases(generator)[0][1])]
+        as_bytes = loaded.serving_default(tf.constant(image.astype(np.uint8)), *extra).numpy()
         if as_bytes.dtype != np.uint8 or as_bytes.shape != image.shape:
             raise RuntimeError("SavedModel uint8 signature returned the wrong type or shape")
         replace_directory(target, out)
@@ -65,6 +93,8 @@ def export_saved_model(generator: keras.Model, out: str | os.PathLike) -> dict:
         "input": {
             "serving_default": "uint8 [batch, H, W, 3], any H, W >= 32",
             "serving_float": "float32 [batch, H, W, 3] in [0, 255]",
+            **({"style_weights": f"float32 [batch, {generator.inputs[1].shape[-1]}]"}
+               if len(generator.inputs) > 1 else {}),
         },  # fmt: skip
         "resizable": True,
         "files": file_sizes(out),

@@ -4,8 +4,10 @@ The generator is written as a SavedModel with one float32 signature (input `imag
 `[batch, H, W, 3]` in [0, 255], any size) and converted with the `tensorflowjs`
 converter (optional extra `keras_stylize[tfjs]`, run in a subprocess). Quantization:
 "none" or "float16" (`--quantize_float16='*'`: weights stored as float16, computed in
-float32). The result is run with `@tensorflow/tfjs` + the WASM backend under Node on the
-verification image before it is kept; Node and the npm packages of `web`
+float32). A multi-style model also takes `style_weights` `[batch, num_styles]` and gets a
+`styles.json` (its style names, for the web demo's picker). The result is run with
+`@tensorflow/tfjs` + the WASM backend under Node on the verification image (every style
+case of `verify.style_cases`) before it is kept; Node and the npm packages of `web/`
 (`npm ci` there, or point `KERAS_STYLIZE_WEB` at a folder with that `node_modules`) are
 required, and their absence is an error, never a silently unverified export.
 """
@@ -29,8 +31,11 @@ from keras_stylize.export.verify import (
     agreement,
     check_target,
     file_sizes,
+    keras_output,
     replace_directory,
+    style_cases,
     test_image,
+    worst,
 )
 
 QUANTIZATIONS = ("none", "float16")
@@ -48,9 +53,15 @@ def web_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "web"
 
 
-def run_tfjs_node(model_dir: str | os.PathLike, images: np.ndarray, backend: str = "wasm"):
-    """Runs a TF.js graph model on float32 `(1, H, W, 3)` images in Node; returns
-    `(output, info)` where info has the backend and milliseconds."""
+def run_tfjs_node(
+    model_dir: str | os.PathLike,
+    images: np.ndarray,
+    backend: str = "wasm",
+    style_weights: np.ndarray | None = None,
+):
+    """Runs a TF.js graph model on float32 `(1, H, W, 3)` images (and `(1, num_styles)`
+    style weights for multi-style models) in Node; returns `(output, info)` where info has
+    the backend and milliseconds."""
     node = shutil.which("node")
     modules = web_dir() / "node_modules"
     if node is None or not (modules / "@tensorflow" / "tfjs").is_dir():
@@ -65,7 +76,8 @@ def run_tfjs_node(model_dir: str | os.PathLike, images: np.ndarray, backend: str
         images.astype("<f4").tofile(src)
         proc = subprocess.run(
             [node, str(script_path), str(model_dir), str(src), str(height), str(width), str(dst),
-             backend],
+             backend, ",".join(f"{v:.9g}" for v in np.ravel(style_weights))
+             if style_weights is not None else ""],
             capture_output=True, text=True, timeout=600,
             env={**os.environ, "NODE_PATH": str(modules)},
         )  # fmt: skip
@@ -88,11 +100,18 @@ def export_tfjs(generator: keras.Model, out: str | os.PathLike, quantization: st
     try:
         archive = keras.export.ExportArchive()
         archive.track(generator)
-        archive.add_endpoint(
-            "serving_default",
-            lambda images: generator(images, training=False),
-            [tf.TensorSpec([None, None, None, 3], tf.float32, name="images")],
-        )
+        image_spec = tf.TensorSpec([None, None, None, 3], tf.float32, name="images")
+        if len(generator.inputs) > 1:
+            count = generator.inputs[1].shape[-1]
+            archive.add_endpoint(
+                "serving_default",
+                lambda images, style_weights: generator([images, style_weights], training=False),
+                [image_spec, tf.TensorSpec([None, count], tf.float32, name="style_weights")],
+            )  # fmt: skip
+        else:
+            archive.add_endpoint(
+                "serving_default", lambda images: generator(images, training=False), [image_spec]
+            )
         archive.write_out(str(staging / "saved_model"), verbose=False)
         converted = staging / "tfjs"
         cmd = [sys.executable, "-m", "tensorflowjs.converters.converter",
@@ -109,17 +128,27 @@ def export_tfjs(generator: keras.Model, out: str | os.PathLike, quantization: st
                 raise TFJSUnavailableError("TF.js export needs: pip install 'keras_stylize[tfjs]'")
             raise RuntimeError(f"tensorflowjs converter failed: {proc.stderr.strip()[-800:]}")
         image = test_image()
-        reference = np.asarray(generator(image, training=False))
-        output, info = run_tfjs_node(converted, image)
-        result = {**agreement(reference, output), "runtime": f"Node tfjs {info['backend']}"}
+        results = []
+        for label, weights in style_cases(generator):
+            output, info = run_tfjs_node(converted, image, style_weights=weights)
+            results.append({**agreement(keras_output(generator, image, weights), output),
+                            "case": label})  # fmt: skip
+        result = {**worst(results), "runtime": f"Node tfjs {info['backend']}"}
         check_target(result, quantization, f"TF.js ({quantization})")
+        if len(generator.inputs) > 1:  # names for the web demo's style picker
+            from keras_stylize.inference import style_names
+
+            names = json.dumps(style_names(generator))
+            (converted / "styles.json").write_text(names + "\n")
         replace_directory(converted, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return {
         "format": "tfjs",
         "quantization": quantization,
-        "input": "float32 [batch, H, W, 3] RGB in [0, 255], any H, W >= 32; output the same",
+        "input": "float32 [batch, H, W, 3] RGB in [0, 255], any H, W >= 32; output the same"
+        + (f"; style_weights float32 [batch, {generator.inputs[1].shape[-1]}]"
+           if len(generator.inputs) > 1 else ""),
         "resizable": True,
         "files": file_sizes(out),
         "agreement": result,

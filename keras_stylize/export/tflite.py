@@ -1,7 +1,8 @@
 """TFLite (LiteRT) export: float32, float16, dynamic-range int8, full int8.
 
 The generator is traced as a `tf.function` with input `[1, H, W, 3]` float32 in
-[0, 255] (output the same), then converted from its concrete function without a
+[0, 255] (output the same; multi-style generators also take `style_weights`, float32
+`[1, num_styles]`), then converted from its concrete function without a
 trackable object, which freezes the variables into constants. With `size=None` height
 and width stay dynamic (`interpreter.resize_tensor_input` before `allocate_tensors`);
 `size=(H, W)` fixes them. Which one a file has is written in its sidecar (`resizable`).
@@ -23,7 +24,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_stylize.export.verify import agreement, check_target, test_image
+from keras_stylize.export.verify import (
+    agreement,
+    check_target,
+    keras_output,
+    style_cases,
+    test_image,
+    worst,
+)
 from keras_stylize.files import atomic_write_bytes
 from keras_stylize.options import QUANTIZE
 
@@ -39,14 +47,27 @@ def interpreter_class():
     return Interpreter
 
 
-def run_tflite(model_content: bytes, images: np.ndarray, num_threads: int = 2) -> np.ndarray:
-    """Runs a TFLite model on float32 `(1, H, W, 3)` images and returns its output."""
+def run_tflite(
+    model_content: bytes,
+    images: np.ndarray,
+    style_weights: np.ndarray | None = None,
+    num_threads: int = 2,
+) -> np.ndarray:
+    """Runs a TFLite model on float32 `(1, H, W, 3)` images (and `(1, num_styles)` style
+    weights for a multi-style model) and returns its output. Inputs are told apart by
+    rank: the image is the 4-D one."""
     interpreter = interpreter_class()(model_content=model_content, num_threads=num_threads)
-    index = interpreter.get_input_details()[0]["index"]
-    if tuple(interpreter.get_input_details()[0]["shape"]) != images.shape:
-        interpreter.resize_tensor_input(index, images.shape, strict=False)
+    details = interpreter.get_input_details()
+    image_input = next(d for d in details if len(d["shape"]) == 4)
+    style_input = next((d for d in details if len(d["shape"]) == 2), None)
+    if (style_input is None) != (style_weights is None):
+        raise ValueError("style_weights must be given exactly for multi-style models")
+    if tuple(image_input["shape"]) != images.shape:
+        interpreter.resize_tensor_input(image_input["index"], images.shape, strict=False)
     interpreter.allocate_tensors()
-    interpreter.set_tensor(index, images.astype(np.float32))
+    interpreter.set_tensor(image_input["index"], images.astype(np.float32))
+    if style_input is not None:
+        interpreter.set_tensor(style_input["index"], np.asarray(style_weights, np.float32))
     interpreter.invoke()
     return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
 
@@ -61,10 +82,20 @@ def convert_tflite(
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"quantization must be one of {QUANTIZATIONS}, not {quantization!r}")
     shape = [1, size[0], size[1], 3] if size else [1, None, None, 3]
+    image_spec = tf.TensorSpec(shape, tf.float32, name="images")
+    if len(generator.inputs) > 1:
+        count = generator.inputs[1].shape[-1]
 
-    @tf.function(input_signature=[tf.TensorSpec(shape, tf.float32, name="images")])
-    def serve(images):
-        return generator(images, training=False)
+        @tf.function(input_signature=[
+            image_spec, tf.TensorSpec([1, count], tf.float32, name="style_weights")])
+        def serve(images, style_weights):
+            return generator([images, style_weights], training=False)
+
+    else:
+
+        @tf.function(input_signature=[image_spec])
+        def serve(images):
+            return generator(images, training=False)
 
     converter = tf.lite.TFLiteConverter.from_concrete_functions([serve.get_concrete_function()])
     if quantization != "none":
@@ -75,9 +106,13 @@ def convert_tflite(
         if representative_images is None:
             raise ValueError("int8 quantization needs representative_images")
 
+        cases = [w for _, w in style_cases(generator)]
+
         def dataset():
-            for image in representative_images():
-                yield [np.asarray(image, np.float32)]
+            for i, image in enumerate(representative_images()):
+                weights = cases[i % len(cases)]
+                extra = [] if weights is None else [weights]
+                yield [np.asarray(image, np.float32), *extra]
 
         converter.representative_dataset = dataset
         # MirrorPad has no int8 kernel: allow float builtins where int8 is unavailable.
@@ -98,21 +133,28 @@ def export_tflite(
     """Converts, verifies against Keras with the LiteRT interpreter, then writes `out`
     atomically; returns the verification record."""
     content = convert_tflite(generator, quantization, size, representative_images)
-    image = test_image(*(size or (256, 256)))
-    reference = np.asarray(generator(image, training=False))
-    result = agreement(reference, run_tflite(content, image))
-    check_target(result, quantization, f"TFLite ({quantization})")
+
+    def check(image: np.ndarray, what: str) -> dict:
+        results = [
+            {**agreement(keras_output(generator, image, w), run_tflite(content, image, w)),
+             "case": label}
+            for label, w in style_cases(generator)
+        ]  # fmt: skip
+        result = worst(results)
+        check_target(result, quantization, what)
+        return result
+
+    result = check(test_image(*(size or (256, 256))), f"TFLite ({quantization})")
     if size is None:  # a resizable file must also work at a second, odd size
-        other = test_image(67, 91)
-        extra = agreement(np.asarray(generator(other)), run_tflite(content, other))
-        check_target(extra, quantization, f"TFLite ({quantization}) at 67x91")
-        result["at_67x91"] = extra
+        result["at_67x91"] = check(test_image(67, 91), f"TFLite ({quantization}) at 67x91")
     atomic_write_bytes(out, content)
     return {
         "format": "tflite",
         "quantization": quantization,
         "input": f"float32 [1, {size[0] if size else 'H'}, {size[1] if size else 'W'}, 3] RGB "
-        "in [0, 255]; output the same",
+        "in [0, 255]; output the same"
+        + (f"; style_weights float32 [1, {generator.inputs[1].shape[-1]}]"
+           if len(generator.inputs) > 1 else ""),
         "resizable": size is None,
         "files": {Path(out).name: len(content)},
         "agreement": result,

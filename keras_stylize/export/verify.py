@@ -40,6 +40,35 @@ def test_image(height: int = 256, width: int = 256) -> np.ndarray:
     return np.asarray(image, np.float32)[None]
 
 
+def style_cases(generator) -> list[tuple[str, np.ndarray | None]]:
+    """The style inputs an export is verified with: `[("image", None)]` for a single-style
+    generator; for a multi-style one, `(label, weights (1, num_styles) float32)` for the
+    first style, the last style, and an equal blend of the first two."""
+    if len(generator.inputs) < 2:
+        return [("image", None)]
+    count = int(generator.inputs[1].shape[-1])
+    first, last, blend = (np.zeros((1, count), np.float32) for _ in range(3))
+    first[0, 0], last[0, -1] = 1.0, 1.0
+    blend[0, : min(2, count)] = 1.0 / min(2, count)
+    return [("style 0", first), (f"style {count - 1}", last), ("blend of styles 0 and 1", blend)]
+
+
+def keras_output(generator, image: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """The Keras generator's float32 output for `image` (and style `weights`)."""
+    inputs = image if weights is None else [image, weights]
+    return np.asarray(generator(inputs, training=False))
+
+
+def worst(results: list[dict]) -> dict:
+    """The agreement record with the lowest PSNR (identical outputs count as best), with
+    every case's PSNR under `cases` when there are several."""
+    ranked = sorted(results, key=lambda r: float("inf") if r["psnr_db"] is None else r["psnr_db"])
+    record = dict(ranked[0])
+    if len(results) > 1:
+        record["cases"] = {r["case"]: r["psnr_db"] for r in results}
+    return record
+
+
 def agreement(reference: np.ndarray, candidate: np.ndarray) -> dict:
     """`{"max_abs_diff", "psnr_db"}` of two [0, 255] images (psnr None if identical)."""
     diff = np.asarray(candidate, np.float64) - np.asarray(reference, np.float64)
