@@ -130,13 +130,14 @@ def read_rgb(source: str | os.PathLike | IO[bytes] | bytes, **kwargs) -> np.ndar
     return np.asarray(image, dtype=np.uint8)
 
 
-def list_images(root: str | os.PathLike, recursive: bool = True) -> list[Path]:
-    """Image files (by extension, case-insensitive) under `root`, sorted by path."""
+def list_images(
+    root: str | os.PathLike, recursive: bool = True, extensions: tuple[str, ...] = IMAGE_EXTENSIONS
+) -> list[Path]:
+    """Image files (by extension, case-insensitive; other `extensions` if given) under
+    `root`, sorted by path."""
     root = Path(root)
     pattern = "**/*" if recursive else "*"
-    return sorted(
-        p for p in root.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-    )
+    return sorted(p for p in root.glob(pattern) if p.is_file() and p.suffix.lower() in extensions)
 
 
 def format_for(path: str | os.PathLike) -> str:

@@ -188,6 +188,21 @@ def transfer_luminance(original: np.ndarray, stylized: np.ndarray) -> np.ndarray
     return np.asarray(Image.fromarray(ycbcr, "YCbCr").convert("RGB"))
 
 
+def finish(
+    original: np.ndarray, output: np.ndarray, preserve_color: bool = False, strength: float = 1.0
+) -> np.ndarray:
+    """A generator's float output `(H, W, 3)` for the uint8 photo `original` as the uint8
+    image users get: rounded and clipped, then (optionally) the photo's colours kept and
+    the result mixed with the photo: `strength * stylized + (1 - strength) * photo`."""
+    result = np.clip(np.asarray(output, np.float32) + 0.5, 0, 255).astype(np.uint8)
+    if preserve_color:
+        result = transfer_luminance(original, result)
+    if strength < 1.0:
+        mixed = strength * result.astype(np.float32) + (1 - strength) * original
+        result = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+    return result
+
+
 def stylize(
     image: Any,
     model: keras.Model | str | os.PathLike,
@@ -245,12 +260,7 @@ def stylize(
             out = stylize_tiled(generator, pixels, tile, overlap, weights)
         else:
             out = _run(generator, pixels, weights)
-        result = np.clip(out + 0.5, 0, 255).astype(np.uint8)
-        if preserve_color:
-            result = transfer_luminance(original, result)
-        if strength < 1.0:
-            mixed = strength * result.astype(np.float32) + (1 - strength) * original
-            result = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+        result = finish(original, out, preserve_color, strength)
     if keep_alpha and alpha is not None:
         result = np.concatenate([result, np.asarray(alpha, np.uint8)[..., None]], axis=-1)
     if return_array:

@@ -1,4 +1,4 @@
-"""`keras_stylize stylize`: apply a style model to images, files, folders or stdin."""
+"""`keras_stylize stylize`: apply a style model to images, videos, folders or stdin."""
 
 from __future__ import annotations
 
@@ -17,13 +17,14 @@ WRITABLE = {".jpg": "jpg", ".jpeg": "jpg", ".png": "png", ".webp": "webp"}
 
 def _collect(inputs: tuple[str, ...], recursive: bool) -> list[tuple[str, Path | None]]:
     """(input, path relative to its folder argument or None) for every input."""
-    from keras_stylize.images import list_images
+    from keras_stylize.images import IMAGE_EXTENSIONS, list_images
+    from keras_stylize.video import VIDEO_EXTENSIONS
 
     items: list[tuple[str, Path | None]] = []
     for item in inputs:
         path = Path(item)
         if item != "-" and path.is_dir():
-            found = list_images(path, recursive=recursive)
+            found = list_images(path, recursive, IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)
             if not found:
                 items.append((item, None))  # reported as a failure below
             items.extend((str(p), p.relative_to(path)) for p in found)
@@ -41,6 +42,10 @@ def _output_for(item: str, relative: Path | None, out: str | None, single: bool,
         return Path(out)  # a file name; format_for() rejects unsupported extensions
     folder = Path(out) if out else Path.cwd()
     source = Path("stdin.png") if item == "-" else Path(item)
+    from keras_stylize.video import is_video
+
+    if is_video(source):  # videos keep their container; --format is for images
+        suffix = source.suffix.lower()
     if suffix is None:
         suffix = source.suffix.lower() if source.suffix.lower() in WRITABLE else ".jpg"
     name = f"{source.stem}_stylized{suffix}"
@@ -105,11 +110,18 @@ def _output_for(item: str, relative: Path | None, out: str | None, single: bool,
     help="Decompression-bomb limit [default: Pillow's, about 89 megapixels].",
 )
 @click.option("--quality", type=click.IntRange(1, 100), default=95, help="JPEG/WebP quality.")
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=4, help="Video frames per model call."
+)
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 def stylize(inputs, model, style, output, fmt, recursive, max_size, strength, preserve_color, tile,
-            overlap, keep_alpha, max_pixels, quality, overwrite, as_json) -> None:  # fmt: skip
-    """Stylize INPUTS (image files, folders, or '-' for stdin) with a style model.
+            overlap, keep_alpha, max_pixels, quality, batch_size, overwrite,
+            as_json) -> None:  # fmt: skip
+    """Stylize INPUTS (image or video files, folders, or '-' for stdin) with a style model.
+
+    Videos (mp4, mov, mkv, webm, avi, m4v; needs the [video] extra) keep their size, frame
+    rate, time stamps, rotation and audio; a corrupt packet is reported and skipped.
 
     Bad inputs are reported one line each on stderr and skipped; the exit code is 1 if
     any input failed. Outputs are written atomically and never replace an input.
@@ -120,6 +132,7 @@ def stylize(inputs, model, style, output, fmt, recursive, max_size, strength, pr
     from keras_stylize.images import encode_image, format_for
     from keras_stylize.inference import load_generator, style_vector
     from keras_stylize.inference import stylize as run
+    from keras_stylize.video import VideoError, is_video, stylize_video
 
     try:
         generator = load_generator(model)
@@ -154,6 +167,25 @@ def stylize(inputs, model, style, output, fmt, recursive, max_size, strength, pr
                     raise ValueError(f"{item}: output {target} would overwrite an input")
                 if target.exists() and not overwrite:
                     raise ValueError(f"{item}: {target} exists (use --overwrite)")
+            if item != "-" and is_video(item):
+                if target == "-" or not is_video(target):
+                    raise VideoError(f"{item}: a video needs a video output file or a folder")
+                frames = tqdm(unit="frame", desc=Path(item).name, file=sys.stderr,
+                              disable=None, leave=False)  # fmt: skip
+                with frames:
+                    report = stylize_video(item, target, generator, style=style,
+                                           batch_size=batch_size, preserve_color=preserve_color,
+                                           strength=strength, overwrite=overwrite,
+                                           on_frames=frames.update)  # fmt: skip
+                for skipped in report.skipped_packets:
+                    bar.write(f"warning: {item}: skipped a corrupt {skipped}", file=sys.stderr)
+                records.append({"input": item, "output": str(target), "frames": report.frames,
+                                "size": [report.width, report.height],
+                                "skipped_packets": len(report.skipped_packets),
+                                "fps": round(report.frames_per_second, 2),
+                                "seconds": round(time.time() - t0, 3)})  # fmt: skip
+                continue
+            if target != "-":
                 file_format = format_for(target)
             else:
                 file_format = format_for("x." + (fmt or "png"))
