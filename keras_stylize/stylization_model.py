@@ -78,8 +78,11 @@ class StylizationModel(keras.Model):
         # Keras' TF trainer builds models under a distribution strategy from one batch it
         # takes off the iterator and averages across replicas; with several workers that
         # average fails on per-replica batches, and the batch would be lost to training.
-        # This model is built (see __init__), so there is nothing to build.
-        return
+        # This model is built (see __init__): only the optimizer's variables must be made,
+        # in the strategy's scope, before the first (replicated) step.
+        if self.optimizer is not None and not self.optimizer.built:
+            with self.distribute_strategy.scope():
+                self.optimizer.build(self.generator.trainable_variables)
 
     @property
     def metrics(self) -> list:

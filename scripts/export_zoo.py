@@ -5,9 +5,9 @@
 For each zoo model NAME (all of them when none is named):
 `export/NAME/NAME_float16.tflite` (resizable input) and `export/NAME/NAME_tfjs/` (TF.js
 graph model, float16 weights), each verified against Keras by `keras_stylize.export` and
-described by its JSON sidecar. The browser demo serves them: `cd export && python -m
-http.server`, then open
-`http://127.0.0.1:8000/web/index.html?model=../NAME/NAME_tfjs/model.json`.
+described by its JSON sidecar. The browser demo serves them: `python -m http.server` in
+the repository root, then open
+`http://127.0.0.1:8000/web/index.html?model=../export/NAME/NAME_tfjs/model.json`.
 """
 
 from __future__ import annotations
