@@ -43,7 +43,7 @@ def johnson_generator(
     parameters at `width=1`.
 
     Pixel convention: input and output are float32 RGB `(batch, height, width, 3)` in
-    [0, 255]; the input is mapped to [-1, 1] and the output is `127.5 * (tanh(a) + 1)`.
+    [0, 255]; the input is mapped to [-1, 1] and the last activation to pixels by `output`.
     Any height and width >= 32 is accepted: the input is reflect-padded to a multiple
     of 4 and the output cropped back, so the output has the input's size.
 

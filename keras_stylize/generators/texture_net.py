@@ -59,7 +59,7 @@ def texture_net_generator(
     feeds noise to every scale, available here as an explicit option.
 
     Pixel convention: input and output are float32 RGB `(batch, height, width, 3)` in
-    [0, 255]; the input is mapped to [-1, 1] and the output is `127.5 * (tanh(a) + 1)`.
+    [0, 255]; the input is mapped to [-1, 1] and the last activation to pixels by `output`.
     Any height and width >= 32 is accepted: the input is reflect-padded to a multiple of
     the largest ratio before pooling and the output is cropped back to the input size.
 
