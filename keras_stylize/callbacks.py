@@ -179,16 +179,12 @@ class SampleImages(keras.callbacks.Callback):
         self._writer = None
 
     def _stylized(self) -> list[np.ndarray]:
+        from keras_stylize.inference import run_batch
+
         generator = self.model.generator
         if self.num_styles is None:
-            return [np.asarray(generator(self.images, training=False))]
-        n = len(self.images)
-        outputs = []
-        for index in range(self.num_styles):
-            weights = np.zeros((n, self.num_styles), np.float32)
-            weights[:, index] = 1.0
-            outputs.append(np.asarray(generator([self.images, weights], training=False)))
-        return outputs
+            return [run_batch(generator, self.images)]
+        return [run_batch(generator, self.images, row) for row in np.eye(self.num_styles)]
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         loss = (logs or {}).get("loss")

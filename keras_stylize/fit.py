@@ -249,11 +249,11 @@ def build_training(config: FitConfig, strategy) -> Training:
     samples = next(iter(dataset.unbatch().batch(2))).numpy()  # fixed sample images
     with strategy.scope():
         if config.init_from:
-            from keras_stylize.inference import load_generator
+            from keras_stylize.inference import load_generator, style_names
 
             base = load_generator(config.init_from)
             generator, new_styles = add_styles(base, names)
-            names = list(generator.get_layer("style_mix").style_names)
+            names = style_names(generator)
             # The loss needs every style's targets only for the column order; the new
             # styles are the only ones trained, so the others get placeholder targets.
             styles = [styles[new_styles.index(i)] if i in new_styles else styles[0]

@@ -23,11 +23,9 @@ import numpy as np
 from PIL import Image
 
 from keras_stylize.generators import MIN_SIZE
+from keras_stylize.generators.blocks import STYLE_LAYER
 from keras_stylize.images import ImageReadError, open_image, to_rgb
 from keras_stylize.options import DEFAULT_OVERLAP
-
-STYLE_LAYER = "style_mix"
-
 
 
 def load_generator(model: keras.Model | str | os.PathLike) -> keras.Model:
@@ -123,11 +121,22 @@ def _as_image(image: Any, max_pixels: int | None) -> tuple[Image.Image, Image.Im
     return open_image(image, max_pixels=max_pixels)
 
 
+def run_batch(
+    generator: keras.Model, images: np.ndarray, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """The generator's float32 output for float32 images `(batch, H, W, 3)` in [0, 255];
+    `weights` (multi-style only) is one style weights row `(num_styles,)` for every image
+    or one row per image `(batch, num_styles)`."""
+    if weights is not None:
+        rows = np.asarray(weights, np.float32).reshape(-1, np.shape(weights)[-1])
+        images = [images, np.broadcast_to(rows, (len(images), rows.shape[1]))]
+    return np.asarray(generator(images, training=False), dtype=np.float32)
+
+
 def _run(generator: keras.Model, pixels: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
     """Generator on one float32 (H, W, 3) [0, 255] image (and its style weights row)
     -> float32 (H, W, 3)."""
-    inputs = pixels[None] if weights is None else [pixels[None], weights[None]]
-    return np.asarray(generator(inputs, training=False), dtype=np.float32)[0]
+    return run_batch(generator, pixels[None], weights)[0]
 
 
 def _ramp(length: int, overlap: int, at_start: bool, at_end: bool) -> np.ndarray:

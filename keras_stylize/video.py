@@ -152,7 +152,7 @@ def stylize_video(
         VideoError: unreadable input (no video stream, no frames, undecodable), an output
             that exists or would replace the input, or no encoder for the extension.
     """
-    from keras_stylize.inference import finish, load_generator, style_vector
+    from keras_stylize.inference import finish, load_generator, run_batch, style_vector
 
     av = _import_av()
     source, target = Path(source), Path(target)
@@ -191,10 +191,7 @@ def stylize_video(
                 if not batch:
                     return
                 pixels = np.stack([f.to_ndarray(format="rgb24") for f in batch])
-                inputs = pixels.astype(np.float32)
-                if weights is not None:
-                    inputs = [inputs, np.repeat(weights[None], len(batch), axis=0)]
-                outputs = np.asarray(generator(inputs, training=False))
+                outputs = run_batch(generator, pixels.astype(np.float32), weights)
                 for frame, original, output in zip(batch, pixels, outputs, strict=True):
                     writer.write(finish(original, output, preserve_color, strength), frame)
                 report.frames += len(batch)

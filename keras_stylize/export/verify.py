@@ -55,8 +55,9 @@ def style_cases(generator) -> list[tuple[str, np.ndarray | None]]:
 
 def keras_output(generator, image: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
     """The Keras generator's float32 output for `image` (and style `weights`)."""
-    inputs = image if weights is None else [image, weights]
-    return np.asarray(generator(inputs, training=False))
+    from keras_stylize.inference import run_batch
+
+    return run_batch(generator, image, weights)
 
 
 def worst(results: list[dict]) -> dict:

@@ -21,6 +21,9 @@ from keras_stylize.layers import (
 )
 from keras_stylize.options import NORMS, OUTPUTS
 
+STYLE_INPUT = "style_weights"  # the style-weights input of multi-style generators
+STYLE_LAYER = "style_mix"  # the StyleWeights layer after it, which keeps the style names
+
 
 def check_norm(norm: str) -> str:
     """Returns `norm` if it is one of `NORMS`, else raises a ValueError."""
@@ -39,8 +42,8 @@ def check_output(output: str) -> str:
 def style_input(num_styles: int | None, style_names: list[str] | None):
     """`(input, style weights tensor)` of a multi-style generator, or `(None, None)`.
 
-    The input is `style_weights`, float32 `(batch, num_styles)`; it goes through a
-    `StyleWeights` layer named "style_mix" that keeps `style_names` (default "style_0",
+    The input is `STYLE_INPUT`, float32 `(batch, num_styles)`; it goes through a
+    `StyleWeights` layer named `STYLE_LAYER` that keeps `style_names` (default "style_0",
     "style_1", ...) in the model's config.
     """
     if num_styles is None:
@@ -54,8 +57,8 @@ def style_input(num_styles: int | None, style_names: list[str] | None):
     ]
     if len(names) != num_styles:
         raise ValueError(f"{len(names)} style_names for num_styles={num_styles}")
-    weights = keras.Input(shape=(num_styles,), name="style_weights")
-    return weights, StyleWeights(names, name="style_mix")(weights)
+    weights = keras.Input(shape=(num_styles,), name=STYLE_INPUT)
+    return weights, StyleWeights(names, name=STYLE_LAYER)(weights)
 
 
 def normalize(x, norm: str, name: str, style=None):

@@ -7,10 +7,8 @@ import copy
 import keras
 import numpy as np
 
+from keras_stylize.generators.blocks import STYLE_INPUT, STYLE_LAYER
 from keras_stylize.layers import ConditionalInstanceNormalization, StyleWeights
-
-STYLE_LAYER = "style_mix"
-STYLE_INPUT = "style_weights"
 
 
 def add_styles(base: keras.Model, names: list[str]) -> tuple[keras.Model, list[int]]:
