@@ -133,6 +133,9 @@ def content_dataset(
 ) -> tuple[tf.data.Dataset, ContentReport]:
     """An endless, shuffled dataset of random content crops (see the module docstring).
 
+    With a `seed` the sequence of crops is the same in every iterator, process and
+    worker; without one it differs from run to run (and decoding may reorder elements).
+
     Returns:
         `(dataset, report)`; `report.skipped` grows if files fail to decode later.
     """
@@ -142,6 +145,7 @@ def content_dataset(
         raise ValueError(f"min_crop must be in (0, 1]. Received: {min_crop}")
     report = report or scan_content_folder(directory)
     files = list(report.files)
+    deterministic = seed is not None
 
     def load(path: bytes, element_seed: np.int64) -> tuple[np.ndarray, np.bool_]:
         name = path.decode()
@@ -162,12 +166,22 @@ def content_dataset(
         ok.set_shape(())
         return image, ok
 
-    paths = tf.data.Dataset.from_tensor_slices(files)
-    paths = paths.shuffle(len(files), seed=seed, reshuffle_each_iteration=True).repeat()
+    if seed is None:
+        seed = int(np.random.default_rng().integers(2**31))
+    file_tensor = tf.constant(files)
+
+    def one_epoch(epoch):
+        # A stateless permutation per epoch: every iterator (and every worker of a
+        # multi-worker run) sees the same order, unlike `shuffle`, whose reshuffles
+        # depend on a seed generator shared by the iterators of one dataset object.
+        keys = tf.random.stateless_uniform([len(files)], seed=tf.stack([seed, epoch]))
+        return tf.data.Dataset.from_tensor_slices(tf.gather(file_tensor, tf.argsort(keys)))
+
+    paths = tf.data.Dataset.counter().flat_map(one_epoch)
     seeds = tf.data.Dataset.random(seed=seed)
     dataset = (
         tf.data.Dataset.zip((paths, seeds))
-        .map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
+        .map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
         .filter(lambda image, ok: ok)
         .map(lambda image, ok: tf.cast(image, tf.float32))
         .batch(batch_size, drop_remainder=True)

@@ -12,7 +12,9 @@ and `run.json` (the config, VGG weights provenance, versions).
 Several style images make a multi-style generator (conditional instance normalization):
 each image of a batch gets one style, drawn at random, and is scored against that
 style's Gram targets. `init_from` adds the styles to an existing multi-style model and
-trains only their normalization parameters (everything else frozen).
+trains only their normalization parameters (everything else frozen); `warm_start` starts
+every weight of the new generator from a trained one of the same architecture (e.g. a
+multi-style model from a single-style zoo model) and trains them all.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from keras_stylize.callbacks import (
 from keras_stylize.data import content_dataset, load_style_image, with_style_weights
 from keras_stylize.files import atomic_write, atomic_write_bytes
 from keras_stylize.generators import FAMILIES
-from keras_stylize.generators.extend import add_styles
+from keras_stylize.generators.extend import add_styles, warm_start
 from keras_stylize.images import list_images
 from keras_stylize.options import DISTRIBUTE, NORMS, OUTPUTS, PRECISIONS
 from keras_stylize.perceptual_loss import PerceptualLoss
@@ -90,6 +92,7 @@ class FitConfig:
     precision: str = "float32"
     sample_every: int = 1
     init_from: str | None = None
+    warm_start: str | None = None
     distribute: str = "none"
 
     def __post_init__(self) -> None:
@@ -109,6 +112,8 @@ class FitConfig:
             (min(self.content_weight, self.style_weight, self.tv_weight) >= 0,
              "loss weights must be >= 0"),
             (bool(self.style), "at least one --style is required"),
+            (not (self.init_from and self.warm_start),
+             "--from and --warm-start exclude each other"),
         ]  # fmt: skip
         for ok, message in checks:
             if not ok:
@@ -261,6 +266,10 @@ def build_training(config: FitConfig, strategy) -> Training:
         else:
             generator = build_generator(config, names)
             new_styles = list(range(len(names)))
+            if config.warm_start:
+                from keras_stylize.inference import load_generator
+
+                warm_start(generator, load_generator(config.warm_start))
         loss = PerceptualLoss(
             styles, content_layer=config.content_layer, style_layers=config.style_layers,
             content_weight=config.content_weight, style_weight=config.style_weight,

@@ -29,13 +29,13 @@ def test_shapes_range_and_safe_mode_round_trip(family, norm, tmp_path, rng):
 def test_johnson_parameter_counts():
     # Hand count at width 1: convs 9x9x3x32, 3x3x32x64, 3x3x64x128, 10 x 3x3x128x128,
     # 3x3x128x64, 3x3x64x32, 9x9x32x3 with biases = 1,676,035. The normalized layers have
-    # 32+64+128+10*128+64+32 = 1,600 channels: IN adds gamma and beta (3,200), BN also its
-    # moving mean and variance (6,400).
+    # 32+64+128+10*128+64+32 = 1,600 channels: their convolutions lose the bias (1,600),
+    # IN adds gamma and beta (3,200), BN also its moving mean and variance (6,400).
     assert johnson_generator(norm="none").count_params() == 1_676_035
-    assert johnson_generator().count_params() == 1_676_035 + 3_200
-    assert johnson_generator(norm="batch").count_params() == 1_676_035 + 6_400
+    assert johnson_generator().count_params() == 1_676_035 - 1_600 + 3_200
+    assert johnson_generator(norm="batch").count_params() == 1_676_035 - 1_600 + 6_400
     # Ten styles: a gamma/beta row per style and normalization layer (1.71 M in all).
-    assert johnson_generator(num_styles=10).count_params() == 1_676_035 + 10 * 3_200
+    assert johnson_generator(num_styles=10).count_params() == 1_676_035 - 1_600 + 10 * 3_200
     assert johnson_generator(width=0.5).count_params() < 0.5e6
 
 
@@ -43,9 +43,9 @@ def test_texture_net_parameter_counts_and_scales():
     # 624 normalized channels: 6 branches x 3 convs x 8, and joins of 16..48 x 3 convs.
     model = texture_net_generator()
     assert texture_net_generator(norm="none").count_params() == 115_347
-    assert model.count_params() == 115_347 + 1_248
-    assert texture_net_generator(norm="batch").count_params() == 115_347 + 2_496
-    assert texture_net_generator(num_styles=10).count_params() == 115_347 + 10 * 1_248
+    assert model.count_params() == 115_347 - 624 + 1_248
+    assert texture_net_generator(norm="batch").count_params() == 115_347 - 624 + 2_496
+    assert texture_net_generator(num_styles=10).count_params() == 115_347 - 624 + 10 * 1_248
     pools = [layer for layer in model.layers if isinstance(layer, keras.layers.AveragePooling2D)]
     assert sorted(p.pool_size[0] for p in pools) == [2, 4, 8, 16, 32]
 
@@ -105,6 +105,50 @@ def test_multi_style_generators_take_style_weights(rng, tmp_path):
         names = loaded.get_layer("style_mix").style_names
         assert names == (["a", "b", "c"] if "johnson" in model.name else
                          ["style_0", "style_1", "style_2"])  # fmt: skip
+
+
+def _randomize(model, rng):
+    model.set_weights([rng.normal(0, 0.1, w.shape).astype("float32") + (w.ndim == 1)
+                       for w in model.get_weights()])  # fmt: skip
+    return model
+
+
+def test_warm_start_gives_every_style_the_single_style_model(rng):
+    from keras_stylize.generators.extend import warm_start
+
+    base = _randomize(johnson_generator(width=0.25), rng)
+    multi = warm_start(johnson_generator(width=0.25, num_styles=3), base)
+    x = rng.uniform(0, 255, (2, 40, 48, 3)).astype("float32")
+    expected = np.asarray(base(x))
+    for i in range(3):
+        onehot = np.eye(3, dtype="float32")[[i, i]]
+        np.testing.assert_allclose(multi([x, onehot]), expected, atol=1e-3)
+    # and from a multi-style model by style name (others: the mean of its rows)
+    names = ["b", "new", "a"]
+    base3 = _randomize(johnson_generator(width=0.25, num_styles=2, style_names=["a", "b"]), rng)
+    grown = warm_start(johnson_generator(width=0.25, num_styles=3, style_names=names), base3)
+    for name, row in (("a", [1, 0]), ("b", [0, 1]), ("new", [0.5, 0.5])):
+        style = np.array([row] * 2, "float32")
+        onehot = np.eye(3, dtype="float32")[[names.index(name)] * 2]
+        np.testing.assert_allclose(grown([x, onehot]), base3([x, style]), atol=1e-3)
+    with pytest.raises(ValueError, match="another width"):
+        warm_start(johnson_generator(width=0.5, num_styles=2), base)
+    with pytest.raises(ValueError, match="no layer"):
+        warm_start(texture_net_generator(num_styles=2), base)
+
+
+def test_warm_start_from_a_zoo_model_drops_only_cancelled_biases(rng):
+    """The first zoo models have a bias in each convolution before a normalization;
+    dropping it must not change the output."""
+    from keras_stylize import zoo
+    from keras_stylize.generators.extend import warm_start
+
+    base = zoo.load("starry_night_johnson")
+    multi = warm_start(johnson_generator(num_styles=2), base)
+    x = rng.uniform(0, 255, (1, 64, 64, 3)).astype("float32")
+    np.testing.assert_allclose(
+        multi([x, np.array([[0, 1]], "float32")]), base(x), atol=0.05
+    )
 
 
 def test_linear_output_clips_only_at_inference(rng):

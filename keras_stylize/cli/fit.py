@@ -68,6 +68,12 @@ def _content_layer(ctx, param, value: str) -> str:
     help="Add the --style images to this multi-style model (.keras or zoo name) and train "
     "only their normalization parameters.",
 )
+@click.option(
+    "--warm-start",
+    default=None,
+    help="Start all weights from this trained model of the same family and width (.keras "
+    "or zoo name), e.g. a multi-style model from a single-style one; all are trained.",
+)
 @click.option("--family", type=click.Choice(FAMILIES), default="johnson", help="Generator family.")
 @click.option(
     "--norm", type=click.Choice(NORMS), default="instance", help="Normalization layers."

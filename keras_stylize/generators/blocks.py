@@ -89,12 +89,19 @@ def conv_norm_act(
 
     Padding is `kernel_size // 2` on each side (`pad_mode` as in `ReflectionPadding2D`),
     so a stride-1 block keeps the size. `style` (a style weights tensor) makes instance
-    normalization conditional.
+    normalization conditional. The convolution has no bias when a normalization follows:
+    the normalization subtracts the per-channel mean, so a bias would have no effect and
+    a zero gradient (Adam would turn its rounding noise into random steps).
     """
     if kernel_size > 1:
         x = ReflectionPadding2D(kernel_size // 2, mode=pad_mode, name=f"{name}_pad")(x)
     x = keras.layers.Conv2D(
-        filters, kernel_size, strides=strides, padding="valid", name=f"{name}_conv"
+        filters,
+        kernel_size,
+        strides=strides,
+        padding="valid",
+        use_bias=norm == "none",
+        name=f"{name}_conv",
     )(x)
     x = normalize(x, norm, f"{name}_norm", style)
     if activation is not None:

@@ -1,4 +1,6 @@
-"""Adding styles to a trained multi-style generator (Dumoulin et al. 2017, section 4)."""
+"""Generators grown from trained ones: styles added to a multi-style generator
+(`add_styles`, Dumoulin et al. 2017, section 4) and a new generator started from a
+trained one of the same architecture (`warm_start`)."""
 
 from __future__ import annotations
 
@@ -58,3 +60,63 @@ def add_styles(base: keras.Model, names: list[str]) -> tuple[keras.Model, list[i
         elif not isinstance(new, StyleWeights):
             new.set_weights(old.get_weights())
     return generator, list(range(len(old_names), total))
+
+
+def warm_start(generator: keras.Model, base: keras.Model) -> keras.Model:
+    """Sets the weights of `generator` from the trained `base` of the same architecture
+    (family and width; layers matched by name) and returns `generator`.
+
+    Made for starting a multi-style model from a trained single-style one: each
+    conditional instance norm of `generator` gets `base`'s instance-norm scale and shift
+    in every style row (or, from a multi-style `base`, the row of the same style name,
+    else the mean of its rows). A convolution bias of `base` that `generator` lacks is
+    dropped: the normalization after that convolution subtracts the per-channel mean, so
+    the bias had no effect (older generators kept such biases).
+
+    Raises:
+        ValueError: a layer of `generator` has no counterpart in `base`, or its weights
+            do not fit (another family, width or normalization).
+    """
+    base_layers = {layer.name: layer for layer in base.layers}
+    base_names = (
+        list(base.get_layer(STYLE_LAYER).style_names)
+        if STYLE_LAYER in base_layers
+        else None
+    )
+    names = (
+        list(generator.get_layer(STYLE_LAYER).style_names)
+        if STYLE_LAYER in {layer.name for layer in generator.layers}
+        else None
+    )
+    for layer in generator.layers:
+        if not layer.weights or isinstance(layer, StyleWeights):
+            continue
+        old = base_layers.get(layer.name)
+        if old is None:
+            raise ValueError(
+                f"cannot warm-start from {base.name}: it has no layer {layer.name!r} "
+                "(another family or normalization?)"
+            )
+        values = old.get_weights()
+        if isinstance(layer, ConditionalInstanceNormalization):
+            values = [_style_rows(v, base_names, names) for v in values]
+        elif isinstance(layer, keras.layers.Conv2D) and len(values) > len(layer.weights):
+            values = values[: len(layer.weights)]  # a bias the normalization cancels
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if [v.shape for v in values] != shapes:
+            raise ValueError(
+                f"cannot warm-start {layer.name!r} from {base.name}: weights of shapes "
+                f"{[v.shape for v in values]}, expected {shapes} (another width?)"
+            )
+        layer.set_weights(values)
+    return generator
+
+
+def _style_rows(value: np.ndarray, base_names: list[str] | None, names: list[str]):
+    """`(len(names), C)` rows for a conditional norm from a base norm's parameter: an
+    instance norm's `(C,)` repeated, or a conditional norm's rows by style name (the
+    mean row for names the base lacks)."""
+    if base_names is None:
+        return np.repeat(value[None], len(names), axis=0)
+    mean = value.mean(axis=0)
+    return np.stack([value[base_names.index(n)] if n in base_names else mean for n in names])
