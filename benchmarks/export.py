@@ -2,11 +2,12 @@
 
     python benchmarks/export.py --model starry_night_johnson [--sizes 256 512] [--no-tfjs]
 
-Keras (eager call), SavedModel (`serving_float`), TFLite with the LiteRT interpreter (2
-threads, XNNPACK) for float32 / float16 / dynamic-range int8, and TF.js (Node, WASM
-backend; needs the [tfjs] extra and `npm ci` in web). Also prints each export's
-PSNR against Keras. Prints a Markdown table; asserts nothing. The load average is printed
-because figures taken while another job runs are not comparable.
+Keras (the compiled graph `stylize` runs, float32 and bfloat16), SavedModel
+(`serving_float`), TFLite with the LiteRT interpreter (2 threads, XNNPACK) for float32,
+float16 and dynamic-range int8, and TF.js (Node, WASM backend; needs the [tfjs] extra
+and `npm ci` in web). Also prints each export's PSNR against Keras. Prints a Markdown
+table; asserts nothing. The load average is printed because figures taken while another
+job runs are not comparable.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def main() -> None:
     from keras_stylize.export import export_model
     from keras_stylize.export.tflite import interpreter_class
     from keras_stylize.export.verify import test_image
-    from keras_stylize.inference import load_generator
+    from keras_stylize.inference import load_generator, run_batch, with_precision
 
     generator = load_generator(args.model)
     print(f"load average: {os.getloadavg()[0]:.2f} (cpus: {os.cpu_count()}); model {args.model}")
@@ -57,8 +58,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         images = {s: test_image(s, s) for s in args.sizes}
-        keras_ms = [_median_ms(lambda x=images[s]: generator(x), args.repeats) for s in args.sizes]
-        rows.append(("Keras", "float32", None, None, keras_ms))
+        for precision in ("float32", "bfloat16"):
+            runner = with_precision(generator, precision)
+            ms = [_median_ms(lambda x=images[s], r=runner: run_batch(r, x), args.repeats)
+                  for s in args.sizes]  # fmt: skip
+            rows.append(("Keras (compiled graph)", precision, None, None, ms))
 
         record = export_model(generator, tmp / "sm", "savedmodel")
         loaded = tf.saved_model.load(str(tmp / "sm"))

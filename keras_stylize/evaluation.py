@@ -6,7 +6,7 @@ experiments are measured (`scripts/zoo_build.py`, `scripts/norm_comparison.py`):
 - each photo is decoded as users' photos are (`images.open_image`: EXIF orientation,
   alpha composited on white) and shrunk (Lanczos, aspect kept) so that its long side is at
   most `long_side` pixels;
-- it is stylized whole (no tiling) with `inference.stylize`, rounded to uint8 as a user
+- it is stylized whole (no tiling) in float32 with `inference.stylize`, rounded to uint8 as a user
   would receive it;
 - the losses are those of a `PerceptualLoss` (content loss against the photo itself, style
   loss against the loss's style Gram matrices), averaged over the photos. The same losses
@@ -150,7 +150,8 @@ def mean_losses(
     for path in photos:
         photo = load_photo(path, long_side)
         x = photo.astype(np.float32)
-        y = stylize(photo, generator, style=style, return_array=True)
+        y = stylize(photo, generator, style=style, return_array=True, precision="float32",
+                    max_memory=None)  # fmt: skip
         blots.append(blot_fraction(photo, y))
         y = y.astype(np.float32)
         record("stylized", x, y)

@@ -48,6 +48,7 @@ from keras_stylize.generators.extend import add_styles, warm_start
 from keras_stylize.images import list_images
 from keras_stylize.options import DISTRIBUTE, NORMS, OUTPUTS, PRECISIONS
 from keras_stylize.perceptual_loss import PerceptualLoss
+from keras_stylize.precision import float32_copy
 from keras_stylize.stylization_model import StylizationModel
 from keras_stylize.vgg_layers import DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS
 
@@ -179,34 +180,6 @@ def build_generator(config: FitConfig, style_names: list[str] | None = None) -> 
     if config.family == "johnson":
         kwargs["width"] = config.width
     return FAMILIES[config.family](**kwargs)
-
-
-def float32_copy(model: keras.Model) -> keras.Model:
-    """The same functional model with every mixed-precision dtype policy set to float32.
-
-    A model trained under `mixed_bfloat16`/`mixed_float16` stores that policy in each
-    layer's config; saved as is, it would run in 16-bit at inference and its exports would
-    contain 16-bit ops (bfloat16 `MirrorPad` is not a TFLite builtin). Weights are float32
-    in both and are copied unchanged.
-    """
-
-    def fix(obj):
-        if isinstance(obj, dict):
-            name = (
-                obj.get("config", {}).get("name")
-                if obj.get("class_name") == "DTypePolicy"
-                else None
-            )
-            if isinstance(name, str) and name.startswith("mixed_"):
-                obj = {**obj, "config": {**obj["config"], "name": "float32"}}
-            return {key: fix(value) for key, value in obj.items()}
-        if isinstance(obj, list):
-            return [fix(value) for value in obj]
-        return obj
-
-    copy = model.__class__.from_config(fix(model.get_config()))
-    copy.set_weights(model.get_weights())
-    return copy
 
 
 def save_generator_atomically(generator: keras.Model, path: str | os.PathLike) -> None:

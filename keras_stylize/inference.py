@@ -6,16 +6,17 @@ image (or a uint8 `(H, W, 3)` array with `return_array=True`). Transparent input
 composited on white before stylizing; `keep_alpha=True` puts the original alpha plane
 back on the result (RGBA).
 
-Tiled inference (`tile=...`) runs the generator on overlapping square tiles and blends
-them with linear ramps over the overlap, so memory stays bounded for very large images.
-Instance normalization computes its statistics per tile, so tiles are not exactly the
-whole-image result; `benchmarks/stylize.py --tiling` measures the difference and the
-defaults (512 px tiles, 128 px overlap) come from that measurement (see docs/).
+Images that do not fit the memory budget (`max_memory`, 2 GB by default) are stylized
+in tiles that share the whole image's instance-norm statistics (`keras_stylize.tiling`),
+so the result matches the whole-image one and has no seams. The generator runs as a
+compiled graph in the precision `precision` ("auto": bfloat16 on CPUs with native
+bfloat16, float16 on GPUs, else float32; all within 40 dB of float32).
 """
 
 from __future__ import annotations
 
 import os
+import weakref
 from typing import Any
 
 import keras
@@ -25,7 +26,13 @@ from PIL import Image
 from keras_stylize.generators import MIN_SIZE
 from keras_stylize.generators.blocks import STYLE_LAYER
 from keras_stylize.images import ImageReadError, open_image, to_rgb
-from keras_stylize.options import DEFAULT_OVERLAP
+from keras_stylize.options import DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP
+from keras_stylize.precision import for_inference
+from keras_stylize.runner import run
+from keras_stylize.tiling import stylize_tiled
+
+_BYTES_PER_PIXEL: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PRECISION_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def load_generator(model: keras.Model | str | os.PathLike) -> keras.Model:
@@ -121,71 +128,74 @@ def _as_image(image: Any, max_pixels: int | None) -> tuple[Image.Image, Image.Im
     return open_image(image, max_pixels=max_pixels)
 
 
+def with_precision(generator: keras.Model, precision: str = "auto") -> keras.Model:
+    """`generator` computing in `precision` (`precision.for_inference`), cached."""
+    copies = _PRECISION_COPIES.setdefault(generator, {})
+    if precision not in copies:
+        copy = for_inference(generator, precision)
+        copies[precision] = None if copy is generator else copy  # no cycle to the key
+    return copies[precision] or generator
+
+
 def run_batch(
     generator: keras.Model, images: np.ndarray, weights: np.ndarray | None = None
 ) -> np.ndarray:
     """The generator's float32 output for float32 images `(batch, H, W, 3)` in [0, 255];
     `weights` (multi-style only) is one style weights row `(num_styles,)` for every image
     or one row per image `(batch, num_styles)`."""
-    if weights is not None:
-        rows = np.asarray(weights, np.float32).reshape(-1, np.shape(weights)[-1])
-        images = [images, np.broadcast_to(rows, (len(images), rows.shape[1]))]
-    return np.asarray(generator(images, training=False), dtype=np.float32)
+    return run(generator, images, weights)
 
 
-def _run(generator: keras.Model, pixels: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
-    """Generator on one float32 (H, W, 3) [0, 255] image (and its style weights row)
-    -> float32 (H, W, 3)."""
-    return run_batch(generator, pixels[None], weights)[0]
+def _rss_mb() -> float:
+    """This process's resident memory now, MB (Linux; 0 where unknown)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
-def _ramp(length: int, overlap: int, at_start: bool, at_end: bool) -> np.ndarray:
-    weights = np.ones(length, np.float32)
-    ramp = (np.arange(overlap, dtype=np.float32) + 0.5) / overlap
-    if not at_start and overlap:
-        weights[:overlap] = np.minimum(weights[:overlap], ramp)
-    if not at_end and overlap:
-        weights[-overlap:] = np.minimum(weights[-overlap:], ramp[::-1])
-    return weights
+def activation_bytes_per_pixel(generator: keras.Model) -> float:
+    """Estimated peak memory of a whole-image pass, bytes per input pixel: twice the
+    largest sum of a layer's input and output elements per pixel (found from the output
+    shapes at 64 x 64) times the bytes of the convolutions' compute dtype. The factor 2
+    covers the graph's temporaries (padding copies, normalization intermediates); the
+    measured Johnson figures are 800-1080 (float32) and 430-520 (bfloat16) bytes per
+    pixel at 1-4 MP against estimates of 1024 and 512 (docs/benchmarks.md)."""
+    if generator not in _BYTES_PER_PIXEL:
+        layers = [layer for layer in generator.layers
+                  if not isinstance(layer, keras.layers.InputLayer)]  # fmt: skip
+        probe = keras.Model(generator.input, [layer.output for layer in layers])
+        inputs = [np.zeros((1, 64, 64, 3), np.float32)]
+        if len(generator.inputs) > 1:
+            inputs.append(np.ones((1, generator.inputs[1].shape[-1]), np.float32))
+        outputs = probe(inputs if len(inputs) > 1 else inputs[0], training=False)
+        size = {id(layer.output): int(np.prod(o.shape[1:])) / 64**2
+                for layer, o in zip(layers, outputs, strict=True)}  # fmt: skip
+        peak = 0.0
+        for layer in layers:
+            ins = [size.get(id(t), 0.0) for t in keras.tree.flatten(layer.input)]
+            peak = max(peak, sum(ins) + size[id(layer.output)])
+        convs = [layer for layer in layers if isinstance(layer, keras.layers.Conv2D)]
+        dtype = convs[0].compute_dtype if convs else "float32"
+        itemsize = 4 if dtype == "float32" else 2  # float16 and bfloat16
+        _BYTES_PER_PIXEL[generator] = 2 * itemsize * peak
+    return _BYTES_PER_PIXEL[generator]
 
 
-def _starts(size: int, tile: int, step: int) -> list[int]:
-    if size <= tile:
-        return [0]
-    starts = list(range(0, size - tile, step)) + [size - tile]
-    return sorted(set(starts))
-
-
-def stylize_tiled(
-    generator: keras.Model,
-    pixels: np.ndarray,
-    tile: int,
-    overlap: int,
-    weights: np.ndarray | None = None,
-) -> np.ndarray:
-    """Runs `generator` on overlapping `tile` x `tile` tiles of a float32 (H, W, 3)
-    image and blends them with linear weights over `overlap` pixels (`weights`: the style
-    weights row of a multi-style generator)."""
-    if tile < MIN_SIZE or not 0 <= overlap < tile // 2 + 1:
-        raise ValueError(
-            f"need tile >= {MIN_SIZE} and 0 <= overlap <= tile/2; got {tile}, {overlap}"
-        )
-    height, width, _ = pixels.shape
-    out = np.zeros((height, width, 3), np.float32)
-    norm = np.zeros((height, width, 1), np.float32)
-    step = tile - overlap
-    ys, xs = _starts(height, tile, step), _starts(width, tile, step)
-    for y in ys:
-        for x in xs:
-            patch = pixels[y : y + tile, x : x + tile]
-            h, w, _ = patch.shape
-            result = _run(generator, patch, weights)
-            wy = _ramp(h, min(overlap, h // 2), y == ys[0], y == ys[-1])
-            wx = _ramp(w, min(overlap, w // 2), x == xs[0], x == xs[-1])
-            weight = (wy[:, None] * wx[None, :])[..., None]
-            out[y : y + h, x : x + w] += result * weight
-            norm[y : y + h, x : x + w] += weight
-    return out / norm
+def plan_tiles(
+    generator: keras.Model, height: int, width: int, max_memory_mb: float, overlap: int
+) -> int | None:
+    """None if the whole image fits in `max_memory_mb` of process memory (peak RSS,
+    counting what the process already holds), else the largest tile side that fits
+    (at least 128 px)."""
+    per_pixel = activation_bytes_per_pixel(generator)
+    images = height * width * (3 + 4 + 4)  # the uint8 photo, float32 input and output
+    free = max_memory_mb * 2**20 - _rss_mb() * 2**20 - images
+    if height * width * per_pixel <= free:
+        return None
+    side = (max(free, 0) / per_pixel) ** 0.5 - 2 * overlap
+    return max(128, int(side) // 32 * 32)
 
 
 def transfer_luminance(original: np.ndarray, stylized: np.ndarray) -> np.ndarray:
@@ -224,6 +234,8 @@ def stylize(
     keep_alpha: bool = False,
     max_pixels: int | None = None,
     return_array: bool = False,
+    precision: str = "auto",
+    max_memory: float | None = DEFAULT_MAX_MEMORY_MB,
 ) -> Image.Image | np.ndarray:
     """Stylizes one image with a generator (see the module docstring for conventions).
 
@@ -234,11 +246,16 @@ def stylize(
         max_size: if set, the long side is first downscaled to at most this many pixels.
         strength: in [0, 1]; the result is `strength * stylized + (1 - strength) * input`.
         preserve_color: keep the input's colours (transfer luminance only).
-        tile: tile side for tiled inference (None: whole image at once).
-        overlap: overlap of neighbouring tiles, px.
+        tile: side of the tiles' own regions, px; None chooses: the whole image at once
+            if it fits in `max_memory`, else the largest tiles that fit.
+        overlap: context around each tile, px (see `tiling`).
         keep_alpha: return RGBA with the input's alpha plane if it had one.
         max_pixels: decompression-bomb limit for decoding (default: Pillow's).
         return_array: return a uint8 array instead of a PIL image.
+        precision: compute precision, one of `options.INFERENCE_PRECISIONS`; "auto" is
+            the fastest that stays within 40 dB of float32 (`precision.resolve`).
+        max_memory: memory budget of the process, MB, for choosing tiles (None: no
+            limit, whole image unless `tile` is given).
 
     Raises:
         ImageReadError: unreadable input, or smaller than 32 px on a side.
@@ -265,10 +282,13 @@ def stylize(
         result = original.copy()
     else:
         pixels = original.astype(np.float32)
+        runner = with_precision(generator, precision)
+        if tile is None and max_memory is not None:
+            tile = plan_tiles(runner, *pixels.shape[:2], max_memory, overlap)
         if tile and max(original.shape[:2]) > tile:
-            out = stylize_tiled(generator, pixels, tile, overlap, weights)
+            out = stylize_tiled(runner, pixels, tile, overlap, weights)
         else:
-            out = _run(generator, pixels, weights)
+            out = run_batch(runner, pixels[None], weights)[0]
         result = finish(original, out, preserve_color, strength)
     if keep_alpha and alpha is not None:
         result = np.concatenate([result, np.asarray(alpha, np.uint8)[..., None]], axis=-1)

@@ -135,6 +135,7 @@ def stylize_video(
     preserve_color: bool = False,
     strength: float = 1.0,
     overwrite: bool = False,
+    precision: str = "auto",
     on_frames: Callable[[int], None] | None = None,
 ) -> VideoReport:
     """Stylizes the video `source` into `target` (see the module docstring).
@@ -146,13 +147,20 @@ def stylize_video(
         batch_size: frames per generator call (larger is faster on GPUs).
         preserve_color, strength: as for `inference.stylize`.
         overwrite: replace an existing `target`.
+        precision: compute precision (`inference.stylize`'s).
         on_frames: called with the number of frames just written (progress bars).
 
     Raises:
         VideoError: unreadable input (no video stream, no frames, undecodable), an output
             that exists or would replace the input, or no encoder for the extension.
     """
-    from keras_stylize.inference import finish, load_generator, run_batch, style_vector
+    from keras_stylize.inference import (
+        finish,
+        load_generator,
+        run_batch,
+        style_vector,
+        with_precision,
+    )
 
     av = _import_av()
     source, target = Path(source), Path(target)
@@ -165,6 +173,7 @@ def stylize_video(
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength must be in [0, 1]. Received: {strength}")
     generator = load_generator(model)
+    runner = with_precision(generator, precision)
     weights = style_vector(generator, style)
     encoder = _encoder(av, target)
     try:
@@ -191,7 +200,7 @@ def stylize_video(
                 if not batch:
                     return
                 pixels = np.stack([f.to_ndarray(format="rgb24") for f in batch])
-                outputs = run_batch(generator, pixels.astype(np.float32), weights)
+                outputs = run_batch(runner, pixels.astype(np.float32), weights)
                 for frame, original, output in zip(batch, pixels, outputs, strict=True):
                     writer.write(finish(original, output, preserve_color, strength), frame)
                 report.frames += len(batch)

@@ -180,3 +180,35 @@ def test_conditional_rejects_bad_arguments():
     layer = ConditionalInstanceNormalization(2)
     with pytest.raises(ValueError, match="2 columns"):
         layer.build([(None, 4, 4, 3), (None, 3)])
+
+
+from keras_stylize.layers import SharedStatisticsNormalization  # noqa: E402
+
+
+@pytest.mark.parametrize("num_styles", [None, 3])
+def test_shared_statistics_with_the_input_statistics_equal_instance_norm(num_styles, rng):
+    x = rng.normal(2.0, 3.0, (1, 9, 11, 4)).astype("float32")
+    gamma = rng.normal(1.0, 0.2, (4,) if num_styles is None else (3, 4)).astype("float32")
+    beta = rng.normal(0.0, 0.5, gamma.shape).astype("float32")
+    shared = SharedStatisticsNormalization(num_styles, name="n")
+    if num_styles is None:
+        reference = InstanceNormalization()
+        args, shared_args = x, x
+    else:
+        reference = ConditionalInstanceNormalization(num_styles)
+        style = np.array([[0.3, 0.0, 0.7]], "float32")
+        args = shared_args = [x, style]
+    reference(args)
+    reference.gamma.assign(gamma)
+    reference.beta.assign(beta)
+    shared(shared_args)
+    shared.gamma.assign(gamma)
+    shared.beta.assign(beta)
+    shared.mean.assign(x.mean(axis=(0, 1, 2)))
+    shared.variance.assign(x.var(axis=(0, 1, 2)))
+    np.testing.assert_allclose(shared(shared_args), reference(args), atol=1e-4)
+    # other statistics give another result: they are really used
+    shared.mean.assign(x.mean(axis=(0, 1, 2)) + 1.0)
+    assert np.abs(np.asarray(shared(shared_args)) - np.asarray(reference(args))).mean() > 0.1
+    config = shared.get_config()
+    assert SharedStatisticsNormalization.from_config(config).get_config() == config

@@ -8,9 +8,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_stylize import johnson_generator
+from keras_stylize import johnson_generator, texture_net_generator
 from keras_stylize.images import ImageReadError, read_rgb
-from keras_stylize.inference import stylize, stylize_tiled, transfer_luminance
+from keras_stylize.inference import (
+    _rss_mb,
+    activation_bytes_per_pixel,
+    plan_tiles,
+    run_batch,
+    stylize,
+    transfer_luminance,
+)
+from keras_stylize.tiling import stylize_tiled
 
 from .conftest import write_image
 
@@ -75,9 +83,9 @@ def test_preserve_color_keeps_input_chroma(generator):
     assert np.abs(y_plain - y_luma).mean() < 3.0
 
 
-def test_tiled_blending_is_exact_for_a_pointwise_model(rng):
-    # With a per-pixel model every tile agrees with the whole image, so any difference
-    # would come from the tiling and blending itself.
+def test_tiling_is_exact_for_a_pointwise_model(rng):
+    # A per-pixel model has no statistics and no context: any difference would come from
+    # cutting and reassembling the tiles.
     inputs = keras.Input((None, None, 3))
     pointwise = keras.Model(inputs, keras.layers.Conv2D(3, 1, activation="sigmoid")(inputs) * 255)
     photo = rng.uniform(0, 255, (150, 170, 3)).astype(np.float32)
@@ -87,10 +95,54 @@ def test_tiled_blending_is_exact_for_a_pointwise_model(rng):
         np.testing.assert_allclose(tiled, whole, atol=1e-3)
 
 
-def test_single_tile_equals_whole_image(generator):
-    photo = _photo(90, 100).astype(np.float32)
-    whole = np.asarray(generator(photo[None]))[0]
-    np.testing.assert_allclose(stylize_tiled(generator, photo, 256, 32), whole, atol=1e-4)
+@pytest.mark.parametrize("kind", ["johnson", "texture", "multi_style"])
+def test_tiles_share_the_whole_image_statistics(kind):
+    """Tiles normalized with the whole image's statistics (gathered tile by tile) equal
+    the whole-image result; tiles normalized by their own statistics do not."""
+    keras.utils.set_random_seed(5)
+    weights = None
+    if kind == "johnson":
+        generator = johnson_generator(width=0.25, output="tanh")
+    elif kind == "texture":
+        generator = texture_net_generator(output="tanh")
+    else:
+        generator = johnson_generator(width=0.25, output="tanh", num_styles=3)
+        weights = np.array([0.2, 0.0, 0.8], np.float32)
+    photo = _photo(200, 230).astype(np.float32)
+    whole = run_batch(generator, photo[None], weights)[0]
+    tiled = stylize_tiled(generator, photo, tile=96, overlap=128, weights=weights)
+    np.testing.assert_allclose(tiled, whole, atol=0.02)
+    own = run_batch(generator, photo[None, :96, :96], weights)[0]  # a tile's own statistics
+    assert np.abs(own[:64, :64] - whole[:64, :64]).mean() > 1.0
+
+
+def test_stylize_tiles_what_does_not_fit_the_memory_budget(generator):
+    photo = _photo(300, 260)
+    whole = stylize(photo, generator, return_array=True, precision="float32")
+    assert plan_tiles(generator, 300, 260, max_memory_mb=10**6, overlap=128) is None
+    assert plan_tiles(generator, 8000, 6000, max_memory_mb=2048, overlap=128) >= 128
+    small = _rss_mb() + 2 * activation_bytes_per_pixel(generator) * 200**2 / 2**20
+    tile = plan_tiles(generator, 300, 260, max_memory_mb=small, overlap=32)
+    assert tile is not None and tile < 260
+    tiled = stylize(photo, generator, return_array=True, precision="float32",
+                    max_memory=small, overlap=128)  # fmt: skip
+    assert np.abs(tiled.astype(int) - whole).max() <= 1
+
+
+def test_reduced_precision_stays_close_to_float32():
+    from keras_stylize import zoo
+    from keras_stylize.precision import for_inference, resolve
+
+    assert resolve("auto") in ("float32", "bfloat16", "float16")
+    generator = zoo.load("starry_night_johnson")
+    photo = _photo(128, 160).astype(np.float32)
+    reference = np.clip(run_batch(generator, photo[None])[0], 0, 255)
+    fast = for_inference(generator, "bfloat16")
+    assert fast.get_layer("encoder1_conv").compute_dtype == "bfloat16"
+    assert fast.output.dtype == "float32"
+    out = np.clip(run_batch(fast, photo[None])[0], 0, 255)
+    psnr = 10 * np.log10(255**2 / np.mean((out - reference) ** 2))
+    assert 40 <= psnr < 100  # close, and really computed in another precision
 
 
 def test_max_size_and_too_small(generator):

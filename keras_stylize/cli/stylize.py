@@ -10,7 +10,12 @@ from pathlib import Path
 
 import click
 
-from keras_stylize.options import DEFAULT_OVERLAP, DEFAULT_TILE
+from keras_stylize.options import (
+    DEFAULT_MAX_MEMORY_MB,
+    DEFAULT_OVERLAP,
+    DEFAULT_TILE,
+    INFERENCE_PRECISIONS,
+)
 
 WRITABLE = {".jpg": "jpg", ".jpeg": "jpg", ".png": "png", ".webp": "webp"}
 
@@ -94,11 +99,22 @@ def _output_for(item: str, relative: Path | None, out: str | None, single: bool,
     "--tile",
     type=click.IntRange(min=0),
     default=None,
-    help=f"Tile side for tiled inference of large images, px, e.g. {DEFAULT_TILE} "
-    "(0 or unset: whole image at once).",
+    help=f"Force tiles with this side, px, e.g. {DEFAULT_TILE} (unset: whole image if it fits "
+    "--max-memory, else the largest tiles that fit; tiles share the whole image's statistics).",
 )
 @click.option(
-    "--overlap", type=click.IntRange(min=0), default=DEFAULT_OVERLAP, help="Tile overlap, px."
+    "--overlap", type=click.IntRange(min=0), default=DEFAULT_OVERLAP,
+    help="Context around each tile, px.",
+)
+@click.option(
+    "--max-memory", type=click.FloatRange(min=256), default=DEFAULT_MAX_MEMORY_MB,
+    help="Memory budget of the process, MB; larger images are stylized in tiles.",
+    show_default=True,
+)
+@click.option(
+    "--precision", type=click.Choice(INFERENCE_PRECISIONS), default="auto", show_default=True,
+    help="Compute precision; auto = bfloat16 on CPUs with native bfloat16, float16 on GPUs, "
+    "else float32.",
 )
 @click.option(
     "--keep-alpha", is_flag=True, help="Keep transparency (png/webp); default composites on white."
@@ -116,8 +132,8 @@ def _output_for(item: str, relative: Path | None, out: str | None, single: bool,
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 def stylize(inputs, model, style, output, fmt, recursive, max_size, strength, preserve_color, tile,
-            overlap, keep_alpha, max_pixels, quality, batch_size, overwrite,
-            as_json) -> None:  # fmt: skip
+            overlap, max_memory, precision, keep_alpha, max_pixels, quality, batch_size,
+            overwrite, as_json) -> None:  # fmt: skip
     """Stylize INPUTS (image or video files, folders, or '-' for stdin) with a style model.
 
     Videos (mp4, mov, mkv, webm, avi, m4v; needs the [video] extra) keep their size, frame
@@ -176,6 +192,7 @@ def stylize(inputs, model, style, output, fmt, recursive, max_size, strength, pr
                     report = stylize_video(item, target, generator, style=style,
                                            batch_size=batch_size, preserve_color=preserve_color,
                                            strength=strength, overwrite=overwrite,
+                                           precision=precision,
                                            on_frames=frames.update)  # fmt: skip
                 for skipped in report.skipped_packets:
                     bar.write(f"warning: {item}: skipped a corrupt {skipped}", file=sys.stderr)
@@ -192,7 +209,8 @@ def stylize(inputs, model, style, output, fmt, recursive, max_size, strength, pr
             source = sys.stdin.buffer.read() if item == "-" else item
             image = run(source, generator, style=style, max_size=max_size, strength=strength,
                         preserve_color=preserve_color, tile=tile or None, overlap=overlap,
-                        keep_alpha=keep_alpha, max_pixels=max_pixels)  # fmt: skip
+                        keep_alpha=keep_alpha, max_pixels=max_pixels, precision=precision,
+                        max_memory=max_memory)  # fmt: skip
             data = encode_image(image, file_format, quality=quality)
             if target == "-":
                 sys.stdout.buffer.write(data)

@@ -6,6 +6,7 @@ from keras_stylize.layers.conditional_instance_normalization import (
 from keras_stylize.layers.instance_normalization import InstanceNormalization
 from keras_stylize.layers.pixel_clip import ClipToPixelRange
 from keras_stylize.layers.reflection_padding import ReflectionPadding2D
+from keras_stylize.layers.shared_statistics import SharedStatisticsNormalization
 from keras_stylize.layers.size_alignment import CropToReference, PadToMultiple
 from keras_stylize.layers.spatial_noise import SpatialNoise
 from keras_stylize.layers.style_weights import StyleWeights
@@ -19,6 +20,7 @@ __all__ = [
     "NearestUpsampling2D",
     "PadToMultiple",
     "ReflectionPadding2D",
+    "SharedStatisticsNormalization",
     "SpatialNoise",
     "StyleWeights",
 ]

@@ -70,16 +70,20 @@ class ConditionalInstanceNormalization(keras.layers.Layer):
                 f"Received: input_shape={input_shape}"
             )
         shape = (self.num_styles, channels)
-        self.gamma = self.add_weight(shape=shape, name="gamma", initializer=self.gamma_initializer)
-        self.beta = self.add_weight(shape=shape, name="beta", initializer=self.beta_initializer)
+        # float32 in the float32 normalization under any policy (see InstanceNormalization)
+        self.gamma = self.add_weight(
+            shape=shape, name="gamma", initializer=self.gamma_initializer, autocast=False
+        )
+        self.beta = self.add_weight(
+            shape=shape, name="beta", initializer=self.beta_initializer, autocast=False
+        )
 
     def call(self, inputs):
         x, style_weights = inputs
-        y = instance_normalize(x, self.epsilon)
         w = ops.cast(style_weights, "float32")
-        gamma = ops.matmul(w, ops.cast(self.gamma, "float32"))[:, None, None, :]
-        beta = ops.matmul(w, ops.cast(self.beta, "float32"))[:, None, None, :]
-        return ops.cast(y * gamma + beta, self.compute_dtype)
+        gamma = ops.matmul(w, self.gamma)[:, None, None, :]
+        beta = ops.matmul(w, self.beta)[:, None, None, :]
+        return ops.cast(instance_normalize(x, self.epsilon, gamma, beta), self.compute_dtype)
 
     def compute_output_shape(self, input_shape: list) -> tuple:
         return input_shape[0]

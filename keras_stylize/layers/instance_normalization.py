@@ -8,14 +8,27 @@ import keras
 from keras import ops
 
 
-def instance_normalize(inputs, epsilon: float):
-    """`(x - mean) / sqrt(var + epsilon)` per image and channel over the spatial axes, in
-    float32 (the input is cast; the result is float32). Every axis except the first
-    (batch) and the last (channels) is reduced."""
+def instance_normalize(inputs, epsilon: float, gamma=None, beta=None):
+    """`gamma * (x - mean) / sqrt(var + epsilon) + beta` per image and channel over the
+    spatial axes, in float32 (the input is cast; the result is float32). Every axis
+    except the first (batch) and the last (channels) is reduced. `gamma` and `beta`
+    (float32, shape `(channels,)` or broadcastable per image, e.g. `(batch, 1, 1,
+    channels)`) default to 1 and 0.
+
+    Computed as `x * scale + shift` with per-image, per-channel `scale` and `shift`: two
+    full-size temporaries instead of four, which lowers the peak memory of inference on
+    large images (docs/benchmarks.md).
+    """
     x = ops.cast(inputs, "float32")
     axes = list(range(1, len(x.shape) - 1))
     mean, variance = ops.moments(x, axes=axes, keepdims=True)
-    return (x - mean) * ops.rsqrt(variance + epsilon)
+    scale = ops.rsqrt(variance + epsilon)
+    if gamma is not None:
+        scale = scale * gamma
+    shift = -mean * scale
+    if beta is not None:
+        shift = shift + beta
+    return x * scale + shift
 
 
 @keras.saving.register_keras_serializable(package="keras_stylize")
@@ -86,23 +99,23 @@ class InstanceNormalization(keras.layers.Layer):
                 f"must be known. Received: input_shape={input_shape}"
             )
         self.input_spec = keras.layers.InputSpec(min_ndim=3, axes={-1: channels})
+        # Not autocast: under a mixed policy the parameters stay float32 in the float32
+        # normalization instead of being rounded to 16 bits.
         self.gamma = (
-            self.add_weight(shape=(channels,), name="gamma", initializer=self.gamma_initializer)
+            self.add_weight(shape=(channels,), name="gamma",
+                            initializer=self.gamma_initializer, autocast=False)
             if self.scale
             else None
-        )
+        )  # fmt: skip
         self.beta = (
-            self.add_weight(shape=(channels,), name="beta", initializer=self.beta_initializer)
+            self.add_weight(shape=(channels,), name="beta",
+                            initializer=self.beta_initializer, autocast=False)
             if self.center
             else None
-        )
+        )  # fmt: skip
 
     def call(self, inputs):
-        y = instance_normalize(inputs, self.epsilon)
-        if self.gamma is not None:
-            y = y * ops.cast(self.gamma, "float32")
-        if self.beta is not None:
-            y = y + ops.cast(self.beta, "float32")
+        y = instance_normalize(inputs, self.epsilon, self.gamma, self.beta)
         return ops.cast(y, self.compute_dtype)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:

@@ -1,0 +1,87 @@
+"""Dtype policies of generators: float32 copies of trained models, reduced-precision
+copies for inference, and the precision `auto` picks for this machine.
+
+A generator's pixels stay float32 at both ends whatever the precision: the output
+mapping and the final crop (`OUTPUT_LAYERS`) always compute in float32, and the
+normalization layers compute their statistics in float32 under any policy.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import keras
+
+from keras_stylize.options import INFERENCE_PRECISIONS
+
+# The layers that map the last activation to pixels (see generators.blocks): float32 always.
+OUTPUT_LAYERS = ("scale_output", "scale_output_linear", "scale_output_tanh", "crop")
+POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+
+
+def _policy(name: str) -> dict[str, Any]:
+    return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": name},
+            "registered_name": None}  # fmt: skip
+
+
+def with_policy(model: keras.Model, policy: str) -> keras.Model:
+    """A copy of the functional `model` (same weights) whose layers use the dtype policy
+    `policy` ("float32", "mixed_bfloat16" or "mixed_float16"), except `OUTPUT_LAYERS`,
+    which stay float32, and the inputs, which stay float32. Weights are float32 in all."""
+
+    def fix(layer: dict) -> dict:
+        config = layer["config"]
+        if layer["class_name"] == "InputLayer" or "dtype" not in config:
+            return layer
+        name = "float32" if config.get("name") in OUTPUT_LAYERS else policy
+        return {**layer, "config": {**config, "dtype": _policy(name)}}
+
+    config = model.get_config()
+    config = {**config, "layers": [fix(layer) for layer in config["layers"]]}
+    copy = model.__class__.from_config(config)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def float32_copy(model: keras.Model) -> keras.Model:
+    """The generator with every layer float32: what `fit` saves. A model trained under
+    `mixed_bfloat16`/`mixed_float16` stores that policy in each layer's config; saved as
+    is, it would run in 16-bit at inference and its exports would contain 16-bit ops
+    (bfloat16 `MirrorPad` is not a TFLite builtin)."""
+    return with_policy(model, "float32")
+
+
+@functools.cache
+def native_bfloat16() -> bool:
+    """True if this machine's CPU computes bfloat16 natively (x86 AVX512-BF16 or AMX;
+    Linux `/proc/cpuinfo` flags). Elsewhere bfloat16 is emulated and slower than float32."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            flags = set(" ".join(line for line in f if line.startswith("flags")).split())
+    except OSError:
+        return False
+    return bool({"avx512_bf16", "amx_bf16"} & flags)
+
+
+def resolve(precision: str) -> str:
+    """The precision `precision` means on this machine: "auto" is "float16" on a GPU,
+    "bfloat16" on a CPU with native bfloat16 and "float32" elsewhere (each stays within
+    40 dB PSNR of float32 on the zoo models, docs/benchmarks.md)."""
+    if precision not in INFERENCE_PRECISIONS:
+        raise ValueError(f"precision must be one of {INFERENCE_PRECISIONS}, not {precision!r}")
+    if precision != "auto":
+        return precision
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return "float16"
+    return "bfloat16" if native_bfloat16() else "float32"
+
+
+def for_inference(generator: keras.Model, precision: str = "auto") -> keras.Model:
+    """`generator` computing in `precision` (see `resolve`); float32 returns it unchanged."""
+    resolved = resolve(precision)
+    if resolved == "float32":
+        return generator
+    return with_policy(generator, POLICIES[resolved])

@@ -1,0 +1,167 @@
+"""Tiled inference whose tiles share the whole image's instance-norm statistics.
+
+Instance normalization normalizes each channel by its mean and variance over the whole
+image, so tiles normalized by their own statistics disagree with the whole-image result
+and with each other (seams). Here every normalization layer of the generator is
+replaced (`tile_model`) by a `SharedStatisticsNormalization` with the same scale and
+shift, which normalizes with statistics given to it, and the statistics are gathered
+exactly, tile by tile, without ever holding the whole image's activations:
+
+- the normalization layers are grouped by level: a layer's level is the number of
+  normalization layers on the longest path from the input to it (the Johnson network
+  is a chain of 15 levels; the texture network's parallel branches share levels);
+- level by level, the network truncated at the inputs of that level's layers runs over
+  all tiles (the earlier levels' statistics are known by then), and the sums of each
+  input and its square over the part of the image each tile owns give that layer's
+  whole-image mean and variance;
+- a last pass runs the whole network over the tiles and keeps each tile's own region.
+
+A tile is its own region plus `overlap` pixels of context on every side (clamped at the
+image border); own regions and tile corners are multiples of the generator's size
+multiple, so strided and pooled layers line up with the whole image's. With context at
+least the receptive-field radius of the network (about 94 px for the Johnson network)
+the tiles equal the whole-image result up to float rounding; with less, pixels near a
+tile's edge miss some far context (`benchmarks/stylize.py tiling` measures both). The
+cost is the final pass plus one truncated pass per level: about 7x a whole-image pass
+for the Johnson network, paid only by images too large to stylize whole.
+
+Pixel conventions as in `inference`: float32 `(H, W, 3)` RGB in [0, 255].
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import keras
+import numpy as np
+
+from keras_stylize.layers import (
+    ConditionalInstanceNormalization,
+    InstanceNormalization,
+    PadToMultiple,
+    SharedStatisticsNormalization,
+)
+from keras_stylize.runner import run
+
+_TILE_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def size_multiple(generator: keras.Model) -> int:
+    """The multiple the generator pads its input to (its `PadToMultiple`), else 1."""
+    return max([layer.multiple for layer in generator.layers
+                if isinstance(layer, PadToMultiple)] or [1])  # fmt: skip
+
+
+def tile_model(generator: keras.Model) -> tuple[keras.Model, list[keras.Model], list[list]]:
+    """`(model, truncated, levels)` for `generator` (cached per generator).
+
+    `model` shares the generator's layers except its instance norms, which become
+    `SharedStatisticsNormalization` layers with the same scale, shift and dtype policy.
+    `levels[i]` are the normalization layers of level i (see the module docstring) and
+    `truncated[i]` the model from the generator's inputs to their feature inputs.
+    """
+    if generator in _TILE_MODELS:
+        return _TILE_MODELS[generator]
+    originals = {}
+
+    def clone(layer):
+        if isinstance(layer, (InstanceNormalization, ConditionalInstanceNormalization)):
+            originals[layer.name] = layer
+            return SharedStatisticsNormalization(
+                getattr(layer, "num_styles", None), layer.epsilon, name=layer.name,
+                dtype=layer.dtype_policy,
+            )  # fmt: skip
+        return layer
+
+    model = keras.models.clone_model(generator, clone_function=clone)
+    depth: dict[int, int] = {}  # node id -> level after it
+    levels: list[list] = []
+    by_depth = model._nodes_by_depth  # Keras' own graph map: nodes of this model only
+    for node in (n for d in sorted(by_depth, reverse=True) for n in by_depth[d]):
+        layer = node.operation
+        level = max((depth[id(p)] for p in node.parent_nodes), default=0)
+        if isinstance(layer, SharedStatisticsNormalization):
+            old = originals[layer.name]
+            layer.gamma.assign(old.gamma if old.gamma is not None else np.ones(layer.gamma.shape))
+            layer.beta.assign(old.beta if old.beta is not None else np.zeros(layer.beta.shape))
+            if level == len(levels):
+                levels.append([])
+            levels[level].append(layer)
+            level += 1
+        depth[id(node)] = level
+    truncated = [
+        keras.Model(model.input, [keras.tree.flatten(norm.input)[0] for norm in group])
+        for group in levels
+    ]
+    _TILE_MODELS[generator] = (model, truncated, levels)
+    return model, truncated, levels
+
+
+def _spans(size: int, tile: int, overlap: int, multiple: int) -> list[tuple[int, int, int, int]]:
+    """`(start, end, own_start, own_end)` of the tiles along an axis of `size` px (a
+    multiple of `multiple`): own regions of about `tile` px that partition the axis,
+    boundaries and starts at multiples of `multiple`."""
+    units, tile_units = size // multiple, max(1, tile // multiple)
+    count = max(1, -(-units // tile_units))
+    bounds = [round(i * units / count) * multiple for i in range(count + 1)]
+    margin = -(-overlap // multiple) * multiple
+    return [(max(0, a - margin), min(size, b + margin), a, b)
+            for a, b in zip(bounds, bounds[1:], strict=False)]  # fmt: skip
+
+
+def stylize_tiled(
+    generator: keras.Model,
+    pixels: np.ndarray,
+    tile: int,
+    overlap: int,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """The generator's float32 `(H, W, 3)` output for `pixels`, computed tile by tile
+    with the whole image's statistics (see the module docstring).
+
+    Args:
+        generator: any generator of the package (batch norm and no norm need no
+            statistics: one pass).
+        pixels: float32 `(H, W, 3)` in [0, 255].
+        tile: side of a tile's own region, px (rounded to the generator's multiple).
+        overlap: context around each tile's own region, px.
+        weights: the style weights row of a multi-style generator.
+    """
+    if tile < 32 or overlap < 0:
+        raise ValueError(f"need tile >= 32 and overlap >= 0; got {tile}, {overlap}")
+    multiple = size_multiple(generator)
+    height, width, _ = pixels.shape
+    padded_h, padded_w = -(-height // multiple) * multiple, -(-width // multiple) * multiple
+    # the reflection the generator's PadToMultiple would apply to the whole image
+    padded = np.pad(pixels, ((0, padded_h - height), (0, padded_w - width), (0, 0)), "reflect")
+    tiles = [
+        (rows, cols)
+        for rows in _spans(padded_h, tile, overlap, multiple)
+        for cols in _spans(padded_w, tile, overlap, multiple)
+    ]
+    model, truncated, levels = tile_model(generator)
+    for partial, group in zip(truncated, levels, strict=True):
+        sums = [np.zeros((2, norm.mean.shape[0]), np.float64) for norm in group]
+        count = [0] * len(group)
+        shifts = [None] * len(group)
+        for (y0, y1, oy0, oy1), (x0, x1, ox0, ox1) in tiles:
+            features = run(partial, padded[None, y0:y1, x0:x1], weights)
+            features = features if isinstance(features, list) else [features]
+            for i, x in enumerate(features):
+                stride = (y1 - y0) // x.shape[1]
+                own = x[0, (oy0 - y0) // stride : (oy1 - y0) // stride,
+                        (ox0 - x0) // stride : (ox1 - x0) // stride].astype(np.float64)  # fmt: skip
+                own = own.reshape(-1, own.shape[-1])
+                if shifts[i] is None:  # sums around a first estimate do not cancel
+                    shifts[i] = own.mean(axis=0)
+                own -= shifts[i]
+                sums[i] += [own.sum(axis=0), np.square(own).sum(axis=0)]
+                count[i] += own.shape[0]
+        for norm, (s1, s2), n, shift in zip(group, sums, count, shifts, strict=True):
+            norm.mean.assign((shift + s1 / n).astype(np.float32))
+            norm.variance.assign(np.maximum(s2 / n - (s1 / n) ** 2, 0.0).astype(np.float32))
+    out = np.empty((padded_h, padded_w, 3), np.float32)
+    for (y0, y1, oy0, oy1), (x0, x1, ox0, ox1) in tiles:
+        result = run(model, padded[None, y0:y1, x0:x1], weights)[0]
+        out[oy0:oy1, ox0:ox1] = result[oy0 - y0 : oy1 - y0, ox0 - x0 : ox1 - x0]
+    return out[:height, :width]
