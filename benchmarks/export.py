@@ -105,7 +105,7 @@ def main() -> None:
         size_text = "-" if size is None else f"{size / 1e6:.2f} MB"
         psnr_text = (
             "-"
-            if psnr is None and fmt == "Keras"
+            if psnr is None and fmt.startswith("Keras")
             else ("inf" if psnr is None else f"{psnr:.1f} dB")
         )
         times = " | ".join(f"{m:.0f}" for m in ms)

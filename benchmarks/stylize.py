@@ -4,6 +4,7 @@
     python benchmarks/stylize.py memory --sizes 1024x1024 2048x2048   # whole-image peak RSS
     python benchmarks/stylize.py memory --sizes 6000x4000 --max-memory 2048  # automatic
     python benchmarks/stylize.py tiling --model NAME_OR_PATH --image PHOTO
+    python benchmarks/stylize.py precision --photos ../shared/data/content_eval
 
 Prints figures; asserts nothing. The 1-minute load average is printed so that runs
 taken while something else uses the CPU can be recognised.
@@ -111,6 +112,31 @@ def tiling(args) -> None:
             )
 
 
+def precision(args) -> None:
+    """PSNR of each reduced precision against float32 over a folder of photos."""
+    from keras_stylize.evaluation import load_photo
+    from keras_stylize.images import list_images
+    from keras_stylize.inference import run_batch, with_precision
+
+    photos = list_images(args.photos)
+    print(f"{len(photos)} photos from {args.photos}, long side {args.size} px")
+    print("| model | precision | mean PSNR | min PSNR |")
+    print("|---|---|---|---|")
+    for name in args.models:
+        generator = _load(name)
+        scores = {p: [] for p in args.precisions}
+        for path in photos:
+            x = load_photo(path, args.size)[None].astype(np.float32)
+            reference = np.clip(np.round(run_batch(generator, x)), 0, 255)
+            for p in args.precisions:
+                out = np.clip(np.round(run_batch(with_precision(generator, p), x)), 0, 255)
+                mse = max(float(np.mean((out - reference) ** 2)), 1e-12)
+                scores[p].append(10 * np.log10(255**2 / mse))
+        for p, values in scores.items():
+            print(f"| {name} | {p} | {np.mean(values):.1f} dB | {np.min(values):.1f} dB |",
+                  flush=True)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -134,8 +160,14 @@ def main() -> None:
     p.add_argument("--size", type=int, default=1024, help="long side of the test image")
     p.add_argument("--tiles", nargs="+", type=int, default=[256, 384, 512])
     p.add_argument("--overlaps", nargs="+", type=int, default=[32, 64, 128])
+    p = sub.add_parser("precision")
+    p.add_argument("--models", nargs="+", default=["starry_night_johnson", "starry_night_texture"])
+    p.add_argument("--precisions", nargs="+", default=["bfloat16", "float16"])
+    p.add_argument("--photos", required=True, help="folder of photos, e.g. content_eval")
+    p.add_argument("--size", type=int, default=512)
     args = parser.parse_args()
-    {"speed": speed, "memory": memory, "tiling": tiling}[args.command](args)
+    commands = {"speed": speed, "memory": memory, "tiling": tiling, "precision": precision}
+    commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -156,12 +156,12 @@ def _rss_mb() -> float:
 
 
 def activation_bytes_per_pixel(generator: keras.Model) -> float:
-    """Estimated peak memory of a whole-image pass, bytes per input pixel: twice the
+    """Estimated peak memory of a whole-image pass, bytes per input pixel: 2.5 times the
     largest sum of a layer's input and output elements per pixel (found from the output
-    shapes at 64 x 64) times the bytes of the convolutions' compute dtype. The factor 2
+    shapes at 64 x 64) times the bytes of the convolutions' compute dtype. The factor
     covers the graph's temporaries (padding copies, normalization intermediates); the
-    measured Johnson figures are 800-1080 (float32) and 430-520 (bfloat16) bytes per
-    pixel at 1-4 MP against estimates of 1024 and 512 (docs/benchmarks.md)."""
+    measured Johnson figures are 800-1150 (float32) and 430-600 (bfloat16) bytes per
+    pixel at 1-4 MP against estimates of 1320 and 660 (docs/benchmarks.md)."""
     if generator not in _BYTES_PER_PIXEL:
         layers = [layer for layer in generator.layers
                   if not isinstance(layer, keras.layers.InputLayer)]  # fmt: skip
@@ -179,7 +179,7 @@ def activation_bytes_per_pixel(generator: keras.Model) -> float:
         convs = [layer for layer in layers if isinstance(layer, keras.layers.Conv2D)]
         dtype = convs[0].compute_dtype if convs else "float32"
         itemsize = 4 if dtype == "float32" else 2  # float16 and bfloat16
-        _BYTES_PER_PIXEL[generator] = 2 * itemsize * peak
+        _BYTES_PER_PIXEL[generator] = 2.5 * itemsize * peak
     return _BYTES_PER_PIXEL[generator]
 
 
@@ -190,7 +190,7 @@ def plan_tiles(
     counting what the process already holds), else the largest tile side that fits
     (at least 128 px)."""
     per_pixel = activation_bytes_per_pixel(generator)
-    images = height * width * (3 + 4 + 4)  # the uint8 photo, float32 input and output
+    images = height * width * 3 * 3  # uint8: the photo, its padded copy, the result
     free = max_memory_mb * 2**20 - _rss_mb() * 2**20 - images
     if height * width * per_pixel <= free:
         return None
@@ -281,15 +281,17 @@ def stylize(
     if strength == 0.0:
         result = original.copy()
     else:
-        pixels = original.astype(np.float32)
         runner = with_precision(generator, precision)
         if tile is None and max_memory is not None:
-            tile = plan_tiles(runner, *pixels.shape[:2], max_memory, overlap)
+            tile = plan_tiles(runner, *original.shape[:2], max_memory, overlap)
         if tile and max(original.shape[:2]) > tile:
-            out = stylize_tiled(runner, pixels, tile, overlap, weights)
+            result = stylize_tiled(
+                runner, original, tile, overlap, weights,
+                finish=lambda photo, out: finish(photo, out, preserve_color, strength),
+            )  # fmt: skip
         else:
-            out = run_batch(runner, pixels[None], weights)[0]
-        result = finish(original, out, preserve_color, strength)
+            out = run_batch(runner, original[None].astype(np.float32), weights)[0]
+            result = finish(original, out, preserve_color, strength)
     if keep_alpha and alpha is not None:
         result = np.concatenate([result, np.asarray(alpha, np.uint8)[..., None]], axis=-1)
     if return_array:

@@ -31,6 +31,7 @@ Pixel conventions as in `inference`: float32 `(H, W, 3)` RGB in [0, 255].
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -115,17 +116,21 @@ def stylize_tiled(
     tile: int,
     overlap: int,
     weights: np.ndarray | None = None,
+    finish: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
-    """The generator's float32 `(H, W, 3)` output for `pixels`, computed tile by tile
-    with the whole image's statistics (see the module docstring).
+    """The generator's output for `pixels`, computed tile by tile with the whole image's
+    statistics (see the module docstring): float32 `(H, W, 3)`, or, with `finish`, the
+    uint8 image `finish(photo_tile, output_tile)` gives tile by tile (a pointwise
+    function; no float32 copy of the whole image is ever made).
 
     Args:
         generator: any generator of the package (batch norm and no norm need no
             statistics: one pass).
-        pixels: float32 `(H, W, 3)` in [0, 255].
+        pixels: `(H, W, 3)` in [0, 255], uint8 or float32.
         tile: side of a tile's own region, px (rounded to the generator's multiple).
         overlap: context around each tile's own region, px.
         weights: the style weights row of a multi-style generator.
+        finish: turns a tile's photo and float32 output into the uint8 result.
     """
     if tile < 32 or overlap < 0:
         raise ValueError(f"need tile >= 32 and overlap >= 0; got {tile}, {overlap}")
@@ -145,7 +150,7 @@ def stylize_tiled(
         count = [0] * len(group)
         shifts = [None] * len(group)
         for (y0, y1, oy0, oy1), (x0, x1, ox0, ox1) in tiles:
-            features = run(partial, padded[None, y0:y1, x0:x1], weights)
+            features = run(partial, padded[None, y0:y1, x0:x1].astype(np.float32), weights)
             features = features if isinstance(features, list) else [features]
             for i, x in enumerate(features):
                 stride = (y1 - y0) // x.shape[1]
@@ -160,8 +165,12 @@ def stylize_tiled(
         for norm, (s1, s2), n, shift in zip(group, sums, count, shifts, strict=True):
             norm.mean.assign((shift + s1 / n).astype(np.float32))
             norm.variance.assign(np.maximum(s2 / n - (s1 / n) ** 2, 0.0).astype(np.float32))
-    out = np.empty((padded_h, padded_w, 3), np.float32)
+    out = np.empty((height, width, 3), np.uint8 if finish else np.float32)
     for (y0, y1, oy0, oy1), (x0, x1, ox0, ox1) in tiles:
-        result = run(model, padded[None, y0:y1, x0:x1], weights)[0]
-        out[oy0:oy1, ox0:ox1] = result[oy0 - y0 : oy1 - y0, ox0 - x0 : ox1 - x0]
-    return out[:height, :width]
+        if oy0 >= height or ox0 >= width:
+            continue  # only padding
+        result = run(model, padded[None, y0:y1, x0:x1].astype(np.float32), weights)[0]
+        oy1, ox1 = min(oy1, height), min(ox1, width)
+        own = result[oy0 - y0 : oy1 - y0, ox0 - x0 : ox1 - x0]
+        out[oy0:oy1, ox0:ox1] = finish(pixels[oy0:oy1, ox0:ox1], own) if finish else own
+    return out

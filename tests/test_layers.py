@@ -9,13 +9,25 @@ from keras_stylize.layers import (
     ReflectionPadding2D,
     SpatialNoise,
 )
+from keras_stylize.layers.reflection_padding import sliced_padding
 
 
-def test_reflection_padding_matches_numpy(rng):
-    x = rng.normal(size=(2, 5, 6, 3)).astype("float32")
-    y = ReflectionPadding2D((2, 3))(x)
-    expected = np.pad(x, [(0, 0), (2, 2), (3, 3), (0, 0)], mode="reflect")
+@pytest.mark.parametrize(
+    "mode, padding, size",
+    [("reflect", (2, 3), (5, 6)), ("reflect", (4, 4), (9, 11)), ("reflect", (1, 0), (2, 3)),
+     ("symmetric", (1, 1), (1, 1)), ("symmetric", (3, 2), (4, 2))],
+)  # fmt: skip
+def test_reflection_padding_matches_numpy(mode, padding, size, rng):
+    x = rng.normal(size=(2, *size, 3)).astype("float32")
+    y = ReflectionPadding2D(padding, mode=mode)(x)
+    (ph, pw) = padding
+    expected = np.pad(x, [(0, 0), (ph, ph), (pw, pw), (0, 0)], mode=mode)
     np.testing.assert_array_equal(np.asarray(y), expected)
+    layer = ReflectionPadding2D(padding, mode=mode)
+    model = keras.Sequential([keras.Input((None, None, 3)), layer])
+    with sliced_padding(model):  # the TFLite lowering gives the same values
+        np.testing.assert_array_equal(np.asarray(model(x)), expected)
+    assert model.layers[0].lowering == "mirror_pad"
 
 
 def test_nearest_upsampling_repeats_pixels(rng):

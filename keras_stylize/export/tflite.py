@@ -3,7 +3,9 @@
 The generator is traced as a `tf.function` with input `[1, H, W, 3]` float32 in
 [0, 255] (output the same; multi-style generators also take `style_weights`, float32
 `[1, num_styles]`), then converted from its concrete function without a
-trackable object, which freezes the variables into constants. With `size=None` height
+trackable object, which freezes the variables into constants. Reflection padding is
+traced as slices and a concatenation (`sliced_padding`): XNNPACK, the CPU delegate,
+has no MirrorPad. With `size=None` height
 and width stay dynamic (`interpreter.resize_tensor_input` before `allocate_tensors`);
 `size=(H, W)` fixes them. Which one a file has is written in its sidecar (`resizable`).
 
@@ -33,6 +35,7 @@ from keras_stylize.export.verify import (
     worst,
 )
 from keras_stylize.files import atomic_write_bytes
+from keras_stylize.layers.reflection_padding import sliced_padding
 from keras_stylize.options import QUANTIZE
 
 QUANTIZATIONS = QUANTIZE
@@ -97,7 +100,9 @@ def convert_tflite(
         def serve(images):
             return generator(images, training=False)
 
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([serve.get_concrete_function()])
+    with sliced_padding(generator):  # XNNPACK has no MirrorPad
+        function = serve.get_concrete_function()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function])
     if quantization != "none":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantization == "float16":
