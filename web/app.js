@@ -5,6 +5,9 @@
 //   Test mode (used by tests/test_browser.py): input=URL of raw float32 (1,H,W,3) pixels,
 //   h=H, w=W, report=URL that receives the raw float32 output by POST; for multi-style
 //   models weights=comma-separated style weights (set through the page's sliders).
+//   Camera test mode: camera=1&frames=N&report=URL stylizes N live camera frames, then
+//   POSTs the last frame's model input (part=input), raw output (part=output) and the
+//   output canvas's RGBA pixels (part=canvas), with the frame count and fps.
 // Pixel convention: float32 RGB in [0, 255], shape (1, H, W, 3), as in keras_stylize.
 // Multi-style models (a second, 2-D input: style weights (1, N)) get a style picker and
 // blend sliders; style names come from styles.json beside model.json when present.
@@ -141,6 +144,93 @@ async function stylizeFile(model, file) {
   setStatus(`Done in ${(performance.now() - start).toFixed(0)} ms on ${tf.getBackend()}.`);
 }
 
+// Live camera: each frame is drawn at most max-side pixels on the input canvas, stylized
+// with the current style or blend, and drawn on the output canvas; the status line shows
+// the frames per second reached (a moving average over the last second).
+const camera = { stream: null, running: false, frames: 0, times: [] };
+
+function drawFrame(video) {
+  const maxSide = Number(document.getElementById("maxside").value) || 512;
+  const scale = Math.min(1, maxSide / Math.max(video.videoWidth, video.videoHeight));
+  const width = Math.max(32, Math.round(video.videoWidth * scale));
+  const height = Math.max(32, Math.round(video.videoHeight * scale));
+  const inCanvas = document.getElementById("input");
+  if (inCanvas.width !== width || inCanvas.height !== height) {
+    inCanvas.width = width;
+    inCanvas.height = height;
+  }
+  inCanvas.getContext("2d").drawImage(video, 0, 0, width, height);
+  return inCanvas;
+}
+
+async function cameraFrame(model) {
+  const inCanvas = drawFrame(document.getElementById("camera"));
+  const pixels = tf.tidy(() => tf.browser.fromPixels(inCanvas).toFloat().expandDims(0));
+  const raw = tf.tidy(() => execute(model, pixels));
+  const shown = tf.tidy(() => raw.squeeze([0]).clipByValue(0, 255).round().toInt());
+  await tf.browser.toPixels(shown, document.getElementById("output"));
+  shown.dispose();
+  camera.frames += 1;
+  const now = performance.now();
+  camera.times.push(now);
+  while (camera.times.length > 1 && now - camera.times[0] > 1000) camera.times.shift();
+  const seconds = (now - camera.times[0]) / 1000;
+  const fps = seconds > 0 ? (camera.times.length - 1) / seconds : 0;
+  document.getElementById("fps").textContent =
+    `${fps.toFixed(1)} fps, ${inCanvas.width}×${inCanvas.height} on ${tf.getBackend()}`;
+  return { pixels, raw, fps };
+}
+
+async function startCamera(model, onFrame) {
+  camera.stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
+  const video = document.getElementById("camera");
+  video.srcObject = camera.stream;
+  await video.play();
+  camera.running = true;
+  document.getElementById("camera-button").textContent = "Stop camera";
+  setStatus("Camera on: stylizing live frames.");
+  while (camera.running) {
+    const frame = await cameraFrame(model);
+    const keep = onFrame ? await onFrame(frame) : false;
+    if (!keep) {
+      frame.pixels.dispose();
+      frame.raw.dispose();
+    }
+    await new Promise((resolve) => requestAnimationFrame(resolve));
+  }
+}
+
+function stopCamera() {
+  camera.running = false;
+  if (camera.stream) camera.stream.getTracks().forEach((track) => track.stop());
+  camera.stream = null;
+  document.getElementById("camera-button").textContent = "Start camera";
+  setStatus("Camera off.");
+}
+
+async function runCameraTest(model, backend) {
+  const wanted = Number(params.get("frames") || 5);
+  const report = params.get("report");
+  await startCamera(model, async (frame) => {
+    if (camera.frames < wanted) return false;
+    camera.running = false;
+    const query = `&backend=${backend}&frames=${camera.frames}&fps=${frame.fps.toFixed(2)}` +
+      `&h=${frame.pixels.shape[1]}&w=${frame.pixels.shape[2]}`;
+    const canvas = document.getElementById("output");
+    const drawn = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    for (const [part, body] of [["input", (await frame.pixels.data()).buffer],
+                                ["output", (await frame.raw.data()).buffer],
+                                ["canvas", drawn.buffer]]) {
+      await fetch(`${report}?part=${part}${query}`, { method: "POST", body });
+    }
+    frame.pixels.dispose();
+    frame.raw.dispose();
+    return true;
+  });
+  stopCamera();
+  setStatus(`camera test done: ${camera.frames} frames`);
+}
+
 async function main() {
   const backend = await chooseBackend();
   const fallback = !params.get("backend") && backend !== "webgl";
@@ -153,6 +243,10 @@ async function main() {
     await runTest(model, backend);
     return;
   }
+  if (params.get("camera")) {
+    await runCameraTest(model, backend);
+    return;
+  }
   const note = fallback ? `WebGL is not available here; using the ${backend} backend (slower). ` : "";
   setStatus(`${note}Model ready on ${backend}. Pick a photo.`, fallback ? "warn" : "");
   const run = () => {
@@ -160,7 +254,17 @@ async function main() {
     if (file) stylizeFile(model, file).catch((e) => setStatus(`Error: ${e.message}`, "error"));
   };
   document.getElementById("file").addEventListener("change", run);
-  document.addEventListener("stylechange", run);
+  document.addEventListener("stylechange", () => { if (!camera.running) run(); });
+  document.getElementById("camera-button").addEventListener("click", () => {
+    if (camera.running) {
+      stopCamera();
+    } else {
+      startCamera(model).catch((e) => {
+        stopCamera();
+        setStatus(`Camera error: ${e.message}`, "error");
+      });
+    }
+  });
 }
 
 main().catch((error) => setStatus(`Error: ${error.message}`, "error"));
