@@ -136,6 +136,7 @@ def stylize_video(
     strength: float = 1.0,
     overwrite: bool = False,
     precision: str = "auto",
+    stabilize: float = 0.0,
     on_frames: Callable[[int], None] | None = None,
 ) -> VideoReport:
     """Stylizes the video `source` into `target` (see the module docstring).
@@ -148,6 +149,8 @@ def stylize_video(
         preserve_color, strength: as for `inference.stylize`.
         overwrite: replace an existing `target`.
         precision: compute precision (`inference.stylize`'s).
+        stabilize: strength in [0, 1) of the temporal stabilizer (`stabilizer.Stabilizer`:
+            blending with the motion-compensated previous output); 0 turns it off.
         on_frames: called with the number of frames just written (progress bars).
 
     Raises:
@@ -161,6 +164,7 @@ def stylize_video(
         style_vector,
         with_precision,
     )
+    from keras_stylize.stabilizer import Stabilizer
 
     av = _import_av()
     source, target = Path(source), Path(target)
@@ -174,6 +178,7 @@ def stylize_video(
         raise ValueError(f"strength must be in [0, 1]. Received: {strength}")
     generator = load_generator(model)
     runner = with_precision(generator, precision)
+    stabilizer = Stabilizer(stabilize)
     weights = style_vector(generator, style)
     encoder = _encoder(av, target)
     try:
@@ -202,6 +207,7 @@ def stylize_video(
                 pixels = np.stack([f.to_ndarray(format="rgb24") for f in batch])
                 outputs = run_batch(runner, pixels.astype(np.float32), weights)
                 for frame, original, output in zip(batch, pixels, outputs, strict=True):
+                    output = stabilizer(original, output)
                     writer.write(finish(original, output, preserve_color, strength), frame)
                 report.frames += len(batch)
                 if on_frames:

@@ -90,6 +90,20 @@ def test_round_trip_keeps_rate_size_rotation_duration_and_audio(tmp_path, genera
     assert np.abs(np.stack(out["frames"]).astype(float) - np.stack(src["frames"])).mean() > 10
 
 
+def test_stabilized_clip_flickers_less_along_the_known_pan(tmp_path, generator):
+    clip = make_clip(tmp_path / "in.mp4", audio=False)
+    errors = {}
+    for strength in (0.0, 0.7):
+        out = tmp_path / f"out{strength}.mp4"
+        stylize_video(clip, out, generator, stabilize=strength, precision="float32")
+        frames = [f.astype(float) for f in _streams(out)["frames"]]
+        assert len(frames) == 16
+        # the clip pans 3 px per frame: frame t+1 at x shows frame t at x + 3
+        errors[strength] = np.mean([np.abs(b[:, :-3] - a[:, 3:]).mean()
+                                    for a, b in zip(frames, frames[1:], strict=False)])  # fmt: skip
+    assert errors[0.7] < 0.75 * errors[0.0], errors
+
+
 def test_corrupt_frame_is_reported_and_the_rest_processed(tmp_path, generator):
     clip = make_clip(tmp_path / "mj.avi", frames=12, audio=False, codec="mjpeg")
     data = bytearray(clip.read_bytes())

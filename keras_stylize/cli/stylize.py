@@ -129,11 +129,16 @@ def _output_for(item: str, relative: Path | None, out: str | None, single: bool,
 @click.option(
     "--batch-size", type=click.IntRange(min=1), default=4, help="Video frames per model call."
 )
+@click.option(
+    "--stabilize", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
+    help="Videos: blend each frame with the motion-compensated previous output (strength, "
+    "0 = off; 0.5 halves flicker).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 def stylize(inputs, model, style, output, fmt, recursive, max_size, strength, preserve_color, tile,
             overlap, max_memory, precision, keep_alpha, max_pixels, quality, batch_size,
-            overwrite, as_json) -> None:  # fmt: skip
+            stabilize, overwrite, as_json) -> None:  # fmt: skip
     """Stylize INPUTS (image or video files, folders, or '-' for stdin) with a style model.
 
     Videos (mp4, mov, mkv, webm, avi, m4v; needs the [video] extra) keep their size, frame
@@ -192,7 +197,7 @@ def stylize(inputs, model, style, output, fmt, recursive, max_size, strength, pr
                     report = stylize_video(item, target, generator, style=style,
                                            batch_size=batch_size, preserve_color=preserve_color,
                                            strength=strength, overwrite=overwrite,
-                                           precision=precision,
+                                           precision=precision, stabilize=stabilize,
                                            on_frames=frames.update)  # fmt: skip
                 for skipped in report.skipped_packets:
                     bar.write(f"warning: {item}: skipped a corrupt {skipped}", file=sys.stderr)

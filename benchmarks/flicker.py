@@ -1,0 +1,124 @@
+"""Flicker of stylized video, with and without the stabilizer, on clips of known motion.
+
+    python benchmarks/flicker.py --photo ../shared/data/content_eval/budgie_roman_colosseum.jpg
+
+Two clips are generated from one still photo, so the true motion is known exactly: a
+slow pan (2 px per frame to the left) and a slow zoom (1 % per frame into the centre).
+Each frame is stylized with the zoo model (float32), then passed through
+`keras_stylize.stabilizer.Stabilizer` at several strengths (the flow is estimated from
+the input frames, as on a real video; the known motion is used only to score). Warping
+error: mean absolute difference (grey levels) between frame t+1 and frame t moved by the
+known motion, over the pixels both frames see, averaged over the clip. It is printed for
+the input clip itself (resampling alone), plain per-frame stylization and each strength,
+with the style loss per frame (the model's training loss, mean over frames) relative to
+plain stylization. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def pan_clip(photo: Image.Image, size: tuple[int, int], frames: int, step: int = 2):
+    """Frames of a pan: crops moving `step` px right per frame (content moves left)."""
+    w, h = size
+    scale = max((w + step * frames) / photo.width, h / photo.height)
+    big = photo.resize((round(photo.width * scale) + 1, round(photo.height * scale) + 1),
+                       Image.Resampling.LANCZOS)  # fmt: skip
+    array = np.asarray(big)
+    top = (array.shape[0] - h) // 2
+    return [array[top : top + h, step * t : step * t + w] for t in range(frames)]
+
+
+def zoom_clip(photo: Image.Image, size: tuple[int, int], frames: int, rate: float = 1.01):
+    """Frames of a zoom into the centre by `rate` per frame."""
+    w, h = size
+    scale = max(w / photo.width, h / photo.height)
+    base = photo.resize((round(photo.width * scale), round(photo.height * scale)),
+                        Image.Resampling.LANCZOS)  # fmt: skip
+    cx, cy = base.width / 2, base.height / 2
+    out = []
+    for t in range(frames):
+        z = rate**t
+        box = (cx - w / 2 / z, cy - h / 2 / z, cx + w / 2 / z, cy + h / 2 / z)
+        out.append(np.asarray(base.resize((w, h), Image.Resampling.LANCZOS, box=box)))
+    return out
+
+
+def warping_error(frames: list[np.ndarray], motion: str, step: int = 2, rate: float = 1.01):
+    """Mean |frame[t+1] - frame[t] moved by the known motion| over the shared pixels."""
+    import cv2
+
+    errors = []
+    for a, b in zip(frames, frames[1:], strict=False):
+        a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+        h, w, _ = a.shape
+        if motion == "pan":  # b[:, x] shows what a showed at x + step
+            errors.append(np.abs(b[:, : w - step] - a[:, step:]).mean())
+            continue
+        xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        cx, cy = w / 2, h / 2  # b at p shows what a showed at c + (p - c) / rate
+        map_x, map_y = cx + (xs + 0.5 - cx) / rate - 0.5, cy + (ys + 0.5 - cy) / rate - 0.5
+        moved = cv2.remap(a, map_x, map_y, cv2.INTER_LINEAR)
+        margin = 2
+        errors.append(np.abs(b - moved)[margin:-margin, margin:-margin].mean())
+    return float(np.mean(errors))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photo", required=True)
+    parser.add_argument("--model", default="starry_night_johnson")
+    parser.add_argument("--size", default="384x256", help="WxH of the clips")
+    parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument("--strengths", nargs="+", type=float, default=[0.3, 0.5, 0.7, 0.85])
+    parser.add_argument("--strip", help="save 4 consecutive pan frames: input, plain, 0.5")
+    args = parser.parse_args()
+
+    from keras_stylize import zoo
+    from keras_stylize.evaluation import loss_for_recipe
+    from keras_stylize.inference import load_generator, run_batch
+    from keras_stylize.stabilizer import Stabilizer
+
+    generator = load_generator(args.model)
+    card = zoo.info(args.model)
+    loss = loss_for_recipe(card["recipe"], [zoo.root() / args.model / "style.jpg"])
+    size = tuple(int(v) for v in args.size.split("x"))
+    photo = Image.open(args.photo).convert("RGB")
+    print(f"model {args.model}, photo {Path(args.photo).name}, {args.frames} frames of "
+          f"{size[0]}x{size[1]}")  # fmt: skip
+    print("| clip | frames | warping error | vs plain | style loss vs plain |")
+    print("|---|---|---|---|---|")
+    for motion, frames in (("pan", pan_clip(photo, size, args.frames)),
+                           ("zoom", zoom_clip(photo, size, args.frames))):  # fmt: skip
+        stylized = [np.clip(run_batch(generator, f[None].astype(np.float32))[0], 0, 255)
+                    for f in frames]  # fmt: skip
+        content = np.stack(frames).astype(np.float32)
+
+        def style_loss(outputs, content=content):
+            return float(loss(content, np.stack(outputs).astype(np.float32))["style_loss"])
+
+        plain_error, plain_style = warping_error(stylized, motion), style_loss(stylized)
+        if args.strip and motion == "pan":
+            stabilizer = Stabilizer(0.5)
+            steady = [stabilizer(f, s) for f, s in zip(frames, stylized, strict=True)]
+            rows = [np.concatenate(list(seq[8:12]), axis=1) for seq in (frames, stylized, steady)]
+            strip = np.clip(np.concatenate(rows, axis=0) + 0.5, 0, 255).astype(np.uint8)
+            Image.fromarray(strip).save(args.strip, quality=90)
+        print(f"| {motion} | input | {warping_error(frames, motion):.2f} | - | - |")
+        print(f"| {motion} | plain | {plain_error:.2f} | 1.00 | 1.00 |")
+        for strength in args.strengths:
+            stabilizer = Stabilizer(strength)
+            outputs = [stabilizer(f, s) for f, s in zip(frames, stylized, strict=True)]
+            error = warping_error(outputs, motion)
+            print(f"| {motion} | stabilized {strength:g} | {error:.2f} | "
+                  f"{error / plain_error:.2f} | {style_loss(outputs) / plain_style:.2f} |",
+                  flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
