@@ -25,7 +25,10 @@ tile's edge miss some far context (`benchmarks/stylize.py tiling` measures both)
 cost is the final pass plus one truncated pass per level: about 7x a whole-image pass
 for the Johnson network, paid only by images too large to stylize whole.
 
-Pixel conventions as in `inference`: float32 `(H, W, 3)` RGB in [0, 255].
+The tile model is cached per generator and its statistics are variables: do not run
+`stylize_tiled` on the same generator object from several threads at once.
+
+Pixel conventions as in `inference`: `(H, W, 3)` RGB in [0, 255].
 """
 
 from __future__ import annotations
