@@ -81,3 +81,28 @@ def style_sheet(
         rows[-1] = [*rows[-1], *[Image.new("RGB", (tile, tile), "white")] * pad]
         titles[-1] = [*titles[-1], *[""] * pad]
     return grid(rows, tile=tile, tile_titles=titles)
+
+
+def blend_strip(
+    photo: Image.Image, generator: object, first: str, second: str, steps: int = 5,
+    tile: int = 256,
+) -> Image.Image:  # fmt: skip
+    """`photo` stylized by the multi-style `generator` with the blend of styles `first`
+    and `second` going from all `first` to all `second` in `steps` equal steps, one
+    labelled tile each ("first 0.75 + second 0.25", ...). Raises ValueError for a
+    single-style generator or unknown style names (with the valid names)."""
+    from keras_stylize.inference import style_names, stylize
+
+    if style_names(generator) is None:
+        raise ValueError("a blend strip needs a multi-style model")
+    if steps < 2:
+        raise ValueError(f"a blend strip needs at least 2 steps. Received: {steps}")
+    base = square(photo, 2 * tile)
+    tiles, labels = [], []
+    for i in range(steps):
+        share = i / (steps - 1)
+        parts = [(first, 1.0 - share), (second, share)]
+        style = ",".join(f"{name}:{weight:g}" for name, weight in parts if weight > 0)
+        tiles.append(stylize(base, generator, style=style))
+        labels.append(" + ".join(f"{name} {weight:.2g}" for name, weight in parts if weight > 0))
+    return grid([tiles], tile=tile, tile_titles=[labels])

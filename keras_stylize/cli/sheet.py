@@ -19,28 +19,42 @@ import click
 )
 @click.option("--tile", type=click.IntRange(min=64), default=256, help="Tile side, px.")
 @click.option("--columns", type=click.IntRange(min=1), default=4, help="Tiles per row.")
+@click.option(
+    "--blend",
+    default=None,
+    metavar="A,B",
+    help="Instead: a strip blending two styles of one multi-style --model from A to B.",
+)
+@click.option("--steps", type=click.IntRange(min=2), default=5, help="Tiles of a --blend strip.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
-def sheet(photo, output, models, tile, columns, overwrite) -> None:
+def sheet(photo, output, models, tile, columns, blend, steps, overwrite) -> None:
     """Render PHOTO in every style of the given models on one labelled sheet, to help
-    pick a style."""
+    pick a style; with --blend, a strip of blends between two styles."""
     from pathlib import Path
 
     from keras_stylize import zoo
     from keras_stylize.files import atomic_write_bytes
     from keras_stylize.images import ImageReadError, encode_image, format_for, open_image
     from keras_stylize.inference import load_generator
-    from keras_stylize.sheets import style_sheet
+    from keras_stylize.sheets import blend_strip, style_sheet
 
     try:
         fmt = format_for(output)
         if Path(output).exists() and not overwrite:
             raise ValueError(f"{output} exists (use --overwrite)")
         image, _ = open_image(photo)
-        names = list(models) or zoo.list()
-        if not names:
-            raise ValueError("no models given and the zoo is empty")
-        loaded = [(Path(n).stem if n.endswith(".keras") else n, load_generator(n)) for n in names]
-        result = style_sheet(image, loaded, tile=tile, columns=columns)
+        if blend is not None:
+            pair = [name.strip() for name in blend.split(",")]
+            if len(pair) != 2 or not all(pair) or len(models) != 1:
+                raise ValueError("--blend needs two style names, A,B, and exactly one --model")
+            result = blend_strip(image, load_generator(models[0]), *pair, steps=steps, tile=tile)
+        else:
+            names = list(models) or zoo.list()
+            if not names:
+                raise ValueError("no models given and the zoo is empty")
+            loaded = [(Path(n).stem if n.endswith(".keras") else n, load_generator(n))
+                      for n in names]  # fmt: skip
+            result = style_sheet(image, loaded, tile=tile, columns=columns)
         atomic_write_bytes(output, encode_image(result, fmt, quality=90))
     except (ImageReadError, ValueError, LookupError, OSError) as exc:
         click.echo(f"error: {' '.join(str(exc).split())}", err=True)

@@ -1,0 +1,47 @@
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_stylize import johnson_generator
+from keras_stylize.inference import stylize
+from keras_stylize.sheets import LABEL_HEIGHT, blend_strip, square, style_sheet
+
+from .test_video import PHOTO
+
+
+@pytest.fixture(scope="module")
+def two_styles():
+    keras.utils.set_random_seed(4)
+    model = johnson_generator(width=0.25, output="tanh", num_styles=2, style_names=["ink", "sun"])
+    rng = np.random.default_rng(2)
+    for layer in model.layers:  # make the two styles differ
+        if hasattr(layer, "num_styles"):
+            gamma, beta = layer.get_weights()
+            layer.set_weights([gamma * rng.uniform(0.5, 1.5, gamma.shape),
+                               beta + rng.normal(0, 0.5, beta.shape)])  # fmt: skip
+    return model
+
+
+def test_blend_strip_goes_from_one_style_to_the_other(two_styles):
+    photo = Image.open(PHOTO)
+    tile = 64
+    strip = blend_strip(photo, two_styles, "ink", "sun", steps=5, tile=tile)
+    assert strip.size == (5 * tile, tile + LABEL_HEIGHT)
+    tiles = [np.asarray(strip.crop((i * tile, LABEL_HEIGHT, (i + 1) * tile, LABEL_HEIGHT + tile)),
+                        float) for i in range(5)]  # fmt: skip
+    base = square(photo, 2 * tile)
+    expected = {0: "ink", 2: "ink:0.5,sun:0.5", 4: "sun"}
+    for i, style in expected.items():
+        want = np.asarray(square(stylize(base, two_styles, style=style), tile), float)
+        assert np.abs(tiles[i] - want).mean() < 1.0, (i, style)
+    assert np.abs(tiles[0] - tiles[4]).mean() > 5  # the styles really differ
+    with pytest.raises(ValueError, match="unknown|valid"):
+        blend_strip(photo, two_styles, "ink", "nope", tile=tile)
+    with pytest.raises(ValueError, match="multi-style"):
+        blend_strip(photo, johnson_generator(width=0.25), "ink", "sun", tile=tile)
+
+
+def test_style_sheet_has_the_photo_and_every_style(two_styles):
+    sheet = style_sheet(Image.open(PHOTO), [("two", two_styles)], tile=64, columns=4)
+    assert sheet.size == (3 * 64, 64 + LABEL_HEIGHT)
