@@ -13,6 +13,7 @@ from typing import Any
 
 import keras
 
+from keras_stylize.model_graph import inbound_layer_names
 from keras_stylize.options import INFERENCE_PRECISIONS
 
 # The layers that map the last activation to pixels (see generators.blocks): float32 always.
@@ -25,17 +26,6 @@ def _policy(name: str) -> dict[str, Any]:
             "registered_name": None}  # fmt: skip
 
 
-def _sources(node: Any) -> set[str]:
-    """Names of the layers whose outputs a layer config's `inbound_nodes` refer to."""
-    if isinstance(node, dict):
-        history = node.get("config", {}).get("keras_history") if "config" in node else None
-        found = {history[0]} if history else set()
-        return found.union(*(_sources(v) for v in node.values()))
-    if isinstance(node, (list, tuple)):
-        return set().union(*(_sources(v) for v in node))
-    return set()
-
-
 def with_policy(model: keras.Model, policy: str) -> keras.Model:
     """A copy of the functional `model` (same weights) whose layers use the dtype policy
     `policy` ("float32", "mixed_bfloat16" or "mixed_float16"), except the input
@@ -46,7 +36,7 @@ def with_policy(model: keras.Model, policy: str) -> keras.Model:
     layers = model.get_config()["layers"]
     after_conv: set[str] = set()  # layers with a convolution before them
     for layer in layers:  # the config lists layers in topological order
-        sources = _sources(layer.get("inbound_nodes", []))
+        sources = inbound_layer_names(layer)
         if sources & after_conv or any(
             other["name"] in sources and other["class_name"] == "Conv2D" for other in layers
         ):

@@ -45,6 +45,7 @@ from keras_stylize.layers import (
     PadToMultiple,
     SharedStatisticsNormalization,
 )
+from keras_stylize.model_graph import inbound_layer_names
 from keras_stylize.runner import run
 
 _TILE_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -78,12 +79,12 @@ def tile_model(generator: keras.Model) -> tuple[keras.Model, list[keras.Model], 
         return layer
 
     model = keras.models.clone_model(generator, clone_function=clone)
-    depth: dict[int, int] = {}  # node id -> level after it
+    depth: dict[str, int] = {}  # layer name -> level after it
     levels: list[list] = []
-    by_depth = model._nodes_by_depth  # Keras' own graph map: nodes of this model only
-    for node in (n for d in sorted(by_depth, reverse=True) for n in by_depth[d]):
-        layer = node.operation
-        level = max((depth[id(p)] for p in node.parent_nodes), default=0)
+    by_name = {layer.name: layer for layer in model.layers}
+    for config in model.get_config()["layers"]:  # topological order
+        layer = by_name.get(config["name"])  # None for a bare operation (e.g. x * 255)
+        level = max((depth[name] for name in inbound_layer_names(config)), default=0)
         if isinstance(layer, SharedStatisticsNormalization):
             old = originals[layer.name]
             layer.gamma.assign(old.gamma if old.gamma is not None else np.ones(layer.gamma.shape))
@@ -92,7 +93,7 @@ def tile_model(generator: keras.Model) -> tuple[keras.Model, list[keras.Model], 
                 levels.append([])
             levels[level].append(layer)
             level += 1
-        depth[id(node)] = level
+        depth[config["name"]] = level
     truncated = [
         keras.Model(model.input, [keras.tree.flatten(norm.input)[0] for norm in group])
         for group in levels
