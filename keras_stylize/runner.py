@@ -7,7 +7,32 @@ import weakref
 import keras
 import numpy as np
 
+from keras_stylize.generators.blocks import STYLE_INPUT
+
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def input_specs(model: keras.Model, batch: int | None = None, size=None, image_dtype=None):
+    """The `tf.TensorSpec`s of a generator's inputs: images `(batch, H, W, 3)` named
+    "images" (float32 unless `image_dtype`; `size=(H, W)` fixes the size, else any), and
+    for multi-style generators the style weights `(batch, num_styles)` float32."""
+    import tensorflow as tf
+
+    height, width = size if size else (None, None)
+    specs = [tf.TensorSpec([batch, height, width, 3], image_dtype or tf.float32, name="images")]
+    if len(model.inputs) > 1:
+        styles = model.inputs[1].shape[-1]
+        specs.append(tf.TensorSpec([batch, styles], tf.float32, name=STYLE_INPUT))
+    return specs
+
+
+def forward(model: keras.Model):
+    """`model`'s inference call as a function of its inputs in `input_specs` order."""
+
+    def call(*inputs):
+        return model(list(inputs) if len(inputs) > 1 else inputs[0], training=False)
+
+    return call
 
 
 def compiled(model: keras.Model):
@@ -19,14 +44,7 @@ def compiled(model: keras.Model):
     if model not in _COMPILED:
         import tensorflow as tf
 
-        specs = [tf.TensorSpec([None, None, None, 3], tf.float32)]
-        if len(model.inputs) > 1:
-            specs.append(tf.TensorSpec([None, model.inputs[1].shape[-1]], tf.float32))
-
-        def forward(*inputs):
-            return model(list(inputs) if len(inputs) > 1 else inputs[0], training=False)
-
-        _COMPILED[model] = tf.function(forward, input_signature=specs)
+        _COMPILED[model] = tf.function(forward(model), input_signature=input_specs(model))
     return _COMPILED[model]
 
 

@@ -37,6 +37,7 @@ class Stabilizer:
         self.strength = float(strength)
         self.tolerance = float(tolerance)
         self._previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._grid: list[np.ndarray] | None = None  # pixel coordinates, per frame size
 
     def __call__(self, frame: np.ndarray, stylized: np.ndarray) -> np.ndarray:
         """The stabilized output for input `frame` and its stylized version."""
@@ -57,8 +58,10 @@ class Stabilizer:
                 iterations=3, poly_n=5, poly_sigma=1.1, flags=0,
             )  # fmt: skip
             h, w = grey.shape
-            xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-            map_x, map_y = xs + flow[..., 0], ys + flow[..., 1]
+            if self._grid is None or self._grid[0].shape != grey.shape:
+                self._grid = np.meshgrid(np.arange(w, dtype=np.float32),
+                                         np.arange(h, dtype=np.float32))  # fmt: skip
+            map_x, map_y = self._grid[0] + flow[..., 0], self._grid[1] + flow[..., 1]
             warp = lambda image: cv2.remap(  # noqa: E731
                 image, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
             )

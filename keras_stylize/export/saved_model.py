@@ -28,6 +28,7 @@ from keras_stylize.export.verify import (
     test_image,
     worst,
 )
+from keras_stylize.runner import forward, input_specs
 
 
 def export_saved_model(generator: keras.Model, out: str | os.PathLike) -> dict:
@@ -39,34 +40,15 @@ def export_saved_model(generator: keras.Model, out: str | os.PathLike) -> dict:
         archive = keras.export.ExportArchive()
         archive.track(generator)
         multi = len(generator.inputs) > 1
-        spec = [None, None, None, 3]
+        call = forward(generator)
 
-        def to_uint8(pixels):
+        def as_uint8(images, *style_weights):
+            pixels = call(tf.cast(images, tf.float32), *style_weights)
             return tf.cast(tf.clip_by_value(tf.round(pixels), 0.0, 255.0), tf.uint8)
 
-        if multi:
-            styles = tf.TensorSpec([None, generator.inputs[1].shape[-1]], tf.float32)
-            archive.add_endpoint(
-                "serving_default",
-                lambda images, style_weights: to_uint8(
-                    generator([tf.cast(images, tf.float32), style_weights], training=False)),
-                [tf.TensorSpec(spec, tf.uint8, name="images"), styles],
-            )  # fmt: skip
-            archive.add_endpoint(
-                "serving_float",
-                lambda images, style_weights: generator([images, style_weights], training=False),
-                [tf.TensorSpec(spec, tf.float32, name="images"), styles],
-            )  # fmt: skip
-        else:
-            archive.add_endpoint(
-                "serving_default",
-                lambda images: to_uint8(generator(tf.cast(images, tf.float32), training=False)),
-                [tf.TensorSpec(spec, tf.uint8, name="images")],
-            )  # fmt: skip
-            archive.add_endpoint(
-                "serving_float", lambda images: generator(images, training=False),
-                [tf.TensorSpec(spec, tf.float32, name="images")],
-            )  # fmt: skip
+        uint8_specs = input_specs(generator, image_dtype=tf.uint8)
+        archive.add_endpoint("serving_default", as_uint8, uint8_specs)
+        archive.add_endpoint("serving_float", call, input_specs(generator))
         target = staging / "saved_model"
         archive.write_out(str(target), verbose=False)
 

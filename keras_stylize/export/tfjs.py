@@ -25,7 +25,6 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from keras_stylize.export.verify import (
     agreement,
@@ -37,6 +36,7 @@ from keras_stylize.export.verify import (
     test_image,
     worst,
 )
+from keras_stylize.runner import forward, input_specs
 
 QUANTIZATIONS = ("none", "float16")
 
@@ -100,18 +100,7 @@ def export_tfjs(generator: keras.Model, out: str | os.PathLike, quantization: st
     try:
         archive = keras.export.ExportArchive()
         archive.track(generator)
-        image_spec = tf.TensorSpec([None, None, None, 3], tf.float32, name="images")
-        if len(generator.inputs) > 1:
-            count = generator.inputs[1].shape[-1]
-            archive.add_endpoint(
-                "serving_default",
-                lambda images, style_weights: generator([images, style_weights], training=False),
-                [image_spec, tf.TensorSpec([None, count], tf.float32, name="style_weights")],
-            )  # fmt: skip
-        else:
-            archive.add_endpoint(
-                "serving_default", lambda images: generator(images, training=False), [image_spec]
-            )
+        archive.add_endpoint("serving_default", forward(generator), input_specs(generator))
         archive.write_out(str(staging / "saved_model"), verbose=False)
         converted = staging / "tfjs"
         cmd = [sys.executable, "-m", "tensorflowjs.converters.converter",

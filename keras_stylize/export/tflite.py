@@ -37,6 +37,7 @@ from keras_stylize.export.verify import (
 from keras_stylize.files import atomic_write_bytes
 from keras_stylize.layers.reflection_padding import sliced_padding
 from keras_stylize.options import QUANTIZE
+from keras_stylize.runner import forward, input_specs
 
 QUANTIZATIONS = QUANTIZE
 
@@ -84,22 +85,7 @@ def convert_tflite(
     """The TFLite flatbuffer of `generator` (see the module docstring)."""
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"quantization must be one of {QUANTIZATIONS}, not {quantization!r}")
-    shape = [1, size[0], size[1], 3] if size else [1, None, None, 3]
-    image_spec = tf.TensorSpec(shape, tf.float32, name="images")
-    if len(generator.inputs) > 1:
-        count = generator.inputs[1].shape[-1]
-
-        @tf.function(input_signature=[
-            image_spec, tf.TensorSpec([1, count], tf.float32, name="style_weights")])
-        def serve(images, style_weights):
-            return generator([images, style_weights], training=False)
-
-    else:
-
-        @tf.function(input_signature=[image_spec])
-        def serve(images):
-            return generator(images, training=False)
-
+    serve = tf.function(forward(generator), input_signature=input_specs(generator, 1, size))
     with sliced_padding(generator):  # XNNPACK has no MirrorPad
         function = serve.get_concrete_function()
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function])
