@@ -69,8 +69,11 @@ def memory(args) -> None:
                 precision=args.precision, max_memory=args.max_memory or None)  # fmt: skip
         seconds = time.perf_counter() - start
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        mode = "whole" if not (args.max_memory or args.tile) else (
-            f"tile={args.tile}" if args.tile else f"budget {args.max_memory:.0f} MB")
+        mode = (
+            "whole"
+            if not (args.max_memory or args.tile)
+            else (f"tile={args.tile}" if args.tile else f"budget {args.max_memory:.0f} MB")
+        )
         print(f"{args.models[0]:8} {width}x{height} {width * height / 1e6:5.1f} MP "
               f"{args.precision:8} {mode:16} peak RSS {peak_mb:6.0f} MB (before the image "
               f"{before:.0f} MB)  {seconds:6.1f} s", flush=True)  # fmt: skip

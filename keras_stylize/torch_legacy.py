@@ -98,8 +98,7 @@ def _check_bounds(ref: _TensorRef, available: int) -> None:
         raise ValueError(f"tensor has size {ref.size} but stride {ref.stride}")
     if ref.offset < 0 or any(n < 0 for n in ref.size) or any(s < 0 for s in ref.stride):
         raise ValueError(
-            f"tensor has a negative offset, size or stride ({ref.offset}, {ref.size}, "
-            f"{ref.stride})"
+            f"tensor has a negative offset, size or stride ({ref.offset}, {ref.size}, {ref.stride})"
         )
     if 0 in ref.size:
         return

@@ -160,6 +160,7 @@ def test_camera_mode_stylizes_live_frames_in_headless_chromium(requirements, tmp
     h, w = int(query["h"]), int(query["w"])
     assert (h, w) == (96, 128) and int(query["frames"]) >= 4 and float(query["fps"]) > 0
     frame = np.frombuffer(parts["input"][0], "<f4").reshape(1, h, w, 3)
+
     # the camera really delivered the clip (not a blank or Chromium's test pattern): the
     # frame correlates with one of the pan's frames, up to the YUV round trip's colours
     def correlation(a, b):
@@ -209,8 +210,9 @@ def test_tfjs_export_in_headless_chromium(requirements, tmp_path, kind):
     assert (query["sliders"], query["options"]) == (str(styles), str(styles))
     # and the page computes what the same model computes under Node (same WASM kernels),
     # so the page's own pre- and post-processing adds no error.
-    node_output, _ = run_tfjs_node(model_dir, image,
-                                   style_weights=weights if kind == "multi" else None)
+    node_output, _ = run_tfjs_node(
+        model_dir, image, style_weights=weights if kind == "multi" else None
+    )
     same = agreement(node_output, output)
     assert same["psnr_db"] is None or same["psnr_db"] >= 80.0, same
     assert record["agreement"]["psnr_db"] >= 40.0

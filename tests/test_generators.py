@@ -146,9 +146,7 @@ def test_warm_start_from_a_zoo_model_drops_only_cancelled_biases(rng):
     base = zoo.load("starry_night_johnson")
     multi = warm_start(johnson_generator(num_styles=2), base)
     x = rng.uniform(0, 255, (1, 64, 64, 3)).astype("float32")
-    np.testing.assert_allclose(
-        multi([x, np.array([[0, 1]], "float32")]), base(x), atol=0.05
-    )
+    np.testing.assert_allclose(multi([x, np.array([[0, 1]], "float32")]), base(x), atol=0.05)
 
 
 def test_linear_output_clips_only_at_inference(rng):

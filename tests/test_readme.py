@@ -98,8 +98,14 @@ def sandbox(tmp_path_factory):
     from keras_stylize import johnson_generator
 
     folder = tmp_path_factory.mktemp("readme")
-    names = ("photo.jpg", "big.jpg", "in.jpg", "photos/a.jpg", "photos/sub/b.jpg",
-             "keras_stylize/assets/kodim23.jpg")  # the last as in a checkout
+    names = (
+        "photo.jpg",
+        "big.jpg",
+        "in.jpg",
+        "photos/a.jpg",
+        "photos/sub/b.jpg",
+        "keras_stylize/assets/kodim23.jpg",
+    )  # the last as in a checkout
     for name in names:
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(PHOTO, folder / name)
@@ -120,8 +126,10 @@ def _runnable(args: list[str], sandbox: Path) -> list[str]:
     if args[0] == "export":
         args[1] = "my_style.keras"  # every export of a tiny model, not of a zoo model
     if args[0] == "fit":  # tiny data: a folder of styles stays a folder
-        tiny = {"--content": lambda v: "tiny_content",
-                "--style": lambda v: "tiny_style.jpg" if Path(v).suffix else "tiny_styles"}
+        tiny = {
+            "--content": lambda v: "tiny_content",
+            "--style": lambda v: "tiny_style.jpg" if Path(v).suffix else "tiny_styles",
+        }
         args = [tiny[args[i - 1]](a) if i and args[i - 1] in tiny else a
                 for i, a in enumerate(args)]  # fmt: skip
         args += FIT_OVERRIDES
@@ -132,8 +140,11 @@ def _runnable(args: list[str], sandbox: Path) -> list[str]:
 @pytest.mark.parametrize(
     "args",
     # (multiworker training needs two workers: tests/test_training.py runs that)
-    [a for a in cli_invocations()
-     if a[0] in ("stylize", "zoo", "export", "fit", "sheet") and "multiworker" not in a],
+    [
+        a
+        for a in cli_invocations()
+        if a[0] in ("stylize", "zoo", "export", "fit", "sheet") and "multiworker" not in a
+    ],
     ids=lambda a: " ".join(a)[:60],
 )
 def test_every_cli_command_runs(args, sandbox):

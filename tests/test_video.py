@@ -118,8 +118,10 @@ def test_corrupt_frame_is_reported_and_the_rest_processed(tmp_path, generator):
     assert len(_streams(tmp_path / "out.mkv")["frames"]) == report.frames
 
 
-@pytest.mark.parametrize("content, message", [(b"", "not a readable video"),
-                                              (b"\x00garbage" * 500, "not a readable video")])
+@pytest.mark.parametrize(
+    "content, message",
+    [(b"", "not a readable video"), (b"\x00garbage" * 500, "not a readable video")],
+)
 def test_unreadable_clips_are_one_line_errors_and_write_nothing(tmp_path, generator, content,
                                                                  message):  # fmt: skip
     bad = tmp_path / "bad.mp4"

@@ -75,9 +75,7 @@ def _content_layer(ctx, param, value: str) -> str:
     "or zoo name), e.g. a multi-style model from a single-style one; all are trained.",
 )
 @click.option("--family", type=click.Choice(FAMILIES), default="johnson", help="Generator family.")
-@click.option(
-    "--norm", type=click.Choice(NORMS), default="instance", help="Normalization layers."
-)
+@click.option("--norm", type=click.Choice(NORMS), default="instance", help="Normalization layers.")
 @click.option(
     "--output",
     type=click.Choice(OUTPUTS),

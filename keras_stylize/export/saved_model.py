@@ -75,8 +75,11 @@ def export_saved_model(generator: keras.Model, out: str | os.PathLike) -> dict:
         "input": {
             "serving_default": "uint8 [batch, H, W, 3], any H, W >= 32",
             "serving_float": "float32 [batch, H, W, 3] in [0, 255]",
-            **({"style_weights": f"float32 [batch, {generator.inputs[1].shape[-1]}]"}
-               if len(generator.inputs) > 1 else {}),
+            **(
+                {"style_weights": f"float32 [batch, {generator.inputs[1].shape[-1]}]"}
+                if len(generator.inputs) > 1
+                else {}
+            ),
         },  # fmt: skip
         "resizable": True,
         "files": file_sizes(out),

@@ -136,8 +136,11 @@ def export_tfjs(generator: keras.Model, out: str | os.PathLike, quantization: st
         "format": "tfjs",
         "quantization": quantization,
         "input": "float32 [batch, H, W, 3] RGB in [0, 255], any H, W >= 32; output the same"
-        + (f"; style_weights float32 [batch, {generator.inputs[1].shape[-1]}]"
-           if len(generator.inputs) > 1 else ""),
+        + (
+            f"; style_weights float32 [batch, {generator.inputs[1].shape[-1]}]"
+            if len(generator.inputs) > 1
+            else ""
+        ),
         "resizable": True,
         "files": file_sizes(out),
         "agreement": result,

@@ -144,8 +144,11 @@ def export_tflite(
         "quantization": quantization,
         "input": f"float32 [1, {size[0] if size else 'H'}, {size[1] if size else 'W'}, 3] RGB "
         "in [0, 255]; output the same"
-        + (f"; style_weights float32 [1, {generator.inputs[1].shape[-1]}]"
-           if len(generator.inputs) > 1 else ""),
+        + (
+            f"; style_weights float32 [1, {generator.inputs[1].shape[-1]}]"
+            if len(generator.inputs) > 1
+            else ""
+        ),
         "resizable": size is None,
         "files": {Path(out).name: len(content)},
         "agreement": result,

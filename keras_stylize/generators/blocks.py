@@ -52,9 +52,9 @@ def style_input(num_styles: int | None, style_names: list[str] | None):
         return None, None
     if not isinstance(num_styles, int) or num_styles < 1:
         raise ValueError(f"`num_styles` must be a positive int or None. Received: {num_styles!r}")
-    names = list(style_names) if style_names is not None else [
-        f"style_{i}" for i in range(num_styles)
-    ]
+    names = (
+        list(style_names) if style_names is not None else [f"style_{i}" for i in range(num_styles)]
+    )
     if len(names) != num_styles:
         raise ValueError(f"{len(names)} style_names for num_styles={num_styles}")
     weights = keras.Input(shape=(num_styles,), name=STYLE_INPUT)

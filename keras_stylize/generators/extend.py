@@ -79,9 +79,7 @@ def warm_start(generator: keras.Model, base: keras.Model) -> keras.Model:
     """
     base_layers = {layer.name: layer for layer in base.layers}
     base_names = (
-        list(base.get_layer(STYLE_LAYER).style_names)
-        if STYLE_LAYER in base_layers
-        else None
+        list(base.get_layer(STYLE_LAYER).style_names) if STYLE_LAYER in base_layers else None
     )
     names = (
         list(generator.get_layer(STYLE_LAYER).style_names)

@@ -21,6 +21,7 @@ from keras_stylize.layers import (
 
 DEFAULT_RATIOS = (32, 16, 8, 4, 2, 1)
 
+
 def _block(x, filters: int, norm: str, name: str, style=None):
     """conv3x3 -> norm -> ReLU, conv3x3 -> norm -> ReLU, conv1x1 -> norm -> ReLU.
 
@@ -126,9 +127,7 @@ def texture_net_generator(
             continue
         joined = NearestUpsampling2D(name=f"{scale}_upsample")(joined)
         joined = keras.layers.Concatenate(name=f"{scale}_join")([joined, branch])
-        joined = _block(
-            joined, channels_per_scale * (index + 1), norm, f"{scale}_joined", style
-        )
+        joined = _block(joined, channels_per_scale * (index + 1), norm, f"{scale}_joined", style)
     x = keras.layers.Conv2D(3, 1, name="output_conv")(joined)
     x = output_to_pixels(x, name="scale_output", output=output)
     outputs = CropToReference(name="crop", dtype="float32")([x, images])
