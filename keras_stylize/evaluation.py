@@ -12,7 +12,12 @@ experiments are measured (`scripts/zoo_build.py`, `scripts/norm_comparison.py`):
   loss against the loss's style Gram matrices), averaged over the photos. The same losses
   of the unstyled photo give the scale (its content loss is 0);
 - the blot rate (`blot_fraction`): the share of pixels that the generator turned
-  near-black although the photo is not dark there.
+  near-black although the photo is not dark there;
+- the spot rate (`spot_fraction`): the share of pixels inside blob-sized marks (about
+  10-40 px across at 512 px) of strong contrast that the generator painted where the photo
+  is flat there, such as the stray star swirls of a texture network. Fine strokes and
+  colour shifts do not count. Some styles paint such marks on purpose (Kandinsky's black
+  shapes): compare spot rates between models of the same style only.
 
 With `transform`, each photo is also altered (for example its contrast reduced) before
 stylizing; the stylization of the altered photo is scored against the original photo,
@@ -37,6 +42,10 @@ from keras_stylize.perceptual_loss import PerceptualLoss
 BLOT_MAX_CHANNEL = 25
 BLOT_MIN_PHOTO_LUMA = 60
 BLOT_PHOTO_LIMIT = 0.002
+SPOT_INNER_RADIUS = 4
+SPOT_OUTER_RADIUS = 20
+SPOT_MIN_OUTPUT_CONTRAST = 30.0
+SPOT_MAX_PHOTO_CONTRAST = 8.0
 
 
 def loss_for_recipe(recipe: dict, style_files: list[str | os.PathLike]) -> PerceptualLoss:
@@ -105,6 +114,44 @@ def blot_fraction(photo: np.ndarray, output: np.ndarray) -> float:
     return float(blot_mask(photo, output).mean())
 
 
+def box_mean(image: np.ndarray, radius: int) -> np.ndarray:
+    """Mean over the `(2 radius + 1)`-pixel square around each pixel of an `(H, W, ...)`
+    array (edges mirrored), float64, same shape."""
+    x = np.asarray(image, np.float64)
+    k = 2 * radius + 1
+    extra = ((0, 0),) * (x.ndim - 2)
+    x = np.pad(x, ((radius, radius), (radius, radius), *extra), mode="reflect")
+    c = np.pad(x, ((1, 0), (1, 0), *extra)).cumsum(0).cumsum(1)
+    return (c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]) / (k * k)
+
+
+def blob_contrast(image: np.ndarray) -> np.ndarray:
+    """`(H, W)` float64: per pixel, the largest over the RGB channels of |mean over a
+    `SPOT_INNER_RADIUS` square - mean over a `SPOT_OUTER_RADIUS` square| (a box
+    difference-of-means band-pass): high inside marks about 10-40 px across that differ
+    from their surroundings; low for flat areas, slow gradients and fine strokes."""
+    x = np.asarray(image, np.float64)
+    band = box_mean(x, SPOT_INNER_RADIUS) - box_mean(x, SPOT_OUTER_RADIUS)
+    return np.abs(band).max(axis=-1)
+
+
+def spot_mask(photo: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """Boolean `(H, W)`: the output has a blob-sized mark (`blob_contrast` above
+    `SPOT_MIN_OUTPUT_CONTRAST` grey levels) where the photo has none (below
+    `SPOT_MAX_PHOTO_CONTRAST`). Both uint8 `(H, W, 3)` RGB, photos about 512 px long
+    (the radii are in pixels)."""
+    if photo.shape != output.shape:
+        raise ValueError(f"photo {photo.shape} and output {output.shape} differ in shape")
+    return (blob_contrast(output) > SPOT_MIN_OUTPUT_CONTRAST) & (
+        blob_contrast(photo) < SPOT_MAX_PHOTO_CONTRAST
+    )
+
+
+def spot_fraction(photo: np.ndarray, output: np.ndarray) -> float:
+    """Share of all pixels in `spot_mask` (0.0 to 1.0)."""
+    return float(spot_mask(photo, output).mean())
+
+
 def mean_losses(
     generator: keras.Model,
     loss: PerceptualLoss,
@@ -131,7 +178,8 @@ def mean_losses(
     Returns:
         `stylized_content_loss`, `stylized_style_loss`, `blot_rate` (mean share of blot
         pixels, in percent), `blot_rate_max` (percent, worst photo),
-        `photos_over_blot_limit` (photos above `BLOT_PHOTO_LIMIT`) and `images`; with
+        `photos_over_blot_limit` (photos above `BLOT_PHOTO_LIMIT`), `spot_rate` and
+        `spot_rate_max` (`spot_fraction`, percent, mean and worst photo) and `images`; with
         `unstyled` also `unstyled_content_loss` and `unstyled_style_loss`; with
         `transform` also `transformed_content_loss`, `transformed_style_loss` and
         `output_change_grey_levels`. Losses are rounded to 4 decimals.
@@ -146,13 +194,14 @@ def mean_losses(
         for key in ("content_loss", "style_loss"):
             values.setdefault(f"{prefix}_{key}", []).append(float(parts[key]))
 
-    blots = []
+    blots, spots = [], []
     for path in photos:
         photo = load_photo(path, long_side)
         x = photo.astype(np.float32)
         y = stylize(photo, generator, style=style, return_array=True, precision="float32",
                     max_memory=None)  # fmt: skip
         blots.append(blot_fraction(photo, y))
+        spots.append(spot_fraction(photo, y))
         y = y.astype(np.float32)
         record("stylized", x, y)
         if unstyled:
@@ -170,5 +219,7 @@ def mean_losses(
     result["blot_rate"] = round(100 * float(np.mean(blots)), 4)
     result["blot_rate_max"] = round(100 * float(np.max(blots)), 4)
     result["photos_over_blot_limit"] = int(np.sum(np.asarray(blots) > BLOT_PHOTO_LIMIT))
+    result["spot_rate"] = round(100 * float(np.mean(spots)), 4)
+    result["spot_rate_max"] = round(100 * float(np.max(spots)), 4)
     result["images"] = len(blots)
     return result

@@ -306,7 +306,12 @@ def make_callbacks(config: FitConfig, training: Training, verbose: int | str) ->
     return callbacks
 
 
-def fit_style(config: FitConfig, verbose: int | str = "auto", strategy=None) -> dict:
+def fit_style(
+    config: FitConfig,
+    verbose: int | str = "auto",
+    strategy=None,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+) -> dict:
     """Trains a generator as `config` says; returns a summary dict (also in `run.json`).
 
     Args:
@@ -314,6 +319,8 @@ def fit_style(config: FitConfig, verbose: int | str = "auto", strategy=None) -> 
         verbose: 1 (Keras progress bar), 0 (silent), "plain" (a line every tenth of an
             epoch, for logs) or "auto" (the bar on a terminal, else "plain").
         strategy: a `tf.distribute` strategy; default from `config.distribute`.
+        callbacks: more Keras callbacks, run after the built-in ones (an epoch is
+            `config.steps_per_epoch` steps; the generator is `self.model.generator`).
 
     Raises:
         ValueError: a bad option (e.g. style files, checkpoint of another run).
@@ -330,7 +337,7 @@ def fit_style(config: FitConfig, verbose: int | str = "auto", strategy=None) -> 
     keras.mixed_precision.set_global_policy(config.precision)
     try:
         training = build_training(config, strategy or make_strategy(config.distribute))
-        callbacks = make_callbacks(config, training, verbose)
+        callbacks = make_callbacks(config, training, verbose) + list(callbacks or [])
         checkpoint = callbacks[0]
         done = read_checkpoint_metadata(log_dir / CHECKPOINT_FILE) or {"epoch": 0, "iterations": 0}
         remaining = max(0, config.steps - done["iterations"])
@@ -374,8 +381,11 @@ def run_summary(config: FitConfig, training: Training, checkpoint, seconds: floa
         "content_images": len(training.report.files),
         "skipped_content_files": training.report.skipped,
         "vgg19_weights": info.to_dict() if info else "random",
-        "versions": {"keras": keras.__version__, "tensorflow": tf.__version__,
-                     "python": platform.python_version()},  # fmt: skip
+        "versions": {
+            "keras": keras.__version__,
+            "tensorflow": tf.__version__,
+            "python": platform.python_version(),
+        },  # fmt: skip
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "report": training.report.summary(),
     }

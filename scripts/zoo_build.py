@@ -9,7 +9,7 @@
 `preview.jpg` (single style: eval photos above their stylization; multi-style: a style
 sheet) and `card.json`: the recipe from the run's `run.json` (the exact `keras_stylize
 fit` command included), the weights' sha256, and metrics on `content_eval` at 512 px
-(`evaluation.mean_losses`: content and style loss, blot rate; per style for multi-style
+(`evaluation.mean_losses`: content and style loss, blot and spot rates; per style for multi-style
 models) against the run's own style targets and VGG19 weights. Needs the project's data
 folder (`../shared/data` by default, `--data` to change).
 """
@@ -175,8 +175,8 @@ def docs(args) -> None:
     cards = [zoo.info(name) for name in zoo.list()]
     rows = [
         "| model | family | norm | params | style | content loss | style loss (photo) "
-        "| blots | training | preview |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| blots | spots | training | preview |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in cards:
         m, styles = c["metrics"], card_styles(c)
@@ -185,10 +185,11 @@ def docs(args) -> None:
                  else f"{len(styles)} styles: " + ", ".join(r["name"] for r in styles))  # fmt: skip
         minutes = c["recipe"]["wall_time_seconds"] / 60
         blots = f"{m['blot_rate']:.3f} %" if "blot_rate" in m else "n/a"
+        spots = f"{m['spot_rate']:.3f} %" if "spot_rate" in m else "n/a"
         rows.append(
             f"| `{c['name']}` | {c['family']} | {c['norm']} | {c['parameters']:,} | {style} | "
             f"{m['stylized_content_loss']:.3f} | {m['stylized_style_loss']:.3f} "
-            f"({m['unstyled_style_loss']:.2f}) | {blots} | {c['recipe']['steps']} steps, "
+            f"({m['unstyled_style_loss']:.2f}) | {blots} | {spots} | {c['recipe']['steps']} steps, "
             f"{minutes:.0f} min | ![{c['name']}](zoo/{c['name']}/preview.jpg) |"
         )
     readme = ROOT / "README.md"

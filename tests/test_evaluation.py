@@ -3,7 +3,15 @@ import pytest
 from PIL import Image
 
 from keras_stylize import PerceptualLoss, texture_net_generator
-from keras_stylize.evaluation import blot_fraction, blot_mask, load_photo, mean_losses
+from keras_stylize.evaluation import (
+    blot_fraction,
+    blot_mask,
+    box_mean,
+    load_photo,
+    mean_losses,
+    spot_fraction,
+    spot_mask,
+)
 
 from .conftest import write_image
 
@@ -50,6 +58,39 @@ def test_blot_measure():
         blot_fraction(photo, output[:5])
 
 
+def test_box_mean_equals_a_direct_window_mean(rng):
+    x = rng.uniform(0, 255, (9, 12, 3))
+    padded = np.pad(x, ((2, 2), (2, 2), (0, 0)), mode="reflect")
+    direct = np.stack([[padded[i : i + 5, j : j + 5].mean(axis=(0, 1)) for j in range(12)]
+                       for i in range(9)])  # fmt: skip
+    np.testing.assert_allclose(box_mean(x, 2), direct, atol=1e-9)
+
+
+def _disc(shape, centre, radius):
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    return (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= radius**2
+
+
+def test_spot_measure_finds_a_painted_star_not_strokes_or_colour_shifts():
+    # A flat sky photo; outputs: a yellow star painted on it, fine dark/light strokes
+    # (period 4 px, like brush texture), and a uniform recolouring. Only the star counts.
+    sky = np.full((128, 160, 3), (90, 130, 200), np.uint8)
+    star = sky.copy()
+    star[_disc(sky.shape[:2], (64, 80), 10)] = (240, 220, 60)
+    mask = spot_mask(sky, star)
+    assert mask[64, 80] and not mask[:20].any() and not mask[:, :40].any()
+    assert 0.005 < spot_fraction(sky, star) < 0.05
+    strokes = sky.astype(int) + np.where((np.arange(160) // 2) % 2, 40, -40)[None, :, None]
+    assert spot_fraction(sky, np.clip(strokes, 0, 255).astype(np.uint8)) == 0.0
+    assert spot_fraction(sky, np.full_like(sky, (30, 60, 20))) == 0.0
+    # The same star where the photo itself has a round object there is content, not a spot.
+    moon = sky.copy()
+    moon[_disc(sky.shape[:2], (64, 80), 10)] = 250
+    assert not spot_mask(moon, star)[64, 80]
+    with pytest.raises(ValueError, match="shape"):
+        spot_fraction(sky, star[:5])
+
+
 def test_mean_losses_equal_a_direct_computation(setup):
     # The pipeline (decode, shrink, stylize, round to uint8, score, average) computed by
     # hand with Pillow, the generator and the loss.
@@ -79,7 +120,8 @@ def test_keys_and_a_generator_that_blacks_out_everything(setup, tmp_path):
     generator, loss, photos = setup
     m = mean_losses(generator, loss, photos[:1], long_side=48, unstyled=False)
     assert set(m) == {"stylized_content_loss", "stylized_style_loss", "blot_rate",
-                      "blot_rate_max", "photos_over_blot_limit", "images"}  # fmt: skip
+                      "blot_rate_max", "photos_over_blot_limit", "spot_rate", "spot_rate_max",
+                      "images"}  # fmt: skip
     import keras
 
     black = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Rescaling(0.0)])
