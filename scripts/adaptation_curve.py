@@ -15,8 +15,14 @@ the from-scratch model's final losses.
     python scripts/adaptation_curve.py score runs/curve_scratch runs/curve_from
     python scripts/adaptation_curve.py report runs/curve_scratch runs/curve_from
 
-Wall times come from one process each, with the CPU otherwise idle; each run folder keeps
-`curve.json` (step, seconds, and after `score` the losses).
+Each run folder keeps `curve.json` (step, training seconds so far, and after `score` the
+losses). Wall times are only comparable when both runs had the CPU to themselves; when they
+shared it, `time` measures each configuration's seconds per step alone, one after the other
+with nothing else running (`timing.json` in the folder), and `report` then uses steps x
+seconds per step:
+
+    python scripts/adaptation_curve.py time runs/curve_scratch --style STYLE.jpg
+    python scripts/adaptation_curve.py time runs/curve_from --style STYLE.jpg --from MODEL
 """
 
 from __future__ import annotations
@@ -49,23 +55,29 @@ def _write_curve(folder: Path, rows: list[dict]) -> None:
     atomic_write_bytes(folder / "curve.json", (json.dumps(rows, indent=1) + "\n").encode())
 
 
+def _config(args, folder: Path, steps: int, every: int):
+    from keras_stylize import zoo
+    from keras_stylize.fit import FitConfig
+
+    recipe = {k: v for k, v in zoo.info(RECIPE_MODEL)["recipe"].items() if k in RECIPE_FIELDS}
+    if args.lr is not None:
+        recipe["learning_rate"] = args.lr
+    return FitConfig(
+        style=[args.style], content=str(Path(args.data) / "content"),
+        out=str(folder / "final.keras"), log_dir=str(folder / "logs"), steps=steps,
+        steps_per_epoch=every, init_from=args.init_from, **recipe,
+    )  # fmt: skip
+
+
 def train(args) -> None:
     import keras
 
-    from keras_stylize import zoo
-    from keras_stylize.fit import FitConfig, fit_style
+    from keras_stylize.fit import fit_style
     from keras_stylize.precision import float32_copy
 
     folder = Path(args.folder)
     (folder / "snapshots").mkdir(parents=True, exist_ok=True)
-    recipe = {k: v for k, v in zoo.info(RECIPE_MODEL)["recipe"].items() if k in RECIPE_FIELDS}
-    if args.lr is not None:
-        recipe["learning_rate"] = args.lr
-    config = FitConfig(
-        style=[args.style], content=str(Path(args.data) / "content"),
-        out=str(folder / "final.keras"), log_dir=str(folder / "logs"), steps=args.steps,
-        steps_per_epoch=args.every, init_from=args.init_from, **recipe,
-    )  # fmt: skip
+    config = _config(args, folder, args.steps, args.every)
     rows = _curve(folder)
 
     class Snapshot(keras.callbacks.Callback):
@@ -86,6 +98,46 @@ def train(args) -> None:
             self.mark = time.time()
 
     fit_style(config, verbose="plain", callbacks=[Snapshot()])
+
+
+def time_steps(args) -> None:
+    """Seconds per training step of the run's configuration, alone on the machine: the
+    median over `--steps` steps after 10 warm-up steps, in a scratch log folder."""
+    import os
+    import tempfile
+
+    import keras
+    import numpy as np
+
+    from keras_stylize.files import atomic_write_bytes
+    from keras_stylize.fit import fit_style
+
+    durations: list[float] = []
+
+    class StepTimer(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            durations.append(time.perf_counter() - self.start)
+
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as scratch:
+        steps = 10 + args.steps
+        fit_style(_config(args, Path(scratch), steps, steps), verbose=0, callbacks=[StepTimer()])
+    record = {"seconds_per_step": round(float(np.median(durations[10:])), 4),
+              "steps_timed": len(durations) - 10, "load_average_before": load}  # fmt: skip
+    atomic_write_bytes(Path(args.folder) / "timing.json", json.dumps(record).encode())
+    print(args.folder, record)
+
+
+def _seconds(folder: Path, row: dict) -> float:
+    """The row's wall time: steps x the solo seconds per step when measured, else the
+    training seconds the run recorded."""
+    timing = folder / "timing.json"
+    if timing.is_file():
+        return row["step"] * json.loads(timing.read_text())["seconds_per_step"]
+    return row["seconds"]
 
 
 def score(args) -> None:
@@ -127,25 +179,28 @@ def score(args) -> None:
 
 
 def report(args) -> None:
-    scratch, adapted = (_curve(Path(f)) for f in (args.scratch, args.adapted))
-    for name, rows in ((args.scratch, scratch), (args.adapted, adapted)):
-        print(f"\n{name}\n| step | wall time (min) | content | style |\n|---|---|---|---|")
+    folders = [Path(args.scratch), Path(args.adapted)]
+    scratch, adapted = (
+        [{**r, "wall": _seconds(f, r)} for r in _curve(f)] for f in folders
+    )  # fmt: skip
+    for folder, rows in zip(folders, (scratch, adapted), strict=True):
+        source = "steps x solo s/step" if (folder / "timing.json").is_file() else "recorded"
+        print(f"\n{folder} (wall time: {source})")
+        print("| step | wall time (min) | content | style |\n|---|---|---|---|")
         for r in rows:
             content, style = r.get("content_loss", float("nan")), r.get("style_loss", float("nan"))
-            print(f"| {r['step']} | {r['seconds'] / 60:.1f} | {content:.3f} | {style:.3f} |")
+            print(f"| {r['step']} | {r['wall'] / 60:.1f} | {content:.3f} | {style:.3f} |")
     final = scratch[-1]
-    print(
-        f"\nfrom scratch, final: {final['seconds'] / 60:.1f} min, content "
-        f"{final['content_loss']:.3f}, style {final['style_loss']:.3f}"
-    )
+    print(f"\nfrom scratch, final: {final['wall'] / 60:.1f} min, content "
+          f"{final['content_loss']:.3f}, style {final['style_loss']:.3f}")  # fmt: skip
     for key in ("style_loss", "content_loss"):
         hit = next((r for r in adapted if r[key] <= final[key]), None)
-        print(f"{key}: " + (f"reached at step {hit['step']}, {hit['seconds'] / 60:.1f} min = "
-                            f"{100 * hit['seconds'] / final['seconds']:.0f} % of the from-scratch "
+        print(f"{key}: " + (f"reached at step {hit['step']}, {hit['wall'] / 60:.1f} min = "
+                            f"{100 * hit['wall'] / final['wall']:.0f} % of the from-scratch "
                             f"wall time" if hit else "not reached"))  # fmt: skip
     both = next((r for r in adapted if r["style_loss"] <= final["style_loss"]
                  and r["content_loss"] <= final["content_loss"]), None)  # fmt: skip
-    print("both: " + (f"{100 * both['seconds'] / final['seconds']:.0f} % of the wall time"
+    print("both: " + (f"{100 * both['wall'] / final['wall']:.0f} % of the wall time"
                       if both else "not reached"))  # fmt: skip
 
 
@@ -160,6 +215,12 @@ def main() -> int:
     t.add_argument("--steps", type=int, required=True)
     t.add_argument("--every", type=int, required=True)
     t.add_argument("--lr", type=float, default=None, help="default: the recipe's")
+    m = sub.add_parser("time")
+    m.add_argument("folder")
+    m.add_argument("--style", required=True)
+    m.add_argument("--from", dest="init_from", default=None)
+    m.add_argument("--steps", type=int, default=40)
+    m.add_argument("--lr", type=float, default=None)
     s = sub.add_parser("score")
     s.add_argument("folders", nargs="+")
     s.add_argument("--photos", type=int, default=18)
@@ -167,7 +228,7 @@ def main() -> int:
     r.add_argument("scratch")
     r.add_argument("adapted")
     args = parser.parse_args()
-    {"train": train, "score": score, "report": report}[args.command](args)
+    {"train": train, "time": time_steps, "score": score, "report": report}[args.command](args)
     return 0
 
 
