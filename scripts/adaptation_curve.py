@@ -78,6 +78,11 @@ def train(args) -> None:
     folder = Path(args.folder)
     (folder / "snapshots").mkdir(parents=True, exist_ok=True)
     config = _config(args, folder, args.steps, args.every)
+    (folder / "run.json").write_text(
+        json.dumps(
+            {"style": args.style, "from": args.init_from, "steps": args.steps, "every": args.every}
+        )
+    )
     rows = _curve(folder)
 
     class Snapshot(keras.callbacks.Callback):
@@ -152,8 +157,7 @@ def score(args) -> None:
     for name in args.folders:
         folder = Path(name)
         rows = _curve(folder)
-        run = json.loads((folder / "logs" / "run.json").read_text())
-        style_file = run["config"]["style"][0]
+        style_file = json.loads((folder / "run.json").read_text())["style"]
         loss = loss_for_recipe(recipe, [style_file])
         style = Path(style_file).stem
         for row in rows:

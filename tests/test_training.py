@@ -152,8 +152,16 @@ def _config(tmp_path, content_dir, style_path, **kwargs):
 def test_fit_style_exact_steps_logs_and_resume(tmp_path, content_dir, style_path):
     # 5 steps at 2 per epoch: exactly 5, not rounded up to 6.
     config = _config(tmp_path, content_dir, style_path, steps=5)
-    summary = fit_style(config, verbose=0)
+    seen = []  # a user callback sees every epoch end, with the step count and the generator
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append((epoch, int(self.model.optimizer.iterations.numpy()),
+                         self.model.generator.name))  # fmt: skip
+
+    summary = fit_style(config, verbose=0, callbacks=[Record()])
     assert summary["steps_done"] == 5 and summary["resumed_from_epoch"] == 0
+    assert [(e, s) for e, s, _ in seen] == [(0, 2), (1, 4), (2, 5)] and seen[0][2]
     log_dir = tmp_path / "out" / "g.logs"
     assert (log_dir / "history.csv").read_text().count("\n") == 4  # header + 3 epochs
     assert (log_dir / "samples.jpg").is_file() and (log_dir / "run.json").is_file()
