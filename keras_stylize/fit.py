@@ -351,6 +351,15 @@ def fit_style(
         seconds = time.time() - started
         last = {k: float(v[-1]) for k, v in history.history.items() if v}
         steps_done = int(training.model.optimizer.iterations.numpy())
+        if checkpoint.blowup is not None and math.isfinite(checkpoint.blowup["loss"]):
+            kept = read_checkpoint_metadata(log_dir / CHECKPOINT_FILE) or {"iterations": 0}
+            raise TrainingDivergedError(
+                f"training stopped at step {steps_done}: the mean loss of epoch "
+                f"{checkpoint.blowup['epoch']} ({checkpoint.blowup['loss']:.4g}) is above "
+                f"{checkpoint.blowup_factor:g}x the lowest of the epochs before "
+                f"({checkpoint.blowup['best_recent_loss']:.4g}); no model written. The last "
+                f"good checkpoint, step {kept['iterations']}, is kept: {log_dir / CHECKPOINT_FILE}"
+            )
         if steps_done < config.steps or not all(map(math.isfinite, last.values())):
             raise TrainingDivergedError(
                 f"training stopped at step {steps_done}: loss is not finite ({last}); no "

@@ -397,3 +397,43 @@ def test_mixed_precision_run_saves_a_float32_generator(tmp_path, content_dir, st
     fit_style(config, verbose=0)
     generator = keras.saving.load_model(config.out, safe_mode=True)
     assert {layer.dtype_policy.name for layer in generator.layers} == {"float32"}
+
+
+def test_a_loss_blowup_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
+    """Epoch losses as in the ten-style run that collapsed after step 3700: the epoch
+    whose mean loss jumps above 1.25x the best of the five before is not saved."""
+    from types import SimpleNamespace
+
+    from keras_stylize.callbacks import ResumableCheckpoint
+
+    generator = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(3, 1)])
+    optimizer = keras.optimizers.Adam()
+    optimizer.build(generator.trainable_variables)
+    model = SimpleNamespace(generator=generator, optimizer=optimizer, stop_training=False)
+    path = tmp_path / "checkpoint.npz"
+    callback = ResumableCheckpoint(path)
+    callback.set_model(model)
+    losses = [3.0, 2.0, 1.6, 1.46, 1.44, 1.44, 1.438, 1.458, 1.509, 1.903]
+    for epoch, loss in enumerate(losses):
+        optimizer.iterations.assign(100 * (epoch + 1))
+        callback.on_epoch_end(epoch, {"loss": loss})
+        if model.stop_training:
+            break
+    assert epoch == 9 and model.stop_training  # 1.903 > 1.25 * 1.438
+    assert callback.blowup == {"epoch": 10, "loss": 1.903, "best_recent_loss": 1.438}
+    meta = read_checkpoint_metadata(path)
+    assert meta["iterations"] == 900 and meta["recent_losses"][-1] == 1.509
+    # A resumed run keeps the guard's memory of the epochs before.
+    resumed = ResumableCheckpoint(path)
+    resumed.set_model(SimpleNamespace(generator=generator, optimizer=optimizer))
+    resumed.on_train_begin()
+    assert resumed.recent_losses == [1.44, 1.44, 1.438, 1.458, 1.509]
+    assert resumed._blown_up(1.903) and not resumed._blown_up(1.6)
+    # Off: the same losses are all saved.
+    model.stop_training = False
+    free = ResumableCheckpoint(tmp_path / "free.npz", blowup_factor=None)
+    free.set_model(model)
+    for epoch, loss in enumerate(losses):
+        free.on_epoch_end(epoch, {"loss": loss})
+    assert not model.stop_training
+    assert read_checkpoint_metadata(tmp_path / "free.npz")["epoch"] == 10
