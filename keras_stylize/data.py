@@ -130,11 +130,16 @@ def content_dataset(
     seed: int | None = None,
     min_crop: float = 0.5,
     report: ContentReport | None = None,
+    start_batch: int = 0,
 ) -> tuple[tf.data.Dataset, ContentReport]:
     """An endless, shuffled dataset of random content crops (see the module docstring).
 
     With a `seed` the sequence of crops is the same in every iterator, process and
     worker; without one it differs from run to run (and decoding may reorder elements).
+    `start_batch` begins the sequence at that batch, as if that many batches had been
+    drawn (skipped before decoding, so it costs nothing): a resumed training goes on with
+    the crops the uninterrupted run would have seen next, instead of seeing the first
+    ones again (exact unless files failed to decode on the way).
 
     Returns:
         `(dataset, report)`; `report.skipped` grows if files fail to decode later.
@@ -179,8 +184,11 @@ def content_dataset(
 
     paths = tf.data.Dataset.counter().flat_map(one_epoch)
     seeds = tf.data.Dataset.random(seed=seed)
+    if start_batch < 0:
+        raise ValueError(f"start_batch must be >= 0. Received: {start_batch}")
     dataset = (
         tf.data.Dataset.zip((paths, seeds))
+        .skip(start_batch * batch_size)
         .map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
         .filter(lambda image, ok: ok)
         .map(lambda image, ok: tf.cast(image, tf.float32))
@@ -202,11 +210,16 @@ def load_style_image(path: str | os.PathLike, style_size: int | None) -> np.ndar
 
 
 def with_style_weights(
-    dataset: tf.data.Dataset, num_styles: int, choices: list[int] | None = None, seed: int = 0
+    dataset: tf.data.Dataset,
+    num_styles: int,
+    choices: list[int] | None = None,
+    seed: int = 0,
+    start_batch: int = 0,
 ) -> tf.data.Dataset:
     """Pairs each batch of images with one-hot style weights `(batch, num_styles)`: every
     image gets a style drawn uniformly from `choices` (default: all styles), reproducibly
-    for a given `seed` (stateless random numbers keyed by the batch index)."""
+    for a given `seed` (stateless random numbers keyed by the batch index, counted from
+    `start_batch`, as for `content_dataset`)."""
     choices = list(range(num_styles)) if choices is None else list(choices)
     if not choices or not all(0 <= c < num_styles for c in choices):
         raise ValueError(f"style choices {choices} must be in [0, {num_styles})")
@@ -220,4 +233,4 @@ def with_style_weights(
         )  # fmt: skip
         return images, tf.one_hot(tf.gather(table, draw), num_styles, dtype=tf.float32)
 
-    return dataset.enumerate().map(pair, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.enumerate(start=start_batch).map(pair, num_parallel_calls=tf.data.AUTOTUNE)

@@ -215,16 +215,21 @@ class Training:
     samples: np.ndarray
 
 
-def build_training(config: FitConfig, strategy) -> Training:
+def build_training(config: FitConfig, strategy, start_step: int = 0) -> Training:
     """Data, generator, loss and compiled `StylizationModel` for `config`, built under
-    `strategy`. Call with the run's dtype policy set."""
+    `strategy`; the data begins at batch `start_step` (a resumed run). Call with the run's
+    dtype policy set."""
     files = config.style_files()
     styles = [load_style_image(f, config.style_size) for f in files]
     names = [f.stem for f in files]
-    dataset, report = content_dataset(
+    first, report = content_dataset(
         config.content, config.image_size, config.batch_size, seed=config.seed
     )
-    samples = next(iter(dataset.unbatch().batch(2))).numpy()  # fixed sample images
+    samples = next(iter(first.unbatch().batch(2))).numpy()  # the same in every resume
+    dataset, _ = content_dataset(
+        config.content, config.image_size, config.batch_size, seed=config.seed, report=report,
+        start_batch=start_step,
+    )  # fmt: skip
     with strategy.scope():
         if config.init_from:
             from keras_stylize.inference import load_generator, style_names
@@ -254,7 +259,8 @@ def build_training(config: FitConfig, strategy) -> Training:
         )
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
     if len(names) > 1:
-        dataset = with_style_weights(dataset, len(names), new_styles, seed=config.seed)
+        dataset = with_style_weights(dataset, len(names), new_styles, seed=config.seed,
+                                     start_batch=start_step)  # fmt: skip
     dataset = split_global_batches(dataset, strategy, config.batch_size)
     return Training(model, generator, names, new_styles, dataset, report, samples)
 
@@ -336,10 +342,11 @@ def fit_style(
     previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(config.precision)
     try:
-        training = build_training(config, strategy or make_strategy(config.distribute))
+        done = read_checkpoint_metadata(log_dir / CHECKPOINT_FILE) or {"epoch": 0, "iterations": 0}
+        strategy = strategy or make_strategy(config.distribute)
+        training = build_training(config, strategy, start_step=done["iterations"])
         callbacks = make_callbacks(config, training, verbose) + list(callbacks or [])
         checkpoint = callbacks[0]
-        done = read_checkpoint_metadata(log_dir / CHECKPOINT_FILE) or {"epoch": 0, "iterations": 0}
         remaining = max(0, config.steps - done["iterations"])
         started = time.time()
         history = training.model.fit(

@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from keras_stylize.data import DataError, content_dataset, load_style_image, scan_content_folder
+from keras_stylize.data import (
+    DataError,
+    content_dataset,
+    load_style_image,
+    scan_content_folder,
+    with_style_weights,
+)
 
 from .conftest import write_image
 
@@ -30,6 +36,21 @@ def test_seeded_order_is_the_same_in_every_iterator_and_epoch_orders_differ(cont
     assert not all(np.allclose(means[0], m) for m in means[1:])
     other, _ = content_dataset(content_dir, image_size=32, batch_size=3, seed=6)
     assert not np.array_equal(first[0], next(iter(other)).numpy())
+
+
+def test_a_resumed_run_goes_on_with_the_batches_it_would_have_seen_next(content_dir):
+    """`start_batch=5` starts where an uninterrupted run is after 5 batches (here in the
+    third pass over the 6 files), images and style draws alike; not at the beginning."""
+    dataset, _ = content_dataset(content_dir, image_size=32, batch_size=3, seed=2)
+    whole = list(with_style_weights(dataset, 4, seed=2).take(8))
+    resumed, _ = content_dataset(content_dir, image_size=32, batch_size=3, seed=2, start_batch=5)
+    later = list(with_style_weights(resumed, 4, seed=2, start_batch=5).take(3))
+    for got, expected in zip(later, whole[5:], strict=True):
+        np.testing.assert_array_equal(got[0].numpy(), expected[0].numpy())  # images
+        np.testing.assert_array_equal(got[1].numpy(), expected[1].numpy())  # style weights
+    assert not np.array_equal(later[0][0].numpy(), whole[0][0].numpy())
+    with pytest.raises(ValueError, match="start_batch"):
+        content_dataset(content_dir, image_size=32, batch_size=3, seed=2, start_batch=-1)
 
 
 def test_corrupt_and_empty_files_are_skipped_and_counted(content_dir):
