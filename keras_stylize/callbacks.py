@@ -75,7 +75,6 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         self.recent_losses: list[float] = []
         self.blowup: dict | None = None
         self.restored_epoch = 0
-        self.restored_iterations = 0
         self.previous_seconds = 0.0
         self._started = time.time()
 
@@ -107,7 +106,6 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         for variable, value in zip(optimizer.variables, states, strict=True):
             variable.assign(value)
         self.restored_epoch = int(meta["epoch"])
-        self.restored_iterations = int(meta["iterations"])
         self.previous_seconds = float(meta.get("train_seconds", 0.0))
         self.recent_losses = [float(v) for v in meta.get("recent_losses", [])]
 
