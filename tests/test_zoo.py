@@ -103,7 +103,9 @@ def test_bundled_zoo_models_verify_and_have_cards(monkeypatch):
             assert style["license"].lower().startswith("public domain"), style
             image = style.get("image", "style.jpg")
             assert (Path(card["path"]) / image).is_file()
-        assert {"blot_rate", "stylized_style_loss", "images"} <= set(card["metrics"]), name
+        assert {"blot_rate", "spot_rate", "stylized_style_loss", "images"} <= set(
+            card["metrics"]
+        ), name
         assert "command" in card["recipe"] and "vgg19_weights" in card["recipe"]
         model = zoo.load(name)
         assert model.count_params() == card["parameters"]
