@@ -172,7 +172,8 @@ def mean_losses(
             the same shape.
         style: for multi-style generators, the style to apply (as `inference.stylize`
             takes it); the style loss is then measured against the same mix of the loss's
-            styles.
+            styles, or, for a loss with one style, against that style (e.g. a style added
+            to a multi-style model, scored against its own single-style targets).
         unstyled: also score the unstyled photos (the scale of the losses).
 
     Returns:
@@ -186,7 +187,8 @@ def mean_losses(
     """
     from keras_stylize.inference import style_vector
 
-    weights = None if style is None else style_vector(generator, style)[None]
+    several = style is not None and loss.num_styles > 1
+    weights = style_vector(generator, style)[None] if several else None
     values: dict[str, list[float]] = {}
 
     def record(prefix: str, photo: np.ndarray, output: np.ndarray) -> None:

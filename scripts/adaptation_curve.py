@@ -146,34 +146,27 @@ def _seconds(folder: Path, row: dict) -> float:
 
 
 def score(args) -> None:
-    import numpy as np
-
     from keras_stylize import zoo
-    from keras_stylize.evaluation import load_photo, loss_for_recipe
-    from keras_stylize.inference import load_generator, stylize
+    from keras_stylize.evaluation import loss_for_recipe, mean_losses
+    from keras_stylize.inference import load_generator
 
     recipe = zoo.info(RECIPE_MODEL)["recipe"]
-    photos = [load_photo(p, 512) for p in eval_photos(Path(args.data))[: args.photos]]
+    photos = eval_photos(Path(args.data))[: args.photos]
     for name in args.folders:
         folder = Path(name)
         rows = _curve(folder)
         style_file = json.loads((folder / "run.json").read_text())["style"]
         loss = loss_for_recipe(recipe, [style_file])
-        style = Path(style_file).stem
         for row in rows:
             if "style_loss" in row:
                 continue
             generator = load_generator(folder / "snapshots" / row["model"])
-            multi = len(generator.inputs) > 1
-            parts = []
-            for photo in photos:
-                y = stylize(photo, generator, style=style if multi else None, return_array=True,
-                            precision="float32", max_memory=None)  # fmt: skip
-                p = loss(photo[None].astype(np.float32), y[None].astype(np.float32))
-                parts.append((float(p["content_loss"]), float(p["style_loss"])))
-            row["content_loss"], row["style_loss"] = (round(float(v), 4)
-                                                      for v in np.mean(parts, axis=0))  # fmt: skip
-            row["photos"] = len(photos)
+            style = Path(style_file).stem if len(generator.inputs) > 1 else None
+            m = mean_losses(generator, loss, photos, 512, style=style, unstyled=False)
+            row["content_loss"], row["style_loss"] = (
+                m["stylized_content_loss"], m["stylized_style_loss"]
+            )  # fmt: skip
+            row["photos"] = m["images"]
             print(
                 f"{folder.name} step {row['step']:5d} {row['seconds']:7.0f} s  content "
                 f"{row['content_loss']:.3f} style {row['style_loss']:.3f}",
@@ -212,19 +205,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     sub = parser.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train")
-    t.add_argument("folder")
-    t.add_argument("--style", required=True)
-    t.add_argument("--from", dest="init_from", default=None)
+    run = argparse.ArgumentParser(add_help=False)  # what defines a run: train and time
+    run.add_argument("folder")
+    run.add_argument("--style", required=True)
+    run.add_argument("--from", dest="init_from", default=None)
+    run.add_argument("--lr", type=float, default=None, help="default: the recipe's")
+    t = sub.add_parser("train", parents=[run])
     t.add_argument("--steps", type=int, required=True)
     t.add_argument("--every", type=int, required=True)
-    t.add_argument("--lr", type=float, default=None, help="default: the recipe's")
-    m = sub.add_parser("time")
-    m.add_argument("folder")
-    m.add_argument("--style", required=True)
-    m.add_argument("--from", dest="init_from", default=None)
+    m = sub.add_parser("time", parents=[run])
     m.add_argument("--steps", type=int, default=40)
-    m.add_argument("--lr", type=float, default=None)
     s = sub.add_parser("score")
     s.add_argument("folders", nargs="+")
     s.add_argument("--photos", type=int, default=18)

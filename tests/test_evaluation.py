@@ -110,6 +110,25 @@ def test_mean_losses_equal_a_direct_computation(setup):
     assert m["unstyled_content_loss"] == 0.0 and m["stylized_content_loss"] > 0.05
 
 
+def test_a_style_of_a_multi_style_model_against_a_one_style_loss(setup):
+    """How a style added to a multi-style model is scored against its own single-style
+    targets: the style's stylization, the loss of that one style."""
+    from keras_stylize.inference import stylize
+
+    _, loss, photos = setup
+    generator = texture_net_generator(num_styles=2, style_names=["a", "b"])
+    m = mean_losses(generator, loss, photos, long_side=48, style="b", unstyled=False)
+    style = []
+    for path in photos:
+        x = load_photo(path, 48)
+        y = stylize(x, generator, style="b", return_array=True, precision="float32",
+                    max_memory=None)  # fmt: skip
+        style.append(
+            float(loss(x[None].astype("float32"), y[None].astype("float32"))["style_loss"])
+        )
+    assert m["stylized_style_loss"] == pytest.approx(np.mean(style), abs=1e-4)
+
+
 def test_inverted_photos_change_the_output(setup):
     generator, loss, photos = setup
     m = mean_losses(generator, loss, photos, long_side=48, transform=lambda p: 255 - p)
