@@ -31,6 +31,24 @@ def read_checkpoint_metadata(path: str | os.PathLike) -> dict | None:
         return json.loads(saved["meta"].tobytes().decode())
 
 
+_LEARNING_RATE = "learning_rate"
+
+
+def _short_name(variable) -> str:
+    """An optimizer variable's path without the optimizer's own (numbered) name."""
+    return variable.path.split("/", 1)[-1]
+
+
+def _legacy_optimizer_names(states: list, optimizer) -> list[str]:
+    """Names for the optimizer arrays of a checkpoint written before names were kept:
+    the current optimizer's, plus Adam's constant learning rate (index 1, after the step
+    count) when the checkpoint has exactly that one array more."""
+    names = [_short_name(v) for v in optimizer.variables]
+    if len(states) == len(names) + 1 and _LEARNING_RATE not in names and names[:1] == ["iteration"]:
+        return names[:1] + [_LEARNING_RATE] + names[1:]
+    return names if len(states) == len(names) else [f"?{i}" for i in range(len(states))]
+
+
 class ResumableCheckpoint(keras.callbacks.Callback):
     """Saves generator weights, optimizer state and progress at every epoch end in one
     compressed file, and restores them at the start of `fit`, so a killed run (even with
@@ -95,15 +113,20 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             meta = json.loads(saved["meta"].tobytes().decode())
             weights = [saved[f"g{i}"] for i in range(meta["generator_arrays"])]
             states = [saved[f"o{i}"] for i in range(meta["optimizer_arrays"])]
-        if len(weights) != len(generator.weights) or len(states) != len(optimizer.variables):
+        names = meta.get("optimizer_names") or _legacy_optimizer_names(states, optimizer)
+        # The learning rate is not state: it comes from the run's options (a constant is
+        # an optimizer variable, a schedule is not), so it is neither restored nor matched.
+        states = [v for v, name in zip(states, names, strict=True) if name != _LEARNING_RATE]
+        variables = [v for v in optimizer.variables if _short_name(v) != _LEARNING_RATE]
+        if len(weights) != len(generator.weights) or len(states) != len(variables):
             raise ValueError(
                 f"checkpoint {self.path} does not match this model ({len(weights)} weights, "
                 f"{len(states)} optimizer variables; the model has {len(generator.weights)} "
-                f"and {len(optimizer.variables)}): was the run started with other options?"
+                f"and {len(variables)}): was the run started with other options?"
             )
         for variable, value in zip(generator.weights, weights, strict=True):
             variable.assign(value)
-        for variable, value in zip(optimizer.variables, states, strict=True):
+        for variable, value in zip(variables, states, strict=True):
             variable.assign(value)
         self.restored_epoch = int(meta["epoch"])
         self.previous_seconds = float(meta.get("train_seconds", 0.0))
@@ -144,6 +167,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             "time": time.time(),
             "generator_arrays": len(generator.weights),
             "optimizer_arrays": len(optimizer.variables),
+            "optimizer_names": [_short_name(v) for v in optimizer.variables],
             "extra": self.extra,
         }
         arrays = {f"g{i}": np.asarray(w) for i, w in enumerate(generator.weights)}

@@ -62,6 +62,8 @@ def _config(args, folder: Path, steps: int, every: int):
     recipe = {k: v for k, v in zoo.info(RECIPE_MODEL)["recipe"].items() if k in RECIPE_FIELDS}
     if args.lr is not None:
         recipe["learning_rate"] = args.lr
+    if args.precision is not None:
+        recipe["precision"] = args.precision
     return FitConfig(
         style=[args.style], content=str(Path(args.data) / "content"),
         out=str(folder / "final.keras"), log_dir=str(folder / "logs"), steps=steps,
@@ -210,6 +212,9 @@ def main() -> int:
     run.add_argument("--style", required=True)
     run.add_argument("--from", dest="init_from", default=None)
     run.add_argument("--lr", type=float, default=None, help="default: the recipe's")
+    run.add_argument("--precision", default=None,
+                     help="training policy (default: the recipe's, mixed_bfloat16; float32 "
+                     "on CPUs without native bfloat16, where bfloat16 is emulated)")  # fmt: skip
     t = sub.add_parser("train", parents=[run])
     t.add_argument("--steps", type=int, required=True)
     t.add_argument("--every", type=int, required=True)

@@ -37,7 +37,7 @@ from zoo_data import (
 )
 
 RECIPE_KEYS = ("family", "norm", "output", "width", "image_size", "batch_size", "steps",
-               "learning_rate", "content_weight", "style_weight", "tv_weight",
+               "learning_rate", "lr_decay_steps", "content_weight", "style_weight", "tv_weight",
                "content_layer", "style_layers", "style_size", "seed", "precision")  # fmt: skip
 
 

@@ -176,6 +176,54 @@ def test_fit_style_exact_steps_logs_and_resume(tmp_path, content_dir, style_path
     assert not list((tmp_path / "out").glob(".*.keras"))  # no temporary file left behind
 
 
+def test_learning_rate_decays_over_the_last_steps_and_a_resume_stays_on_the_curve(
+    tmp_path, content_dir, style_path
+):
+    from keras_stylize.fit import learning_rate_schedule
+
+    config = _config(tmp_path, content_dir, style_path, steps=6, lr_decay_steps=4,
+                     learning_rate=1e-3)  # fmt: skip
+    schedule = learning_rate_schedule(config)
+    values = [float(schedule(step)) for step in range(7)]
+    np.testing.assert_allclose(values[:3], 1e-3, rtol=1e-6)  # constant for 6 - 4 steps
+    np.testing.assert_allclose(values[4], 5e-4, rtol=1e-5)  # half-way down the cosine
+    assert values[6] == 0.0 and values[2] > values[3] > values[4] > values[5] > values[6]
+    assert learning_rate_schedule(_config(tmp_path, content_dir, style_path)) == 1e-3
+
+    class Interrupt(keras.callbacks.Callback):  # after the step-4 checkpoint is written
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    # Interrupted while the rate was constant, in a checkpoint of the earlier format (no
+    # optimizer variable names; the constant rate is one of the arrays), then resumed with
+    # the decay: the rate follows the schedule from the restored step count.
+    constant = _config(tmp_path, content_dir, style_path, steps=6, learning_rate=1e-3)
+    with pytest.raises(KeyboardInterrupt):
+        fit_style(constant, verbose=0, callbacks=[Interrupt()])
+    path = tmp_path / "out" / "g.logs" / "checkpoint.npz"
+    with np.load(path) as saved:
+        arrays = dict(saved)
+    meta = json.loads(arrays["meta"].tobytes())
+    assert meta["optimizer_names"][:2] == ["iteration", "learning_rate"]
+    del meta["optimizer_names"]
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez_compressed(path, **arrays)
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            optimizer = self.model.optimizer
+            seen.append((int(optimizer.iterations.numpy()), float(optimizer.learning_rate)))
+
+    summary = fit_style(config, verbose=0, callbacks=[Record()])
+    assert summary["resumed_from_epoch"] == 2 and summary["steps_done"] == 6
+    assert [step for step, _ in seen] == [4, 5]
+    np.testing.assert_allclose([lr for _, lr in seen], values[4:6], rtol=1e-5)
+    with pytest.raises(ValueError, match="lr_decay_steps"):
+        _config(tmp_path, content_dir, style_path, steps=6, lr_decay_steps=7)
+
+
 def test_fit_two_styles_makes_a_multi_style_model(tmp_path, content_dir, style_path):
     from .conftest import write_image
 
@@ -437,3 +485,16 @@ def test_a_loss_blowup_stops_training_and_keeps_the_last_good_checkpoint(tmp_pat
         free.on_epoch_end(epoch, {"loss": loss})
     assert not model.stop_training
     assert read_checkpoint_metadata(tmp_path / "free.npz")["epoch"] == 10
+
+
+def test_emulated_bfloat16_training_is_warned_about(monkeypatch, caplog):
+    import keras_stylize.fit as fit_module
+
+    monkeypatch.setattr(fit_module, "native_bfloat16", lambda: False)
+    with caplog.at_level("WARNING", logger="keras_stylize.fit"):
+        assert fit_module.warn_if_emulated("mixed_bfloat16")
+    assert "emulated" in caplog.text and "--precision float32" in caplog.text
+    caplog.clear()
+    assert not fit_module.warn_if_emulated("float32")
+    monkeypatch.setattr(fit_module, "native_bfloat16", lambda: True)
+    assert not fit_module.warn_if_emulated("mixed_bfloat16") and not caplog.text

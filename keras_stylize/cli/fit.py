@@ -101,6 +101,10 @@ def _content_layer(ctx, param, value: str) -> str:
     "--learning-rate", "--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3,
     help="Adam learning rate.",
 )  # fmt: skip
+@click.option(
+    "--lr-decay-steps", type=click.IntRange(min=0), default=0,
+    help="Cosine-decay the learning rate to 0 over the last N steps (0: constant).",
+)  # fmt: skip
 @click.option("--content-weight", type=click.FloatRange(min=0), default=1.0)
 @click.option("--style-weight", type=click.FloatRange(min=0), default=0.5)
 @click.option("--tv-weight", type=click.FloatRange(min=0), default=1e-4)
