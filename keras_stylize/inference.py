@@ -254,8 +254,8 @@ def stylize(
         max_pixels: decompression-bomb limit for decoding (default: Pillow's).
         return_array: return a uint8 array instead of a PIL image.
         precision: compute precision, one of `options.INFERENCE_PRECISIONS`; "auto" is
-            the fastest this machine runs at a mean 40+ dB PSNR against float32 on the
-            zoo models (`precision.resolve`).
+            the fastest this machine runs within 40 dB PSNR of float32 on the zoo models,
+            worst photo included (`precision.resolve`).
         max_memory: memory budget of the process, MB, for choosing tiles (None: no
             limit, whole image unless `tile` is given).
 

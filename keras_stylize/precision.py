@@ -76,11 +76,22 @@ def native_bfloat16() -> bool:
     return bool({"avx512_bf16", "amx_bf16"} & flags)
 
 
-def resolve(precision: str) -> str:
-    """The precision `precision` means on this machine: "auto" is "float16" on a GPU,
-    "bfloat16" on a CPU with native bfloat16 and "float32" elsewhere. On the zoo models
-    the reduced precisions reach a mean 45-62 dB PSNR against float32 over content_eval;
-    the texture network's worst photo in bfloat16 is 32 dB (docs/benchmarks.md)."""
+def bfloat16_safe(generator: keras.Model | None) -> bool:
+    """False for generators that lose too much in bfloat16 for `auto` to pick it: the
+    texture network (recognised by the average pooling of its multi-scale pyramid), whose
+    worst content_eval photo reached only 32.0 dB against float32 (mean 45.4 dB; the
+    Johnson network's worst is 47.3 dB). `auto` keeps results within 40 dB of float32."""
+    if generator is None:
+        return True
+    return not any(isinstance(layer, keras.layers.AveragePooling2D) for layer in generator.layers)
+
+
+def resolve(precision: str, generator: keras.Model | None = None) -> str:
+    """The precision `precision` means on this machine (for `generator`, when given):
+    "auto" is "float16" on a GPU, "bfloat16" on a CPU with native bfloat16 unless the
+    generator is not `bfloat16_safe`, and "float32" elsewhere. On the zoo models the
+    reduced precisions reach a mean 45-62 dB PSNR against float32 over content_eval
+    (docs/benchmarks.md)."""
     if precision not in INFERENCE_PRECISIONS:
         raise ValueError(f"precision must be one of {INFERENCE_PRECISIONS}, not {precision!r}")
     if precision != "auto":
@@ -89,12 +100,12 @@ def resolve(precision: str) -> str:
 
     if tf.config.list_physical_devices("GPU"):
         return "float16"
-    return "bfloat16" if native_bfloat16() else "float32"
+    return "bfloat16" if native_bfloat16() and bfloat16_safe(generator) else "float32"
 
 
 def for_inference(generator: keras.Model, precision: str = "auto") -> keras.Model:
     """`generator` computing in `precision` (see `resolve`); float32 returns it unchanged."""
-    resolved = resolve(precision)
+    resolved = resolve(precision, generator)
     if resolved == "float32":
         return generator
     return with_policy(generator, POLICIES[resolved])

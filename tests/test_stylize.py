@@ -145,6 +145,21 @@ def test_reduced_precision_stays_close_to_float32():
     assert 40 <= psnr < 100  # close, and really computed in another precision
 
 
+def test_auto_precision_keeps_the_texture_network_in_float32(monkeypatch):
+    import keras_stylize.precision as precision
+
+    monkeypatch.setattr(precision, "native_bfloat16", lambda: True)
+    johnson, texture = johnson_generator(width=0.25), texture_net_generator()
+    if precision.resolve("auto") == "float16":
+        pytest.skip("a GPU: auto is float16 for every generator")
+    assert precision.resolve("auto", johnson) == "bfloat16"
+    assert precision.resolve("auto", texture) == "float32"  # 32 dB worst photo in bf16
+    assert precision.for_inference(texture, "auto") is texture
+    assert precision.resolve("bfloat16", texture) == "bfloat16"  # asked for explicitly
+    monkeypatch.setattr(precision, "native_bfloat16", lambda: False)
+    assert precision.resolve("auto", johnson) == "float32"
+
+
 def test_max_size_and_too_small(generator):
     out = stylize(_photo(64, 128), generator, max_size=64)
     assert out.size == (64, 32)

@@ -120,8 +120,8 @@ def _output_for(item: str, relative: Path | None, out: str | None, single: bool,
     type=click.Choice(INFERENCE_PRECISIONS),
     default="auto",
     show_default=True,
-    help="Compute precision; auto = bfloat16 on CPUs with native bfloat16, float16 on GPUs, "
-    "else float32.",
+    help="Compute precision; auto = bfloat16 on CPUs with native bfloat16 (not for texture "
+    "networks), float16 on GPUs, else float32.",
 )
 @click.option(
     "--keep-alpha", is_flag=True, help="Keep transparency (png/webp); default composites on white."
