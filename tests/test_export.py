@@ -120,7 +120,7 @@ def test_every_zoo_model_has_current_verified_exports():
     from pathlib import Path
 
     from keras_stylize import zoo
-    from keras_stylize.export.verify import PSNR_TARGETS, agreement
+    from keras_stylize.export.verify import PSNR_TARGETS, agreement, keras_output, style_cases
 
     root = Path(__file__).resolve().parents[1] / "export"
     for name in zoo.list():
@@ -131,10 +131,13 @@ def test_every_zoo_model_has_current_verified_exports():
             assert record["source_sha256"] == sha256, f"{artifact} is stale: re-export"
             assert record["agreement"]["psnr_db"] >= PSNR_TARGETS["float16"]
             assert artifact.exists()
-        image = fixed_image(64, 96)
-        expected = np.asarray(zoo.load(name)(image))
-        result = agreement(expected, run_tflite(tflite.read_bytes(), image))
-        assert result["psnr_db"] is None or result["psnr_db"] >= PSNR_TARGETS["float16"], result
+        image, generator = fixed_image(64, 96), zoo.load(name)
+        for label, weights in style_cases(generator):  # multi-style: two styles and a blend
+            expected = keras_output(generator, image, weights)
+            result = agreement(expected, run_tflite(tflite.read_bytes(), image, weights))
+            assert result["psnr_db"] is None or result["psnr_db"] >= PSNR_TARGETS["float16"], (
+                name, label, result
+            )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
