@@ -49,7 +49,7 @@ from keras_stylize.generators.extend import add_styles, warm_start
 from keras_stylize.images import list_images
 from keras_stylize.options import DISTRIBUTE, NORMS, OUTPUTS, PRECISIONS
 from keras_stylize.perceptual_loss import PerceptualLoss
-from keras_stylize.precision import float32_copy, native_bfloat16
+from keras_stylize.precision import float32_copy, resolve
 from keras_stylize.stylization_model import StylizationModel
 from keras_stylize.vgg_layers import DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS
 
@@ -204,13 +204,10 @@ def learning_rate_schedule(config: FitConfig) -> float | keras.optimizers.schedu
 
 def warn_if_emulated(precision: str) -> bool:
     """Logs a warning and returns True when `precision` is `mixed_bfloat16` on a machine
-    that would emulate it: no GPU and a CPU without AVX512-BF16/AMX. There a training step
-    took 4.2x as long as in float32 (13.9 against 3.3 s, docs/benchmarks.md)."""
-    import tensorflow as tf
-
-    if precision != "mixed_bfloat16" or native_bfloat16():
-        return False
-    if tf.config.list_physical_devices("GPU"):
+    that would emulate it: where `precision.resolve("auto")` finds neither a GPU nor a CPU
+    with AVX512-BF16/AMX. There a training step took 4.2x as long as in float32 (13.9
+    against 3.3 s, docs/benchmarks.md)."""
+    if precision != "mixed_bfloat16" or resolve("auto") != "float32":
         return False
     log.warning(
         "warning: this CPU has no native bfloat16 (AVX512-BF16/AMX) and there is no GPU: "
