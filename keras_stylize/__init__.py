@@ -40,6 +40,7 @@ _EXPORTS = {
     "ReflectionPadding2D": "keras_stylize.layers",
     "SpatialNoise": "keras_stylize.layers",
     "StyleWeights": "keras_stylize.layers",
+    "UpsampleConv2D": "keras_stylize.layers",
     "PerceptualLoss": "keras_stylize.perceptual_loss",
     "StylizationModel": "keras_stylize.stylization_model",
     "johnson_generator": "keras_stylize.generators",

@@ -130,11 +130,17 @@ def _as_image(image: Any, max_pixels: int | None) -> tuple[Image.Image, Image.Im
 
 
 def with_precision(generator: keras.Model, precision: str = "auto") -> keras.Model:
-    """`generator` computing in `precision` (`precision.for_inference`), cached."""
+    """`generator` as inference runs it in `precision` (`precision.for_inference`).
+
+    The copy is made once per generator and precision and gets the generator's current
+    weights at every call, so a generator that is still being trained is never run with
+    stale weights."""
     copies = _PRECISION_COPIES.setdefault(generator, {})
     if precision not in copies:
         copy = for_inference(generator, precision)
         copies[precision] = None if copy is generator else copy  # no cycle to the key
+    elif copies[precision] is not None:
+        copies[precision].set_weights(generator.get_weights())
     return copies[precision] or generator
 
 
@@ -160,9 +166,10 @@ def activation_bytes_per_pixel(generator: keras.Model) -> float:
     """Estimated peak memory of a whole-image pass, bytes per input pixel: 2.5 times the
     largest sum of a layer's input and output elements per pixel (found from the output
     shapes at 64 x 64) times the bytes of the convolutions' compute dtype. The factor
-    covers the graph's temporaries (padding copies, normalization intermediates); the
-    measured Johnson figures are 800-1150 (float32) and 430-600 (bfloat16) bytes per
-    pixel at 1-4 MP against estimates of 1320 and 660 (docs/benchmarks.md)."""
+    covers the graph's temporaries (padding copies, normalization intermediates). Use it
+    on the model inference runs (`with_precision`): for the Johnson network with fused
+    upsampling the estimate is 725 bytes per pixel in float32 against 570-680 measured
+    at 1-4 MP (docs/benchmarks.md)."""
     if generator not in _BYTES_PER_PIXEL:
         layers = [layer for layer in generator.layers
                   if not isinstance(layer, keras.layers.InputLayer)]  # fmt: skip

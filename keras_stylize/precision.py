@@ -13,7 +13,7 @@ from typing import Any
 
 import keras
 
-from keras_stylize.model_graph import inbound_layer_names
+from keras_stylize.model_graph import fuse_upsampling, inbound_layer_names
 from keras_stylize.options import INFERENCE_PRECISIONS
 
 # The layers that map the last activation to pixels (see generators.blocks): float32 always.
@@ -104,8 +104,12 @@ def resolve(precision: str, generator: keras.Model | None = None) -> str:
 
 
 def for_inference(generator: keras.Model, precision: str = "auto") -> keras.Model:
-    """`generator` computing in `precision` (see `resolve`); float32 returns it unchanged."""
+    """`generator` as inference runs it: upsampling blocks fused into sub-pixel
+    convolutions (`model_graph.fuse_upsampling`; same values, less memory and work),
+    computing in `precision` (see `resolve`). Returns `generator` itself when neither
+    changes anything."""
+    fused = fuse_upsampling(generator)
     resolved = resolve(precision, generator)
     if resolved == "float32":
-        return generator
-    return with_policy(generator, POLICIES[resolved])
+        return fused
+    return with_policy(fused, POLICIES[resolved])

@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_stylize.layers import (
     CropToReference,
@@ -8,6 +9,7 @@ from keras_stylize.layers import (
     PadToMultiple,
     ReflectionPadding2D,
     SpatialNoise,
+    UpsampleConv2D,
 )
 from keras_stylize.layers.reflection_padding import sliced_padding
 
@@ -96,3 +98,53 @@ def test_symmetric_padding_repeats_the_edge(rng):
     y = ReflectionPadding2D(1, mode="symmetric")(x)
     expected = np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)], mode="symmetric")
     np.testing.assert_array_equal(np.asarray(y), expected)
+
+
+def _three_layer_block(x, kernel, bias):
+    """NearestUpsampling2D -> ReflectionPadding2D(1) -> 3x3 'valid' convolution, in numpy
+    (the block UpsampleConv2D replaces)."""
+    up = np.repeat(np.repeat(x, 2, axis=1), 2, axis=2)
+    padded = np.pad(up, [(0, 0), (1, 1), (1, 1), (0, 0)], mode="reflect")
+    h, w = up.shape[1:3]
+    out = np.zeros((x.shape[0], h, w, kernel.shape[-1]), np.float64)
+    for i in range(3):
+        for j in range(3):
+            out += np.einsum("bhwc,co->bhwo", padded[:, i : i + h, j : j + w], kernel[i, j])
+    return out + bias
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 3), (5, 4)])
+def test_upsample_conv_equals_upsampling_padding_and_convolution(size, rng):
+    x = rng.normal(size=(2, *size, 3)).astype("float32")
+    layer = UpsampleConv2D(4, bias_initializer="random_normal")
+    y = np.asarray(layer(x))
+    kernel, bias = (np.asarray(w, np.float64) for w in layer.get_weights())
+    np.testing.assert_allclose(y, _three_layer_block(x, kernel, bias), atol=1e-5)
+    assert layer.compute_output_shape((None, *size, 3)) == (None, 2 * size[0], 2 * size[1], 4)
+
+
+def test_upsample_conv_gradients_equal_the_three_layer_block(rng):
+    x = tf.constant(rng.normal(size=(1, 4, 5, 3)).astype("float32"))
+    fused = UpsampleConv2D(2, use_bias=False)
+    fused.build(x.shape)
+    plain = keras.Sequential([NearestUpsampling2D(), ReflectionPadding2D(1),
+                              keras.layers.Conv2D(2, 3, use_bias=False)])  # fmt: skip
+    plain.build(x.shape)
+    plain.set_weights(fused.get_weights())
+    target = tf.constant(rng.normal(size=(1, 8, 10, 2)).astype("float32"))
+    grads = []
+    for model, weights in ((fused, fused.trainable_weights), (plain, plain.trainable_weights)):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum((model(x) - target) ** 2)
+        grads.append([np.asarray(g) for g in tape.gradient(loss, [x, *weights])])
+    for a, b in zip(*grads, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_upsample_conv_config_round_trip_and_errors():
+    layer = UpsampleConv2D(5, use_bias=False, name="up")
+    clone = UpsampleConv2D.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+    with pytest.raises(ValueError, match="filters"):
+        UpsampleConv2D(0)

@@ -145,6 +145,35 @@ def test_reduced_precision_stays_close_to_float32():
     assert 40 <= psnr < 100  # close, and really computed in another precision
 
 
+def test_inference_fuses_upsampling_blocks_without_changing_the_result(tmp_path):
+    from keras_stylize import zoo
+    from keras_stylize.inference import with_precision
+    from keras_stylize.layers import NearestUpsampling2D, UpsampleConv2D
+    from keras_stylize.model_graph import fuse_upsampling
+
+    generator = zoo.load("ten_styles_johnson")  # trained weights, two inputs
+    fused = with_precision(generator, "float32")
+    kinds = {type(layer) for layer in fused.layers}
+    assert UpsampleConv2D in kinds and NearestUpsampling2D not in kinds
+    assert fused.count_params() == generator.count_params()
+    photo = _photo(96, 132).astype(np.float32)[None]
+    weights = np.eye(10, dtype=np.float32)[3]
+    reference = run_batch(generator, photo, weights)
+    np.testing.assert_allclose(run_batch(fused, photo, weights), reference, atol=0.02)
+    texture = texture_net_generator()  # its upsampling feeds a concatenation: kept
+    assert fuse_upsampling(texture) is texture
+    path = tmp_path / "fused.keras"  # the fused graph is a model like any other
+    fused.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(run_batch(loaded, photo, weights), reference, atol=0.02)
+    generator.get_layer("decoder2_conv").kernel.assign(
+        np.zeros_like(generator.get_layer("decoder2_conv").kernel)
+    )  # a later weight change reaches the cached copy
+    changed = run_batch(with_precision(generator, "float32"), photo, weights)
+    np.testing.assert_allclose(changed, run_batch(generator, photo, weights), atol=0.02)
+    assert np.abs(changed - reference).max() > 1
+
+
 def test_auto_precision_keeps_the_texture_network_in_float32(monkeypatch):
     import keras_stylize.precision as precision
 

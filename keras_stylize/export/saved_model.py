@@ -28,6 +28,7 @@ from keras_stylize.export.verify import (
     test_image,
     worst,
 )
+from keras_stylize.model_graph import fuse_upsampling
 from keras_stylize.runner import forward, input_specs
 
 
@@ -37,10 +38,11 @@ def export_saved_model(generator: keras.Model, out: str | os.PathLike) -> dict:
     out = Path(out)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        graph = fuse_upsampling(generator)  # same values, less memory and work
         archive = keras.export.ExportArchive()
-        archive.track(generator)
+        archive.track(graph)
         multi = len(generator.inputs) > 1
-        call = forward(generator)
+        call = forward(graph)
 
         def as_uint8(images, *style_weights):
             pixels = call(tf.cast(images, tf.float32), *style_weights)

@@ -36,6 +36,7 @@ from keras_stylize.export.verify import (
     test_image,
     worst,
 )
+from keras_stylize.model_graph import fuse_upsampling
 from keras_stylize.runner import forward, input_specs
 
 QUANTIZATIONS = ("none", "float16")
@@ -98,9 +99,10 @@ def export_tfjs(generator: keras.Model, out: str | os.PathLike, quantization: st
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        graph = fuse_upsampling(generator)  # same values, less memory and work
         archive = keras.export.ExportArchive()
-        archive.track(generator)
-        archive.add_endpoint("serving_default", forward(generator), input_specs(generator))
+        archive.track(graph)
+        archive.add_endpoint("serving_default", forward(graph), input_specs(graph))
         archive.write_out(str(staging / "saved_model"), verbose=False)
         converted = staging / "tfjs"
         cmd = [sys.executable, "-m", "tensorflowjs.converters.converter",

@@ -5,7 +5,8 @@ The generator is traced as a `tf.function` with input `[1, H, W, 3]` float32 in
 `[1, num_styles]`), then converted from its concrete function without a
 trackable object, which freezes the variables into constants. Reflection padding is
 traced as slices and a concatenation (`sliced_padding`): XNNPACK, the CPU delegate,
-has no MirrorPad. With `size=None` height
+has no MirrorPad. Upsampling blocks are traced fused (`model_graph.fuse_upsampling`, same
+values): no full-resolution copy of the decoder's input. With `size=None` height
 and width stay dynamic (`interpreter.resize_tensor_input` before `allocate_tensors`);
 `size=(H, W)` fixes them. Which one a file has is written in its sidecar (`resizable`).
 
@@ -36,6 +37,7 @@ from keras_stylize.export.verify import (
 )
 from keras_stylize.files import atomic_write_bytes
 from keras_stylize.layers.reflection_padding import sliced_padding
+from keras_stylize.model_graph import fuse_upsampling
 from keras_stylize.options import QUANTIZE
 from keras_stylize.runner import forward, input_specs
 
@@ -85,8 +87,9 @@ def convert_tflite(
     """The TFLite flatbuffer of `generator` (see the module docstring)."""
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"quantization must be one of {QUANTIZATIONS}, not {quantization!r}")
-    serve = tf.function(forward(generator), input_signature=input_specs(generator, 1, size))
-    with sliced_padding(generator):  # XNNPACK has no MirrorPad
+    graph = fuse_upsampling(generator)  # sub-pixel upsampling: less memory and work
+    serve = tf.function(forward(graph), input_signature=input_specs(graph, 1, size))
+    with sliced_padding(graph):  # XNNPACK has no MirrorPad
         function = serve.get_concrete_function()
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function])
     if quantization != "none":

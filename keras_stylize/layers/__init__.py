@@ -10,7 +10,7 @@ from keras_stylize.layers.shared_statistics import SharedStatisticsNormalization
 from keras_stylize.layers.size_alignment import CropToReference, PadToMultiple
 from keras_stylize.layers.spatial_noise import SpatialNoise
 from keras_stylize.layers.style_weights import StyleWeights
-from keras_stylize.layers.upsampling import NearestUpsampling2D
+from keras_stylize.layers.upsampling import NearestUpsampling2D, UpsampleConv2D
 
 __all__ = [
     "ClipToPixelRange",
@@ -23,4 +23,5 @@ __all__ = [
     "SharedStatisticsNormalization",
     "SpatialNoise",
     "StyleWeights",
+    "UpsampleConv2D",
 ]

@@ -1,4 +1,5 @@
-"""Nearest-neighbour x2 upsampling that exports cleanly to TFLite and TF.js."""
+"""Nearest-neighbour x2 upsampling that exports cleanly to TFLite and TF.js, and the
+upsampling + 3x3 convolution block computed at the input's resolution."""
 
 from __future__ import annotations
 
@@ -41,3 +42,113 @@ class NearestUpsampling2D(keras.layers.Layer):
             None if width is None else 2 * width,
             channels,
         )
+
+
+# How the rows (or columns) of a 3x3 kernel act on the input once the upsampled image is
+# expressed through the input: output row 2i + p of `conv3x3(reflect_pad(upsample(x)))`
+# reads upsampled rows 2i + p - 1 .. 2i + p + 1, i.e. input rows (i-1, i, i) for p = 0 and
+# (i, i, i+1) for p = 1, counting row -1 as row 0 and row H as row H - 1 (edge repeat).
+# Phase p therefore is a 2-tap kernel over input rows (i - 1 + p, i + p) of the edge-padded
+# input, whose taps sum the 3x3 kernel's rows as follows.
+_PHASE_TAPS = (((1, 0, 0), (0, 1, 1)), ((1, 1, 0), (0, 0, 1)))
+_PHASES = ((0, 0), (0, 1), (1, 0), (1, 1))  # (row, column) phase, in depth_to_space order
+
+
+@keras.saving.register_keras_serializable(package="keras_stylize")
+class UpsampleConv2D(keras.layers.Layer):
+    """x2 nearest upsampling, 1 px reflection padding and a 3x3 convolution, computed at
+    the input's resolution (a sub-pixel convolution).
+
+    Channels-last `(batch, height, width, channels)` in, `(batch, 2 * height, 2 * width,
+    filters)` out; the same values as `NearestUpsampling2D`, `ReflectionPadding2D(1)` and
+    a "valid" 3x3 `Conv2D` with this layer's `kernel` (and `bias`) in a row. Each of the
+    four output phases (even/odd row, even/odd column) is a 2x2 convolution of the input,
+    edge-padded by one pixel, with a kernel that sums taps of the 3x3 kernel (see
+    `_PHASE_TAPS`); `depth_to_space` interleaves the phases. No tensor at the output
+    resolution with the input's channel count is ever made (the upsampled image and its
+    padded copy cost 2 x 4 times the input's memory), and the convolutions do 16 instead
+    of 36 multiply-adds per input channel and output pixel. Only 3x3 kernels have this
+    form: for larger kernels the reflection of the upsampled image is not an upsampled
+    edge padding.
+
+    Inference uses it in place of the three-layer block of the Johnson generators
+    (`model_graph.fuse_upsampling`); the gradient is that of the same function, so it
+    can also be trained.
+
+    Args:
+        filters: output channels.
+        use_bias: add a learned per-channel bias.
+        kernel_initializer, bias_initializer: as in `keras.layers.Conv2D`.
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if int(filters) < 1:
+            raise ValueError(f"`filters` must be >= 1. Received: filters={filters}")
+        self.filters = int(filters)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.input_spec = keras.layers.InputSpec(ndim=4)
+
+    def build(self, input_shape: tuple) -> None:
+        channels = input_shape[-1]
+        if channels is None:
+            raise ValueError("The channel (last) dimension of UpsampleConv2D's input must be known")
+        self.kernel = self.add_weight(
+            name="kernel", shape=(3, 3, channels, self.filters),
+            initializer=self.kernel_initializer,
+        )  # fmt: skip
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias", shape=(self.filters,), initializer=self.bias_initializer
+            )
+        self.input_spec = keras.layers.InputSpec(ndim=4, axes={-1: channels})
+
+    def phase_kernels(self) -> list:
+        """The four 2x2 kernels `(2, 2, channels, filters)`, phases (0,0), (0,1), (1,0), (1,1)."""
+        kernel = tf.cast(self.kernel, self.compute_dtype)
+        taps = [tf.constant(t, kernel.dtype) for t in _PHASE_TAPS]
+        return [tf.einsum("rk,cl,klio->rcio", taps[p], taps[q], kernel) for p, q in _PHASES]
+
+    def call(self, inputs):
+        x = tf.cast(inputs, self.compute_dtype)
+        # Edge padding by 1 px as slices: XNNPACK (TFLite) has no MirrorPad.
+        x = tf.concat([x[:, :1], x, x[:, -1:]], axis=1)
+        x = tf.concat([x[:, :, :1], x, x[:, :, -1:]], axis=2)
+        # Phase (p, q) reads padded rows p .. p + height and columns q .. q + width.
+        span = (slice(None, -1), slice(1, None))
+        phases = [
+            tf.nn.conv2d(x[:, span[p], span[q]], kernel, strides=1, padding="VALID")
+            for (p, q), kernel in zip(_PHASES, self.phase_kernels(), strict=True)
+        ]
+        outputs = tf.nn.depth_to_space(tf.concat(phases, axis=-1), 2)
+        if self.bias is not None:
+            outputs = outputs + tf.cast(self.bias, self.compute_dtype)
+        return outputs
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        batch, height, width, _ = input_shape
+        return (
+            batch,
+            None if height is None else 2 * height,
+            None if width is None else 2 * width,
+            self.filters,
+        )
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "use_bias": self.use_bias,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+        }
