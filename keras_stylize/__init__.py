@@ -8,7 +8,8 @@ Conventions used throughout the package:
 - Generators accept any height and width >= 32 (not only multiples of their stride),
   batch size 1 included, and return an image of the same size. They map their input to
   [-1, 1] and their last activation `a` to pixels by `127.5 * (a + 1)`, clipped to
-  [0, 255] at inference (or `127.5 * (tanh(a) + 1)` with `output="tanh"`).
+  [0, 255] at inference (`output="scaled_tanh"`: `127.5 + 150 * tanh(a)`, clipped the same
+  way; `output="tanh"`: `127.5 * (tanh(a) + 1)`).
   Multi-style generators take `[images, style_weights]`, style weights `(batch, styles)`.
 - `InstanceNormalization` normalizes each image and channel over height and width
   (paper eq. 3), identically at training and test time.

@@ -3,7 +3,7 @@ stays fast). The library validates against these and the CLI offers exactly thes
 
 FAMILIES = ("johnson", "texture")  # generator families (keras_stylize.generators.FAMILIES)
 NORMS = ("instance", "batch", "none")  # normalization layers of a generator
-OUTPUTS = ("linear", "tanh")  # pixel mapping of a generator's last activation
+OUTPUTS = ("linear", "tanh", "scaled_tanh")  # pixel mapping of a generator's last activation
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")  # training dtype policies
 INFERENCE_PRECISIONS = ("auto", "float32", "bfloat16", "float16")  # stylize/video compute dtype
 DISTRIBUTE = ("none", "mirrored", "multiworker")  # tf.distribute strategies for training

@@ -17,7 +17,9 @@ from keras_stylize.model_graph import fuse_upsampling, inbound_layer_names
 from keras_stylize.options import INFERENCE_PRECISIONS
 
 # The layers that map the last activation to pixels (see generators.blocks): float32 always.
-OUTPUT_LAYERS = ("scale_output", "scale_output_linear", "scale_output_tanh", "crop")
+OUTPUT_LAYERS = (
+    "scale_output", "scale_output_linear", "scale_output_tanh", "scale_output_scaled", "crop",
+)  # fmt: skip
 POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 
 

@@ -80,7 +80,8 @@ def _content_layer(ctx, param, value: str) -> str:
     "--output",
     type=click.Choice(OUTPUTS),
     default="linear",
-    help="Pixel mapping of the last activation: linear (clipped at inference) or tanh.",
+    help="Pixel mapping of the last activation: linear or scaled_tanh (both clipped at "
+    "inference only) or tanh (see keras_stylize.generators.blocks).",
 )
 @click.option(
     "--width", type=click.FloatRange(min=0, min_open=True), default=1.0,

@@ -4,7 +4,10 @@ Pixel convention of every generator: input and output are float32 RGB images
 `(batch, height, width, 3)`, channels-last, values in [0, 255]. Inside, the input is
 mapped to [-1, 1] by `x / 127.5 - 1` and the last activation `a` to pixels by one of
 `OUTPUTS`: "linear", `127.5 * (a + 1)` clipped to [0, 255] at inference only (see
-`ClipToPixelRange`), or "tanh", `127.5 * (tanh(a) + 1)` (the first zoo models).
+`ClipToPixelRange`); "scaled_tanh", `127.5 + 150 * tanh(a)`, also clipped at inference only
+(Johnson et al.'s reference code: black and white are reached at |a| = 1.26, where tanh'
+is still 0.28, so no region can get stuck there); or "tanh", `127.5 * (tanh(a) + 1)` (the
+first zoo models: black and white only as |a| goes to infinity, where the gradient vanishes).
 """
 
 from __future__ import annotations
@@ -123,13 +126,19 @@ def input_to_unit_range(x, name: str):
 def output_to_pixels(x, name: str, output: str = "linear"):
     """Maps network activations `a` to pixels in float32 (see `OUTPUTS`).
 
-    "linear": `127.5 * (a + 1)`, clipped to [0, 255] at inference only. "tanh":
-    `127.5 * (tanh(a) + 1)`.
+    "linear": `127.5 * (a + 1)`, clipped to [0, 255] at inference only. "scaled_tanh":
+    `127.5 + 150 * tanh(a)`, clipped at inference only. "tanh": `127.5 * (tanh(a) + 1)`.
     """
     check_output(output)
     if output == "tanh":
         x = keras.layers.Activation("tanh", dtype="float32", name=f"{name}_tanh")(x)
         return keras.layers.Rescaling(127.5, offset=127.5, dtype="float32", name=name)(x)
+    if output == "scaled_tanh":
+        x = keras.layers.Activation("tanh", dtype="float32", name=f"{name}_tanh")(x)
+        x = keras.layers.Rescaling(
+            150.0, offset=[127.5, 127.5, 127.5], dtype="float32", name=f"{name}_scaled"
+        )(x)
+        return ClipToPixelRange(name=name)(x)
     # A per-channel offset: the TF.js converter folds this add into the last convolution as
     # its bias, and its fused kernel rejects a scalar (rank-0) bias.
     x = keras.layers.Rescaling(
