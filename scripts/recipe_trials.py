@@ -6,7 +6,8 @@ A zoo name is scored with its card's recipe and style. Each RUN.keras must have 
 folder beside it (`RUN.logs/run.json`, as `keras_stylize
 fit` writes it): the style and the loss of that run are used. Prints one row per model:
 mean content and style loss, blot rate (percent of pixels, mean and worst photo), photos
-over the 0.2 % limit, and the style loss of the unstyled photos for scale. `--json FILE`
+over the 0.2 % limit, the spot rate (mean and worst photo), and the style loss of the
+unstyled photos for scale. `--json FILE`
 also writes the rows. Needs the project's data folder
 (`../shared/data`, `--data`).
 """
@@ -52,7 +53,8 @@ def main() -> int:
         print(f"{Path(path).stem:28} content {m['stylized_content_loss']:.3f}  style "
               f"{m['stylized_style_loss']:.3f} (photo {m['unstyled_style_loss']:.2f})  blots "
               f"{m['blot_rate']:.3f} % (max {m['blot_rate_max']:.2f} %, "
-              f"{m['photos_over_blot_limit']} photos > 0.2 %)", flush=True)  # fmt: skip
+              f"{m['photos_over_blot_limit']} photos > 0.2 %)  spots {m['spot_rate']:.3f} % "
+              f"(max {m['spot_rate_max']:.2f} %)", flush=True)  # fmt: skip
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     return 0
