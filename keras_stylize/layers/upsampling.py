@@ -66,8 +66,8 @@ class UpsampleConv2D(keras.layers.Layer):
     edge-padded by one pixel, with a kernel that sums taps of the 3x3 kernel (see
     `_PHASE_TAPS`); `depth_to_space` interleaves the phases. No tensor at the output
     resolution with the input's channel count is ever made (the upsampled image and its
-    padded copy cost 2 x 4 times the input's memory), and the convolutions do 16 instead
-    of 36 multiply-adds per input channel and output pixel. Only 3x3 kernels have this
+    padded copy cost 2 x 4 times the input's memory), and the convolutions do 4 instead
+    of 9 multiply-adds per output pixel, input channel and filter. Only 3x3 kernels have this
     form: for larger kernels the reflection of the upsampled image is not an upsampled
     edge padding.
 
@@ -115,9 +115,10 @@ class UpsampleConv2D(keras.layers.Layer):
 
     def phase_kernels(self) -> list:
         """The four 2x2 kernels `(2, 2, channels, filters)`, phases (0,0), (0,1), (1,0), (1,1)."""
-        kernel = tf.cast(self.kernel, self.compute_dtype)
-        taps = [tf.constant(t, kernel.dtype) for t in _PHASE_TAPS]
-        return [tf.einsum("rk,cl,klio->rcio", taps[p], taps[q], kernel) for p, q in _PHASES]
+        kernel = tf.cast(self.kernel, "float32")  # tap sums in float32, then cast
+        taps = [tf.constant(t, "float32") for t in _PHASE_TAPS]
+        return [tf.cast(tf.einsum("rk,cl,klio->rcio", taps[p], taps[q], kernel), self.compute_dtype)
+                for p, q in _PHASES]  # fmt: skip
 
     def call(self, inputs):
         x = tf.cast(inputs, self.compute_dtype)
