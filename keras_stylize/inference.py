@@ -168,7 +168,7 @@ def activation_bytes_per_pixel(generator: keras.Model) -> float:
     shapes at 64 x 64) times the bytes of the convolutions' compute dtype. The factor
     covers the graph's temporaries (padding copies, normalization intermediates). Use it
     on the model inference runs (`with_precision`): for the Johnson network with fused
-    upsampling the estimate is 725 bytes per pixel in float32 against 570-680 measured
+    upsampling the estimate is 725 bytes per pixel in float32 against 540-650 measured
     at 1-4 MP (docs/benchmarks.md)."""
     if generator not in _BYTES_PER_PIXEL:
         layers = [layer for layer in generator.layers

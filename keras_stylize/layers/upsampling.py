@@ -48,9 +48,9 @@ class NearestUpsampling2D(keras.layers.Layer):
 # expressed through the input: output row 2i + p of `conv3x3(reflect_pad(upsample(x)))`
 # reads upsampled rows 2i + p - 1 .. 2i + p + 1, i.e. input rows (i-1, i, i) for p = 0 and
 # (i, i, i+1) for p = 1, counting row -1 as row 0 and row H as row H - 1 (edge repeat).
-# Phase p therefore is a 2-tap kernel over input rows (i - 1 + p, i + p) of the edge-padded
-# input, whose taps sum the 3x3 kernel's rows as follows.
-_PHASE_TAPS = (((1, 0, 0), (0, 1, 1)), ((1, 1, 0), (0, 0, 1)))
+# Over the rows i-1, i, i+1 of the edge-padded input, phase p's kernel rows are these sums
+# of the 3x3 kernel's rows.
+_PHASE_TAPS = (((1, 0, 0), (0, 1, 1), (0, 0, 0)), ((0, 0, 0), (1, 1, 0), (0, 0, 1)))
 _PHASES = ((0, 0), (0, 1), (1, 0), (1, 1))  # (row, column) phase, in depth_to_space order
 
 
@@ -62,12 +62,14 @@ class UpsampleConv2D(keras.layers.Layer):
     Channels-last `(batch, height, width, channels)` in, `(batch, 2 * height, 2 * width,
     filters)` out; the same values as `NearestUpsampling2D`, `ReflectionPadding2D(1)` and
     a "valid" 3x3 `Conv2D` with this layer's `kernel` (and `bias`) in a row. Each of the
-    four output phases (even/odd row, even/odd column) is a 2x2 convolution of the input,
+    four output phases (even/odd row, even/odd column) is a 3x3 convolution of the input,
     edge-padded by one pixel, with a kernel that sums taps of the 3x3 kernel (see
-    `_PHASE_TAPS`); `depth_to_space` interleaves the phases. No tensor at the output
+    `_PHASE_TAPS`; 4 of its 9 taps are non-zero). One convolution computes the four phases
+    as `4 * filters` channels and `depth_to_space` interleaves them: no tensor at the output
     resolution with the input's channel count is ever made (the upsampled image and its
-    padded copy cost 2 x 4 times the input's memory), and the convolutions do 4 instead
-    of 9 multiply-adds per output pixel, input channel and filter. Only 3x3 kernels have this
+    padded copy cost 2 x 4 times the input's memory). Four separate 2x2 convolutions would
+    do fewer multiply-adds, but the window slices and the concatenation they need held
+    0.85 GB more at 2048 x 2048 (float32) and were not faster. Only 3x3 kernels have this
     form: for larger kernels the reflection of the upsampled image is not an upsampled
     edge padding.
 
@@ -113,25 +115,21 @@ class UpsampleConv2D(keras.layers.Layer):
             )
         self.input_spec = keras.layers.InputSpec(ndim=4, axes={-1: channels})
 
-    def phase_kernels(self) -> list:
-        """The four 2x2 kernels `(2, 2, channels, filters)`, phases (0,0), (0,1), (1,0), (1,1)."""
-        kernel = tf.cast(self.kernel, "float32")  # tap sums in float32, then cast
+    def phase_kernel(self):
+        """The kernel `(3, 3, channels, 4 * filters)` of the four phases, in
+        `depth_to_space` order; tap sums in float32, then cast to the compute dtype."""
+        kernel = tf.cast(self.kernel, "float32")
         taps = [tf.constant(t, "float32") for t in _PHASE_TAPS]
-        return [tf.cast(tf.einsum("rk,cl,klio->rcio", taps[p], taps[q], kernel), self.compute_dtype)
-                for p, q in _PHASES]  # fmt: skip
+        phases = [tf.einsum("rk,cl,klio->rcio", taps[p], taps[q], kernel) for p, q in _PHASES]
+        return tf.cast(tf.concat(phases, axis=-1), self.compute_dtype)
 
     def call(self, inputs):
         x = tf.cast(inputs, self.compute_dtype)
         # Edge padding by 1 px as slices: XNNPACK (TFLite) has no MirrorPad.
         x = tf.concat([x[:, :1], x, x[:, -1:]], axis=1)
         x = tf.concat([x[:, :, :1], x, x[:, :, -1:]], axis=2)
-        # Phase (p, q) reads padded rows p .. p + height and columns q .. q + width.
-        span = (slice(None, -1), slice(1, None))
-        phases = [
-            tf.nn.conv2d(x[:, span[p], span[q]], kernel, strides=1, padding="VALID")
-            for (p, q), kernel in zip(_PHASES, self.phase_kernels(), strict=True)
-        ]
-        outputs = tf.nn.depth_to_space(tf.concat(phases, axis=-1), 2)
+        phases = tf.nn.conv2d(x, self.phase_kernel(), strides=1, padding="VALID")
+        outputs = tf.nn.depth_to_space(phases, 2)
         if self.bias is not None:
             outputs = outputs + tf.cast(self.bias, self.compute_dtype)
         return outputs
