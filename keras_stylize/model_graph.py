@@ -53,8 +53,13 @@ def fuse_upsampling(model: keras.Model) -> keras.Model:
     padding, 3x3 convolution; the decoder of the Johnson generators) replaced by one
     `UpsampleConv2D` of the same name and weights as the convolution. Same values up to
     float rounding, a fraction of the memory and multiply-adds (see `UpsampleConv2D`).
-    Returns `model` itself when it has no such block."""
-    config = model.get_config()
+    Returns `model` itself when it has no such block or is not a functional model."""
+    try:
+        config = model.get_config()
+    except NotImplementedError:  # a subclassed model without a config
+        return model
+    if "input_layers" not in config:  # e.g. a Sequential model: no graph to rewrite
+        return model
     layers = config["layers"]
     by_name = {layer["name"]: layer for layer in layers}
     consumers: collections.Counter = collections.Counter()
