@@ -19,8 +19,9 @@ def _pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
     return pair  # type: ignore[return-value]
 
 
-def _mirror(x, axis: int, pad: int, symmetric: bool):
-    """`x` with `pad` mirrored rows (axis 1) or columns (axis 2) added at both ends."""
+def mirror_slices(x, axis: int, pad: int, symmetric: bool):
+    """`x` with `pad` mirrored rows (axis 1) or columns (axis 2) added at both ends, built
+    from slices and a concatenation (no `MirrorPad`, which XNNPACK lacks)."""
     if pad == 0:
         return x
 
@@ -74,7 +75,7 @@ class ReflectionPadding2D(keras.layers.Layer):
         ph, pw = self.padding
         if self.lowering == "slices":
             symmetric = self.mode == "symmetric"
-            return _mirror(_mirror(inputs, 1, ph, symmetric), 2, pw, symmetric)
+            return mirror_slices(mirror_slices(inputs, 1, ph, symmetric), 2, pw, symmetric)
         return ops.pad(inputs, [[0, 0], [ph, ph], [pw, pw], [0, 0]], mode=self.mode)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:

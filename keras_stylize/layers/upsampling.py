@@ -8,6 +8,20 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from keras_stylize.layers.reflection_padding import mirror_slices
+
+
+def _doubled(input_shape: tuple, channels: int | None) -> tuple:
+    """`(batch, 2 * height, 2 * width, channels)` for a channels-last `input_shape`
+    (unknown sizes stay None)."""
+    batch, height, width, _ = input_shape
+    return (
+        batch,
+        None if height is None else 2 * height,
+        None if width is None else 2 * width,
+        channels,
+    )
+
 
 @keras.saving.register_keras_serializable(package="keras_stylize")
 class NearestUpsampling2D(keras.layers.Layer):
@@ -35,13 +49,7 @@ class NearestUpsampling2D(keras.layers.Layer):
         return tf.cast(outputs, self.compute_dtype)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
-        batch, height, width, channels = input_shape
-        return (
-            batch,
-            None if height is None else 2 * height,
-            None if width is None else 2 * width,
-            channels,
-        )
+        return _doubled(input_shape, input_shape[-1])
 
 
 # How the rows (or columns) of a 3x3 kernel act on the input once the upsampled image is
@@ -126,8 +134,7 @@ class UpsampleConv2D(keras.layers.Layer):
     def call(self, inputs):
         x = tf.cast(inputs, self.compute_dtype)
         # Edge padding by 1 px as slices: XNNPACK (TFLite) has no MirrorPad.
-        x = tf.concat([x[:, :1], x, x[:, -1:]], axis=1)
-        x = tf.concat([x[:, :, :1], x, x[:, :, -1:]], axis=2)
+        x = mirror_slices(mirror_slices(x, 1, 1, symmetric=True), 2, 1, symmetric=True)
         phases = tf.nn.conv2d(x, self.phase_kernel(), strides=1, padding="VALID")
         outputs = tf.nn.depth_to_space(phases, 2)
         if self.bias is not None:
@@ -135,13 +142,7 @@ class UpsampleConv2D(keras.layers.Layer):
         return outputs
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
-        batch, height, width, _ = input_shape
-        return (
-            batch,
-            None if height is None else 2 * height,
-            None if width is None else 2 * width,
-            self.filters,
-        )
+        return _doubled(input_shape, self.filters)
 
     def get_config(self) -> dict:
         return {
