@@ -72,7 +72,13 @@ def warping_error(frames: list[np.ndarray], motion: str, step: int = 2, rate: fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photo", required=True)
-    parser.add_argument("--model", default="starry_night_johnson")
+    parser.add_argument(
+        "--model",
+        default="starry_night_johnson",
+        help="a zoo name, or a RUN.keras file (with --run-json)",
+    )
+    parser.add_argument("--run-json", help="the run.json of a RUN.keras model "
+                        "[default: RUN.logs/run.json]")  # fmt: skip
     parser.add_argument("--size", default="384x256", help="WxH of the clips")
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--strengths", nargs="+", type=float, default=[0.3, 0.5, 0.7, 0.85])
@@ -80,13 +86,16 @@ def main() -> None:
     args = parser.parse_args()
 
     from keras_stylize import zoo
-    from keras_stylize.evaluation import loss_for_recipe
+    from keras_stylize.evaluation import loss_for_recipe, loss_for_run
     from keras_stylize.inference import load_generator, run_batch
     from keras_stylize.stabilizer import Stabilizer
 
     generator = load_generator(args.model)
-    card = zoo.info(args.model)
-    loss = loss_for_recipe(card["recipe"], [zoo.root() / args.model / "style.jpg"])
+    if args.model.endswith(".keras"):
+        loss = loss_for_run(args.run_json or Path(args.model).with_suffix(".logs") / "run.json")
+    else:
+        card = zoo.info(args.model)
+        loss = loss_for_recipe(card["recipe"], [zoo.root() / args.model / "style.jpg"])
     size = tuple(int(v) for v in args.size.split("x"))
     photo = Image.open(args.photo).convert("RGB")
     print(f"model {args.model}, photo {Path(args.photo).name}, {args.frames} frames of "

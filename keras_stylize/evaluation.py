@@ -86,6 +86,18 @@ def loss_for_recipe(recipe: dict, style_files: list[str | os.PathLike]) -> Perce
     return loss
 
 
+def loss_for_run(run_json: str | os.PathLike) -> PerceptualLoss:
+    """The `PerceptualLoss` of a finished training run, from the `run.json` that
+    `keras_stylize fit` writes into its log folder (its config, style files and VGG19
+    weights; see `loss_for_recipe`)."""
+    import json
+
+    run = json.loads(open(run_json, encoding="utf-8").read())
+    config = {**run["config"], "vgg19_weights": run["vgg19_weights"]}
+    styles = config["style"] if isinstance(config["style"], list) else [config["style"]]
+    return loss_for_recipe(config, styles)
+
+
 def load_photo(path: str | os.PathLike, long_side: int) -> np.ndarray:
     """uint8 `(H, W, 3)` RGB as `images.open_image` decodes it, shrunk with Lanczos so that
     its long side is <= `long_side` (never enlarged)."""

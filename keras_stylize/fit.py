@@ -85,6 +85,7 @@ class FitConfig:
     content_weight: float = 1.0
     style_weight: float = 0.5
     tv_weight: float = 1e-4
+    temporal_weight: float = 0.0
     content_layer: str = DEFAULT_CONTENT_LAYER
     style_layers: list[str] | dict[str, float] = field(
         default_factory=lambda: list(DEFAULT_STYLE_LAYERS)
@@ -117,7 +118,8 @@ class FitConfig:
             (0 <= self.lr_decay_steps <= self.steps,
              f"lr_decay_steps must be between 0 and steps ({self.steps}), "
              f"not {self.lr_decay_steps}"),
-            (min(self.content_weight, self.style_weight, self.tv_weight) >= 0,
+            (min(self.content_weight, self.style_weight, self.tv_weight,
+                 self.temporal_weight) >= 0,
              "loss weights must be >= 0"),
             (bool(self.style), "at least one --style is required"),
             (not (self.init_from and self.warm_start),
@@ -289,8 +291,9 @@ def build_training(config: FitConfig, strategy, start_step: int = 0) -> Training
             vgg_weights_path=config.vgg_weights,
         )  # fmt: skip
         model = StylizationModel(
-            generator, loss, train_styles=new_styles if config.init_from else None
-        )
+            generator, loss, train_styles=new_styles if config.init_from else None,
+            temporal_weight=config.temporal_weight, motion_seed=config.seed,
+        )  # fmt: skip
         model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config)))
     if len(names) > 1:
         dataset = with_style_weights(dataset, len(names), new_styles, seed=config.seed,

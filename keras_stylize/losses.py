@@ -16,7 +16,9 @@ on image or batch size (Johnson et al.'s normalization):
   layer count alike: raw Gram differences of caffe-VGG activations span four orders of
   magnitude across relu1_1 ... relu5_1, so equal raw weights would mean "relu4_1 only".
 - total variation: mean squared difference of vertically and horizontally adjacent
-  pixels (in [0, 255] units), summed over both directions.
+  pixels (in [0, 255] units), summed over both directions;
+- temporal: mean squared difference (in [0, 255] units) between a moved output and the
+  output of the moved input (training for video, see `keras_stylize.motion`).
 """
 
 from __future__ import annotations
@@ -75,3 +77,11 @@ def total_variation_loss(images):
     dy = x[:, 1:, :, :] - x[:, :-1, :, :]
     dx = x[:, :, 1:, :] - x[:, :, :-1, :]
     return ops.mean(ops.square(dy)) + ops.mean(ops.square(dx))
+
+
+def temporal_loss(moved_outputs, outputs_of_moved):
+    """Mean squared difference (in [0, 255] units, float32) between the moved outputs
+    `move(G(x))` and the outputs of the moved inputs `G(move(x))` (see
+    `keras_stylize.motion`); 0 for a generator that commutes with camera motion."""
+    diff = ops.cast(moved_outputs, "float32") - ops.cast(outputs_of_moved, "float32")
+    return ops.mean(ops.square(diff))

@@ -16,6 +16,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_stylize.layers import ConditionalInstanceNormalization
+from keras_stylize.losses import temporal_loss
+from keras_stylize.motion import move, random_motion
 from keras_stylize.perceptual_loss import PerceptualLoss
 
 
@@ -25,10 +27,10 @@ class StylizationModel(keras.Model):
 
     Works with `compile(optimizer=...)`, `fit`, `evaluate` and any Keras callback; the
     metrics are `loss`, `content_loss`, `style_loss` and `tv_loss` (unweighted parts,
-    float32 whatever the dtype policy). Under `mixed_float16` Keras wraps the optimizer
-    in a `LossScaleOptimizer` and `train_step` scales the loss; under a `tf.distribute`
-    strategy the loss is divided by the number of replicas so that summed gradients are
-    those of the global batch.
+    float32 whatever the dtype policy), and `temporal_loss` when `temporal_weight` > 0.
+    Under `mixed_float16` Keras wraps the optimizer in a `LossScaleOptimizer` and
+    `train_step` scales the loss; under a `tf.distribute` strategy the loss is divided by
+    the number of replicas so that summed gradients are those of the global batch.
 
     Args:
         generator: a generator model ([0, 255] RGB in and out); a multi-style generator
@@ -37,6 +39,13 @@ class StylizationModel(keras.Model):
         train_styles: for a multi-style generator, train only these styles' rows of the
             conditional instance normalization parameters; every other weight (all
             convolutions, the other styles) stays exactly as it is. None trains everything.
+        temporal_weight: weight of the temporal-consistency loss (0: none). Each step then
+            also stylizes the batch moved by a random known camera motion
+            (`motion.random_motion`, drawn from `motion_seed` and the step number, so a
+            resumed run draws the same motion) and penalizes the difference between that
+            and the moved stylization (`losses.temporal_loss`): stable video at the cost
+            of one more generator pass per step. Evaluation uses one fixed motion.
+        motion_seed: seed of the training motion.
     """
 
     def __init__(
@@ -44,6 +53,8 @@ class StylizationModel(keras.Model):
         generator: keras.Model,
         perceptual_loss: PerceptualLoss,
         train_styles: list[int] | None = None,
+        temporal_weight: float = 0.0,
+        motion_seed: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -73,6 +84,9 @@ class StylizationModel(keras.Model):
         self.content_tracker = keras.metrics.Mean(name="content_loss")
         self.style_tracker = keras.metrics.Mean(name="style_loss")
         self.tv_tracker = keras.metrics.Mean(name="tv_loss")
+        self.temporal_weight = float(temporal_weight)
+        self.motion_seed = int(motion_seed)
+        self.temporal_tracker = keras.metrics.Mean(name="temporal_loss")
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Keras' TF trainer builds models under a distribution strategy from one batch it
@@ -86,7 +100,8 @@ class StylizationModel(keras.Model):
 
     @property
     def metrics(self) -> list:
-        return [self.total_tracker, self.content_tracker, self.style_tracker, self.tv_tracker]
+        trackers = [self.total_tracker, self.content_tracker, self.style_tracker, self.tv_tracker]
+        return trackers + [self.temporal_tracker] if self.temporal_weight else trackers
 
     def _unpack(self, data) -> tuple[Any, Any]:
         """(images, style_weights or None) from a batch (see the module docstring)."""
@@ -108,11 +123,34 @@ class StylizationModel(keras.Model):
         inputs = [images, style_weights] if self.multi_style else images
         return self.generator(inputs, training=training)
 
+    def _batch_losses(self, images, style_weights, training: bool) -> dict:
+        """The perceptual loss's parts of one batch, plus the temporal term when it has
+        a weight (added to `loss`)."""
+        generated = self._generate(images, style_weights, training=training)
+        parts = self.perceptual_loss(images, generated, style_weights)
+        if not self.temporal_weight:
+            return parts
+        if training:
+            step = tf.cast(self.optimizer.iterations, tf.int64)
+            replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+            seed = tf.random.experimental.stateless_fold_in(
+                tf.stack([tf.constant(self.motion_seed, tf.int64), step]), replica
+            )
+        else:
+            seed = tf.constant([self.motion_seed, -1], tf.int64)
+        boxes = random_motion(tf.shape(images)[0], seed)
+        of_moved = self._generate(move(images, boxes), style_weights, training=training)
+        parts["temporal_loss"] = temporal_loss(move(generated, boxes), of_moved)
+        parts["loss"] = parts["loss"] + self.temporal_weight * parts["temporal_loss"]
+        return parts
+
     def _update_metrics(self, parts: dict) -> dict:
         self.total_tracker.update_state(parts["loss"])
         self.content_tracker.update_state(parts["content_loss"])
         self.style_tracker.update_state(parts["style_loss"])
         self.tv_tracker.update_state(parts["tv_loss"])
+        if self.temporal_weight:
+            self.temporal_tracker.update_state(parts["temporal_loss"])
         results = {m.name: m.result() for m in self.metrics}
         if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
             # Keras 3.10-3.15 reduces step outputs across workers with
@@ -125,8 +163,7 @@ class StylizationModel(keras.Model):
         variables = self.generator.trainable_variables
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
-            generated = self._generate(images, style_weights, training=True)
-            parts = self.perceptual_loss(images, generated, style_weights)
+            parts = self._batch_losses(images, style_weights, training=True)
             loss = self.optimizer.scale_loss(parts["loss"] / replicas)
         grads = tape.gradient(loss, variables)
         if self.row_mask is not None:  # only the rows of the styles being trained
@@ -136,5 +173,4 @@ class StylizationModel(keras.Model):
 
     def test_step(self, data):
         images, style_weights = self._unpack(data)
-        generated = self._generate(images, style_weights, training=False)
-        return self._update_metrics(self.perceptual_loss(images, generated, style_weights))
+        return self._update_metrics(self._batch_losses(images, style_weights, training=False))

@@ -4,7 +4,8 @@
 
 A zoo name is scored with its card's recipe and style. Each RUN.keras must have its log
 folder beside it (`RUN.logs/run.json`, as `keras_stylize
-fit` writes it): the style and the loss of that run are used. Prints one row per model:
+fit` writes it) or, for a zoo run, in `checkpoints/RUN/`: the style and the loss of that
+run are used. Prints one row per model:
 mean content and style loss, blot rate (percent of pixels, mean and worst photo), photos
 over the 0.2 % limit, the spot rate (mean and worst photo), and the style loss of the
 unstyled photos for scale. `--json FILE`
@@ -31,7 +32,7 @@ def main() -> int:
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
 
-    from keras_stylize.evaluation import loss_for_recipe, mean_losses
+    from keras_stylize.evaluation import loss_for_run, mean_losses
     from keras_stylize.inference import load_generator
 
     photos = sorted((Path(args.data) / "content_eval").glob("*.jpg"))[: args.limit]
@@ -44,10 +45,10 @@ def main() -> int:
 
             loss = card_loss(zoo.info(path), Path(args.data))
         else:
-            run = json.loads((Path(path).with_suffix(".logs") / "run.json").read_text())
-            config = {**run["config"], "vgg19_weights": run["vgg19_weights"]}
-            styles = config["style"] if isinstance(config["style"], list) else [config["style"]]
-            loss = loss_for_recipe(config, styles)
+            run_json = Path(path).with_suffix(".logs") / "run.json"
+            if not run_json.exists():  # a zoo run's log folder (checkpoints/README.md)
+                run_json = ROOT / "checkpoints" / Path(path).stem / "run.json"
+            loss = loss_for_run(run_json)
         m = mean_losses(load_generator(path), loss, photos, args.size)
         rows.append({"model": path, **m})
         print(f"{Path(path).stem:28} content {m['stylized_content_loss']:.3f}  style "

@@ -38,7 +38,8 @@ from zoo_data import (
 
 RECIPE_KEYS = ("family", "norm", "output", "width", "image_size", "batch_size", "steps",
                "learning_rate", "lr_decay_steps", "content_weight", "style_weight", "tv_weight",
-               "content_layer", "style_layers", "style_size", "seed", "precision")  # fmt: skip
+               "temporal_weight", "content_layer", "style_layers", "style_size", "seed",
+               "precision")  # fmt: skip
 
 
 def measure(card: dict, generator, data: Path, size: int = 512) -> dict:

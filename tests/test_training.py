@@ -1,5 +1,6 @@
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -239,6 +240,33 @@ def test_fit_two_styles_makes_a_multi_style_model(tmp_path, content_dir, style_p
 
     sheet = Image.open(tmp_path / "out" / "g.logs" / "samples.jpg")
     assert sheet.width == 3 * 32
+
+
+def test_fit_with_the_temporal_loss_on_a_multi_style_model(tmp_path, content_dir, style_path):
+    from click.testing import CliRunner
+
+    from keras_stylize.cli import main
+
+    from .conftest import write_image
+
+    second = write_image(tmp_path / "styles" / "second.png", size=(48, 48), seed=5)
+    config = _config(tmp_path, content_dir, style_path, family="johnson", width=0.25,
+                     style=[str(style_path), str(second)], steps=2,
+                     temporal_weight=0.01)  # fmt: skip
+    summary = fit_style(config, verbose=0)
+    assert summary["final_metrics"]["temporal_loss"] > 0
+    header = (tmp_path / "out" / "g.logs" / "history.csv").read_text().splitlines()[0]
+    assert "temporal_loss" in header.split(",")
+    assert "--temporal-weight 0.01" in config.command()
+    # The run's command (what a resume runs), one step longer, continues it with the loss.
+    command = shlex.split(config.command().replace("--steps 2", "--steps 3"))
+    result = CliRunner().invoke(main, command[1:] + ["--quiet"])
+    assert result.exit_code == 0 and "after 3 steps" in result.output, result.output
+    rows = (tmp_path / "out" / "g.logs" / "history.csv").read_text().splitlines()
+    assert len(rows) == 3 and all(row.split(",")[header.split(",").index("temporal_loss")]
+                                  for row in rows[1:])  # fmt: skip
+    with pytest.raises(ValueError, match="loss weights"):
+        _config(tmp_path, content_dir, style_path, temporal_weight=-1.0)
 
 
 def test_fit_config_validation(tmp_path):

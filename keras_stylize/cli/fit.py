@@ -110,6 +110,11 @@ def _content_layer(ctx, param, value: str) -> str:
 @click.option("--style-weight", type=click.FloatRange(min=0), default=0.5)
 @click.option("--tv-weight", type=click.FloatRange(min=0), default=1e-4)
 @click.option(
+    "--temporal-weight", type=click.FloatRange(min=0), default=0.0,
+    help="Weight of the temporal-consistency loss (stable video; one more generator pass "
+    "per step; 0: off).",
+)  # fmt: skip
+@click.option(
     "--content-layer", default=DEFAULT_CONTENT_LAYER, callback=_content_layer,
     help="VGG19 content layer.",
 )  # fmt: skip
