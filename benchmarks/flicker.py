@@ -10,8 +10,8 @@ the input frames, as on a real video; the known motion is used only to score). W
 error: mean absolute difference (grey levels) between frame t+1 and frame t moved by the
 known motion, over the pixels both frames see, averaged over the clip. It is printed for
 the input clip itself (resampling alone), plain per-frame stylization and each strength,
-with the style loss per frame (the model's training loss, mean over frames) relative to
-plain stylization. Prints figures; asserts nothing.
+with the style loss per frame (the model's training loss, mean over frames), also relative
+to plain stylization. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -100,8 +100,8 @@ def main() -> None:
     photo = Image.open(args.photo).convert("RGB")
     print(f"model {args.model}, photo {Path(args.photo).name}, {args.frames} frames of "
           f"{size[0]}x{size[1]}")  # fmt: skip
-    print("| clip | frames | warping error | vs plain | style loss vs plain |")
-    print("|---|---|---|---|---|")
+    print("| clip | frames | warping error | vs plain | style loss | vs plain |")
+    print("|---|---|---|---|---|---|")
     for motion, frames in (("pan", pan_clip(photo, size, args.frames)),
                            ("zoom", zoom_clip(photo, size, args.frames))):  # fmt: skip
         stylized = [np.clip(run_batch(generator, f[None].astype(np.float32))[0], 0, 255)
@@ -118,14 +118,14 @@ def main() -> None:
             rows = [np.concatenate(list(seq[8:12]), axis=1) for seq in (frames, stylized, steady)]
             strip = np.clip(np.concatenate(rows, axis=0) + 0.5, 0, 255).astype(np.uint8)
             Image.fromarray(strip).save(args.strip, quality=90)
-        print(f"| {motion} | input | {warping_error(frames, motion):.2f} | - | - |")
-        print(f"| {motion} | plain | {plain_error:.2f} | 1.00 | 1.00 |")
+        print(f"| {motion} | input | {warping_error(frames, motion):.2f} | - | - | - |")
+        print(f"| {motion} | plain | {plain_error:.2f} | 1.00 | {plain_style:.3f} | 1.00 |")
         for strength in args.strengths:
             stabilizer = Stabilizer(strength)
             outputs = [stabilizer(f, s) for f, s in zip(frames, stylized, strict=True)]
-            error = warping_error(outputs, motion)
+            error, style = warping_error(outputs, motion), style_loss(outputs)
             print(f"| {motion} | stabilized {strength:g} | {error:.2f} | "
-                  f"{error / plain_error:.2f} | {style_loss(outputs) / plain_style:.2f} |",
+                  f"{error / plain_error:.2f} | {style:.3f} | {style / plain_style:.2f} |",
                   flush=True)  # fmt: skip
 
 
