@@ -91,8 +91,9 @@ def loss_for_run(run_json: str | os.PathLike) -> PerceptualLoss:
     `keras_stylize fit` writes into its log folder (its config, style files and VGG19
     weights; see `loss_for_recipe`)."""
     import json
+    from pathlib import Path
 
-    run = json.loads(open(run_json, encoding="utf-8").read())
+    run = json.loads(Path(run_json).read_text(encoding="utf-8"))
     config = {**run["config"], "vgg19_weights": run["vgg19_weights"]}
     styles = config["style"] if isinstance(config["style"], list) else [config["style"]]
     return loss_for_recipe(config, styles)
