@@ -4,7 +4,9 @@ previous output.
 A per-frame network repaints its texture in every frame even where the scene did not
 change, which shows as flicker. `Stabilizer` estimates the optical flow between
 consecutive *input* frames (OpenCV's Farnebäck method on grey levels), moves the previous
-*output* frame along it, and blends it into the new stylized frame:
+*output* frame along it (Lanczos interpolation: the blend carries a moved frame over
+several frames, and a softer kernel would blur its strokes under a zoom), and blends it
+into the new stylized frame:
 
     out[t] = (1 - w) * stylized[t] + w * warp(out[t-1]),   w = strength * confidence
 
@@ -20,7 +22,7 @@ style. So the blend's detail is then restored, scale by scale from fine to coars
 its blur) is amplified so that its local energy matches the fresh stylized frame's
 (gain in [1, `MAX_DETAIL_GAIN`]). Measured on a pan and a zoom of known motion
 (`benchmarks/flicker.py`, docs/video.md), the style loss per frame then stays within 2-5 %
-(pan) and 7-13 % (zoom) of per-frame stylization where the plain blend lost 18-30 %.
+(pan, most photos) and 6-14 % (zoom) of per-frame stylization where the plain blend lost 18-30 %.
 Pixel convention: uint8 or float `(H, W, 3)` RGB in [0, 255]; outputs are float32.
 """
 
@@ -92,7 +94,7 @@ class Stabilizer:
                                          np.arange(h, dtype=np.float32))  # fmt: skip
             map_x, map_y = self._grid[0] + flow[..., 0], self._grid[1] + flow[..., 1]
             warp = lambda image: cv2.remap(  # noqa: E731
-                image, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
+                image, map_x, map_y, cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REPLICATE
             )
             difference = np.abs(frame - warp(previous_frame)).mean(axis=2, keepdims=True)
             inside = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
