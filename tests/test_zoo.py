@@ -112,6 +112,33 @@ def test_bundled_zoo_models_verify_and_have_cards(monkeypatch):
         assert (Path(card["path"]) / "preview.jpg").is_file()
 
 
+def test_card_commands_rebuild_the_zoo_architectures(monkeypatch):
+    """Running a card's command today must build the model the card describes: the
+    command spells out every option that shapes the network (family, norm, output
+    mapping, width, styles), so changing a default never silently changes a recipe."""
+    import shlex
+
+    from keras_stylize.fit import FitConfig, build_generator
+
+    monkeypatch.delenv("KERAS_STYLIZE_ZOO", raising=False)
+    for name in zoo.list():
+        card = zoo.info(name)
+        words = shlex.split(card["recipe"]["command"])
+        options = dict(zip(words[2::2], words[3::2], strict=False))
+        styles = [Path(w).stem for o, w in zip(words, words[1:], strict=False) if o == "--style"]
+        assert card["recipe"].get("output", "linear") == options.get("--output", "linear"), name
+        config = FitConfig(
+            style=styles, content="", out="x.keras", family=options.get("--family", "johnson"),
+            norm=options.get("--norm", "instance"), output=options.get("--output", "linear"),
+            width=float(options.get("--width", 1.0)),
+        )  # fmt: skip
+        rebuilt = build_generator(config, styles).get_config()["layers"]
+        shipped = zoo.load(name).get_config()["layers"]
+        assert [(layer["class_name"], layer["config"]["name"]) for layer in rebuilt] == [
+            (layer["class_name"], layer["config"]["name"]) for layer in shipped
+        ], name
+
+
 @pytest.mark.slow
 def test_regular_install_packages_the_zoo(tmp_path):
     """A wheel (what `pip install .` installs) carries the zoo, and the zoo resolves there."""
