@@ -124,8 +124,9 @@ def test_card_commands_rebuild_the_zoo_architectures(monkeypatch):
     for name in zoo.list():
         card = zoo.info(name)
         words = shlex.split(card["recipe"]["command"])
-        options = dict(zip(words[2::2], words[3::2], strict=False))
-        styles = [Path(w).stem for o, w in zip(words, words[1:], strict=False) if o == "--style"]
+        pairs = list(zip(words, [*words[1:], ""], strict=True))
+        options = {o: v for o, v in pairs if o.startswith("--") and not v.startswith("--")}
+        styles = [Path(v).stem for o, v in pairs if o == "--style"]
         assert card["recipe"].get("output", "linear") == options.get("--output", "linear"), name
         config = FitConfig(
             style=styles, content="", out="x.keras", family=options.get("--family", "johnson"),
