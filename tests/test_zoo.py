@@ -127,12 +127,13 @@ def test_card_commands_rebuild_the_zoo_architectures(monkeypatch):
         pairs = list(zip(words, [*words[1:], ""], strict=True))
         options = {o: v for o, v in pairs if o.startswith("--") and not v.startswith("--")}
         styles = [Path(v).stem for o, v in pairs if o == "--style"]
-        assert card["recipe"].get("output", "linear") == options.get("--output", "linear"), name
-        config = FitConfig(
-            style=styles, content="", out="x.keras", family=options.get("--family", "johnson"),
-            norm=options.get("--norm", "instance"), output=options.get("--output", "linear"),
-            width=float(options.get("--width", 1.0)),
-        )  # fmt: skip
+        shaping = {field: options[f"--{field}"] for field in ("family", "norm", "output", "width")
+                   if f"--{field}" in options}  # fmt: skip
+        if "width" in shaping:
+            shaping["width"] = float(shaping["width"])
+        # options the command leaves out take FitConfig's defaults, as `fit` would today
+        config = FitConfig(style=styles, content="", out="x.keras", **shaping)
+        assert card["recipe"]["output"] == config.output, name
         rebuilt = build_generator(config, styles).get_config()["layers"]
         shipped = zoo.load(name).get_config()["layers"]
         assert [(layer["class_name"], layer["config"]["name"]) for layer in rebuilt] == [
