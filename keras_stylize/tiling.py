@@ -114,6 +114,19 @@ def _spans(size: int, tile: int, overlap: int, multiple: int) -> list[tuple[int,
             for a, b in zip(bounds, bounds[1:], strict=False)]  # fmt: skip
 
 
+def _centred_sums(features: np.ndarray, shift: np.ndarray, rows: int = 32) -> np.ndarray:
+    """`[sum(x - shift), sum((x - shift) ** 2)]` over the pixels of `(H, W, C)` float32
+    `features`, per channel, in float64: a few rows at a time, so the float64 copies stay
+    small (a whole tile's copy and its square would add several hundred MB to the peak
+    memory that the tile size was planned for)."""
+    sums = np.zeros((2, features.shape[-1]), np.float64)
+    for start in range(0, features.shape[0], rows):
+        block = features[start : start + rows].astype(np.float64) - shift
+        sums[0] += block.sum(axis=(0, 1))
+        sums[1] += np.square(block, out=block).sum(axis=(0, 1))
+    return sums
+
+
 def stylize_tiled(
     generator: keras.Model,
     pixels: np.ndarray,
@@ -159,13 +172,11 @@ def stylize_tiled(
             for i, x in enumerate(features):
                 stride = (y1 - y0) // x.shape[1]
                 own = x[0, (oy0 - y0) // stride : (oy1 - y0) // stride,
-                        (ox0 - x0) // stride : (ox1 - x0) // stride].astype(np.float64)  # fmt: skip
-                own = own.reshape(-1, own.shape[-1])
+                        (ox0 - x0) // stride : (ox1 - x0) // stride]  # fmt: skip
                 if shifts[i] is None:  # sums around a first estimate do not cancel
-                    shifts[i] = own.mean(axis=0)
-                own -= shifts[i]
-                sums[i] += [own.sum(axis=0), np.square(own).sum(axis=0)]
-                count[i] += own.shape[0]
+                    shifts[i] = own.mean(axis=(0, 1), dtype=np.float64)
+                sums[i] += _centred_sums(own, shifts[i])
+                count[i] += own.shape[0] * own.shape[1]
         for norm, (s1, s2), n, shift in zip(group, sums, count, shifts, strict=True):
             norm.mean.assign((shift + s1 / n).astype(np.float32))
             norm.variance.assign(np.maximum(s2 / n - (s1 / n) ** 2, 0.0).astype(np.float32))

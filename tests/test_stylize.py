@@ -95,6 +95,16 @@ def test_tiling_is_exact_for_a_pointwise_model(rng):
         np.testing.assert_allclose(tiled, whole, atol=1e-3)
 
 
+def test_centred_sums_in_row_blocks_equal_the_whole_sums(rng):
+    from keras_stylize.tiling import _centred_sums
+
+    features = rng.normal(3.0, 2.0, (77, 41, 5)).astype(np.float32)  # 77 rows: 2 blocks + 13
+    shift = features.mean(axis=(0, 1), dtype=np.float64) + 0.25
+    centred = features.astype(np.float64) - shift
+    expected = [centred.sum(axis=(0, 1)), np.square(centred).sum(axis=(0, 1))]
+    np.testing.assert_allclose(_centred_sums(features, shift), expected, rtol=1e-12, atol=1e-9)
+
+
 @pytest.mark.parametrize("kind", ["johnson", "texture", "multi_style"])
 def test_tiles_share_the_whole_image_statistics(kind):
     """Tiles normalized with the whole image's statistics (gathered tile by tile) equal
