@@ -121,7 +121,7 @@ def _centred_sums(features: np.ndarray, shift: np.ndarray, rows: int = 32) -> np
     memory that the tile size was planned for)."""
     sums = np.zeros((2, features.shape[-1]), np.float64)
     for start in range(0, features.shape[0], rows):
-        block = features[start : start + rows].astype(np.float64) - shift
+        block = np.subtract(features[start : start + rows], shift, dtype=np.float64)
         sums[0] += block.sum(axis=(0, 1))
         sums[1] += np.square(block, out=block).sum(axis=(0, 1))
     return sums
