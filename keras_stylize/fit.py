@@ -86,6 +86,8 @@ class FitConfig:
     style_weight: float = 0.5
     tv_weight: float = 1e-4
     temporal_weight: float = 0.0
+    kurtosis_weight: float = 0.0
+    kurtosis_limit: float = 40.0
     content_layer: str = DEFAULT_CONTENT_LAYER
     style_layers: list[str] | dict[str, float] = field(
         default_factory=lambda: list(DEFAULT_STYLE_LAYERS)
@@ -119,8 +121,11 @@ class FitConfig:
              f"lr_decay_steps must be between 0 and steps ({self.steps}), "
              f"not {self.lr_decay_steps}"),
             (min(self.content_weight, self.style_weight, self.tv_weight,
-                 self.temporal_weight) >= 0,
+                 self.temporal_weight, self.kurtosis_weight) >= 0,
              "loss weights must be >= 0"),
+            (self.kurtosis_limit > 0, f"kurtosis_limit must be > 0, not {self.kurtosis_limit}"),
+            (not (self.kurtosis_weight and self.norm == "none"),
+             "--kurtosis-weight needs normalization layers (--norm instance or batch)"),
             (bool(self.style), "at least one --style is required"),
             (not (self.init_from and self.warm_start),
              "--from and --warm-start exclude each other"),
@@ -293,6 +298,7 @@ def build_training(config: FitConfig, strategy, start_step: int = 0) -> Training
         model = StylizationModel(
             generator, loss, train_styles=new_styles if config.init_from else None,
             temporal_weight=config.temporal_weight, motion_seed=config.seed,
+            kurtosis_weight=config.kurtosis_weight, kurtosis_limit=config.kurtosis_limit,
         )  # fmt: skip
         model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config)))
     if len(names) > 1:

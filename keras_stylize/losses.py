@@ -18,7 +18,9 @@ on image or batch size (Johnson et al.'s normalization):
 - total variation: mean squared difference of vertically and horizontally adjacent
   pixels (in [0, 255] units), summed over both directions;
 - temporal: mean squared difference (in [0, 255] units) between a moved output and the
-  output of the moved input (training for video, see `keras_stylize.motion`).
+  output of the moved input (training for video, see `keras_stylize.motion`);
+- kurtosis: how far the activations entering the generator's normalization layers are
+  from being dominated by a few extreme spots (see `kurtosis_penalty`).
 """
 
 from __future__ import annotations
@@ -85,3 +87,28 @@ def temporal_loss(moved_outputs, outputs_of_moved):
     `keras_stylize.motion`); 0 for a generator that commutes with camera motion."""
     diff = ops.cast(moved_outputs, "float32") - ops.cast(outputs_of_moved, "float32")
     return ops.mean(ops.square(diff))
+
+
+def kurtosis_penalty(features: list, limit: float):
+    """Penalty on activations whose statistics a few pixels dominate (float32 scalar).
+
+    For each tensor `(batch, H, W, C)` of `features` (the inputs of a generator's
+    normalization layers), the kurtosis `k = E[(x - mu)^4] / E[(x - mu)^2]^2` is taken
+    per image and channel over H and W (3 for a Gaussian; about `1 / p` for a channel
+    that is flat except on a spot covering a fraction `p` of the image). The penalty is
+    the mean over tensors, images and channels of `max(0, k - limit) / limit`: zero for
+    channels with ordinary texture statistics, growing with the share of a channel's
+    variance a spot holds. A normalized generator can steer instance-norm statistics by
+    pushing one spot to an extreme (the texture network's stray stars, docs/zoo.md);
+    this makes that costly.
+    """
+    total = ops.convert_to_tensor(0.0, dtype="float32")
+    for tensor in features:
+        x = ops.cast(tensor, "float32")
+        axes = tuple(range(1, len(x.shape) - 1))
+        centred = x - ops.mean(x, axis=axes, keepdims=True)
+        second = ops.mean(ops.square(centred), axis=axes)
+        fourth = ops.mean(ops.square(ops.square(centred)), axis=axes)
+        kurtosis = fourth / (ops.square(second) + 1e-12)
+        total = total + ops.mean(ops.relu(kurtosis - limit)) / limit
+    return total / max(len(features), 1)

@@ -15,8 +15,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_stylize.layers import ConditionalInstanceNormalization
-from keras_stylize.losses import temporal_loss
+from keras_stylize.layers import ConditionalInstanceNormalization, InstanceNormalization
+from keras_stylize.losses import kurtosis_penalty, temporal_loss
 from keras_stylize.motion import move, random_motion
 from keras_stylize.perceptual_loss import PerceptualLoss
 
@@ -27,7 +27,8 @@ class StylizationModel(keras.Model):
 
     Works with `compile(optimizer=...)`, `fit`, `evaluate` and any Keras callback; the
     metrics are `loss`, `content_loss`, `style_loss` and `tv_loss` (unweighted parts,
-    float32 whatever the dtype policy), and `temporal_loss` when `temporal_weight` > 0.
+    float32 whatever the dtype policy), `temporal_loss` when `temporal_weight` > 0 and
+    `kurtosis_loss` when `kurtosis_weight` > 0.
     Under `mixed_float16` Keras wraps the optimizer in a `LossScaleOptimizer` and
     `train_step` scales the loss; under a `tf.distribute` strategy the loss is divided by
     the number of replicas so that summed gradients are those of the global batch.
@@ -46,6 +47,11 @@ class StylizationModel(keras.Model):
             and the moved stylization (`losses.temporal_loss`): stable video at the cost
             of one more generator pass per step. Evaluation uses one fixed motion.
         motion_seed: seed of the training motion.
+        kurtosis_weight: weight of `losses.kurtosis_penalty` on the inputs of every
+            normalization layer of the generator (0: none; needs a generator with
+            normalization layers). It is taken from the same generator pass as the
+            other losses.
+        kurtosis_limit: the kurtosis above which a channel is penalized.
     """
 
     def __init__(
@@ -55,6 +61,8 @@ class StylizationModel(keras.Model):
         train_styles: list[int] | None = None,
         temporal_weight: float = 0.0,
         motion_seed: int = 0,
+        kurtosis_weight: float = 0.0,
+        kurtosis_limit: float = 40.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -87,6 +95,24 @@ class StylizationModel(keras.Model):
         self.temporal_weight = float(temporal_weight)
         self.motion_seed = int(motion_seed)
         self.temporal_tracker = keras.metrics.Mean(name="temporal_loss")
+        self.kurtosis_weight = float(kurtosis_weight)
+        self.kurtosis_limit = float(kurtosis_limit)
+        self.kurtosis_tracker = keras.metrics.Mean(name="kurtosis_loss")
+        self.feature_model = self._feature_model() if self.kurtosis_weight else None
+
+    def _feature_model(self) -> keras.Model:
+        """The generator with, as extra outputs, the inputs of its normalization layers
+        (same layers and weights: one pass gives the image and the features)."""
+        norms = (InstanceNormalization, ConditionalInstanceNormalization,
+                 keras.layers.BatchNormalization)  # fmt: skip
+        features = []
+        for layer in self.generator.layers:
+            if isinstance(layer, norms):
+                inputs = layer.input
+                features.append(inputs[0] if isinstance(inputs, (list, tuple)) else inputs)
+        if not features:
+            raise ValueError("kurtosis_weight needs a generator with normalization layers")
+        return keras.Model(self.generator.input, [self.generator.outputs[0], *features])
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Keras' TF trainer builds models under a distribution strategy from one batch it
@@ -101,7 +127,8 @@ class StylizationModel(keras.Model):
     @property
     def metrics(self) -> list:
         trackers = [self.total_tracker, self.content_tracker, self.style_tracker, self.tv_tracker]
-        return trackers + [self.temporal_tracker] if self.temporal_weight else trackers
+        trackers += [self.temporal_tracker] if self.temporal_weight else []
+        return trackers + [self.kurtosis_tracker] if self.kurtosis_weight else trackers
 
     def _unpack(self, data) -> tuple[Any, Any]:
         """(images, style_weights or None) from a batch (see the module docstring)."""
@@ -125,9 +152,16 @@ class StylizationModel(keras.Model):
 
     def _batch_losses(self, images, style_weights, training: bool) -> dict:
         """The perceptual loss's parts of one batch, plus the temporal term when it has
-        a weight (added to `loss`)."""
-        generated = self._generate(images, style_weights, training=training)
-        parts = self.perceptual_loss(images, generated, style_weights)
+        a weight and the kurtosis penalty when it has one (both added to `loss`)."""
+        if self.feature_model is None:
+            generated = self._generate(images, style_weights, training=training)
+            parts = self.perceptual_loss(images, generated, style_weights)
+        else:
+            inputs = [images, style_weights] if self.multi_style else images
+            generated, *features = self.feature_model(inputs, training=training)
+            parts = self.perceptual_loss(images, generated, style_weights)
+            parts["kurtosis_loss"] = kurtosis_penalty(features, self.kurtosis_limit)
+            parts["loss"] = parts["loss"] + self.kurtosis_weight * parts["kurtosis_loss"]
         if not self.temporal_weight:
             return parts
         if training:
@@ -151,6 +185,8 @@ class StylizationModel(keras.Model):
         self.tv_tracker.update_state(parts["tv_loss"])
         if self.temporal_weight:
             self.temporal_tracker.update_state(parts["temporal_loss"])
+        if self.kurtosis_weight:
+            self.kurtosis_tracker.update_state(parts["kurtosis_loss"])
         results = {m.name: m.result() for m in self.metrics}
         if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
             # Keras 3.10-3.15 reduces step outputs across workers with

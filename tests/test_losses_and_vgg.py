@@ -3,7 +3,13 @@ import numpy as np
 import pytest
 
 from keras_stylize import vgg19_features
-from keras_stylize.losses import content_loss, gram_matrix, style_loss, total_variation_loss
+from keras_stylize.losses import (
+    content_loss,
+    gram_matrix,
+    kurtosis_penalty,
+    style_loss,
+    total_variation_loss,
+)
 
 
 def test_gram_matrix_matches_numpy(rng):
@@ -68,3 +74,26 @@ def test_style_loss_takes_one_target_per_image(rng):
     assert float(style_loss({"a": f}, per_image, {"a": 1.0})) == pytest.approx(0.0, abs=1e-7)
     swapped = {"a": gram_matrix(f[::-1])}
     assert float(style_loss({"a": f}, swapped, {"a": 1.0})) > 0.01
+
+
+def test_kurtosis_penalty_against_numpy_and_a_single_spot(rng):
+    features = [rng.normal(size=(2, 9, 11, 5)).astype("float32") * 3 + 1,
+                rng.standard_t(2, size=(3, 8, 8, 4)).astype("float32")]  # fmt: skip
+
+    def reference(x, limit):
+        d = x - x.mean((1, 2), keepdims=True)
+        k = (d**4).mean((1, 2)) / (d**2).mean((1, 2)) ** 2
+        return np.maximum(k - limit, 0).mean() / limit
+
+    for limit in (2.0, 4.0):
+        expected = np.mean([reference(x.astype("float64"), limit) for x in features])
+        np.testing.assert_allclose(float(kurtosis_penalty(features, limit)), expected, rtol=1e-4)
+    # Gaussian activations (kurtosis about 3) cost nothing under the default limit of 40.
+    assert float(kurtosis_penalty(features[:1], 40.0)) == 0.0
+    # One bright pixel in N = 32 * 32 has kurtosis (N^2 - 3N + 3) / (N - 1) = 1021.0,
+    # whatever its value and the channel's offset.
+    spot = np.full((1, 32, 32, 1), -7.0, np.float32)
+    spot[0, 5, 9, 0] = 500.0
+    kurtosis = (1024**2 - 3 * 1024 + 3) / 1023
+    np.testing.assert_allclose(float(kurtosis_penalty([spot], 40.0)), (kurtosis - 40) / 40,
+                               rtol=1e-3)  # fmt: skip

@@ -269,6 +269,53 @@ def test_fit_with_the_temporal_loss_on_a_multi_style_model(tmp_path, content_dir
         _config(tmp_path, content_dir, style_path, temporal_weight=-1.0)
 
 
+def test_kurtosis_penalty_in_training_uses_the_normalization_inputs(rng):
+    import tensorflow as tf
+
+    from keras_stylize.layers import InstanceNormalization
+    from keras_stylize.losses import kurtosis_penalty
+
+    keras.utils.set_random_seed(0)
+    generator = texture_net_generator()
+    model = StylizationModel(generator, _loss(rng), kurtosis_weight=2.0, kurtosis_limit=3.0)
+    images = rng.uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    # The feature model is the generator itself (same output) plus the inputs of its
+    # normalization layers, in layer order.
+    generated, *features = model.feature_model(images)
+    np.testing.assert_allclose(generated, generator(images), atol=1e-4)
+    norms = [layer for layer in generator.layers if isinstance(layer, InstanceNormalization)]
+    assert len(features) == len(norms) > 0
+    probe = keras.Model(generator.input, norms[-1].input)
+    np.testing.assert_allclose(features[-1], probe(images), rtol=1e-4, atol=1e-4)
+    parts = model._batch_losses(images, None, training=False)
+    penalty = kurtosis_penalty(features, 3.0)
+    assert float(penalty) > 0
+    np.testing.assert_allclose(parts["kurtosis_loss"], penalty, rtol=1e-4)
+    plain = model.perceptual_loss(images, generated)
+    np.testing.assert_allclose(parts["loss"], plain["loss"] + 2.0 * penalty, rtol=1e-4)
+    # Its gradient reaches the generator's weights.
+    with tf.GradientTape() as tape:
+        _, *features = model.feature_model(images, training=True)
+        value = kurtosis_penalty(features, 3.0)
+    grads = tape.gradient(value, generator.trainable_variables)
+    assert any(float(np.abs(g).max()) > 0 for g in grads if g is not None)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    history = model.fit(images, batch_size=2, epochs=1, verbose=0).history
+    assert "kurtosis_loss" in history and np.isfinite(history["kurtosis_loss"][0])
+
+
+def test_fit_with_the_kurtosis_penalty(tmp_path, content_dir, style_path):
+    config = _config(tmp_path, content_dir, style_path, family="johnson", width=0.25,
+                     norm="batch", steps=2, kurtosis_weight=0.5, kurtosis_limit=3.0)  # fmt: skip
+    summary = fit_style(config, verbose=0)
+    assert summary["final_metrics"]["kurtosis_loss"] > 0
+    assert "--kurtosis-weight 0.5 --kurtosis-limit 3.0" in config.command()
+    with pytest.raises(ValueError, match="normalization layers"):
+        _config(tmp_path, content_dir, style_path, norm="none", kurtosis_weight=1.0)
+    with pytest.raises(ValueError, match="kurtosis_limit"):
+        _config(tmp_path, content_dir, style_path, kurtosis_limit=0.0)
+
+
 def test_fit_config_validation(tmp_path):
     with pytest.raises(ValueError, match=".keras"):
         FitConfig(style="s", content="c", out=str(tmp_path / "g.h5"))

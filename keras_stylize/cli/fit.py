@@ -115,6 +115,16 @@ def _content_layer(ctx, param, value: str) -> str:
     "per step; 0: off).",
 )  # fmt: skip
 @click.option(
+    "--kurtosis-weight", type=click.FloatRange(min=0), default=0.0,
+    help="Weight of the penalty on normalization-layer inputs whose per-channel kurtosis "
+    "exceeds --kurtosis-limit (against stray spots that steer instance-norm statistics; "
+    "0: off).",
+)  # fmt: skip
+@click.option(
+    "--kurtosis-limit", type=click.FloatRange(min=0, min_open=True), default=40.0,
+    help="Kurtosis (3 for Gaussian activations) above which a channel is penalized.",
+)  # fmt: skip
+@click.option(
     "--content-layer", default=DEFAULT_CONTENT_LAYER, callback=_content_layer,
     help="VGG19 content layer.",
 )  # fmt: skip
