@@ -8,8 +8,9 @@ fit` writes it) or, for a zoo run, in `checkpoints/RUN/`: the style and the loss
 run are used. Prints one row per model:
 mean content and style loss, blot rate (percent of pixels, mean and worst photo), photos
 over the 0.2 % limit, the spot rate (mean and worst photo), and the style loss of the
-unstyled photos for scale. `--json FILE`
-also writes the rows. Needs the project's data folder
+unstyled photos for scale. `--loss-of NAME` scores every model with the
+loss of zoo model NAME's card instead (e.g. trials that weight the style layers differently,
+on the zoo's own measure). `--json FILE` also writes the rows. Needs the project's data folder
 (`../shared/data`, `--data`).
 """
 
@@ -30,6 +31,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--limit", type=int, default=None, help="first N eval photos only")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--loss-of", default=None, help="zoo model whose card loss scores all")
     args = parser.parse_args()
 
     from keras_stylize.evaluation import loss_for_run, mean_losses
@@ -38,12 +40,12 @@ def main() -> int:
     photos = sorted((Path(args.data) / "content_eval").glob("*.jpg"))[: args.limit]
     rows = []
     for path in args.models:
-        if not path.endswith(".keras"):  # a zoo model: its card's recipe and style
+        if args.loss_of or not path.endswith(".keras"):  # a zoo card's recipe and style
             from zoo_data import card_loss
 
             from keras_stylize import zoo
 
-            loss = card_loss(zoo.info(path), Path(args.data))
+            loss = card_loss(zoo.info(args.loss_of or path), Path(args.data))
         else:
             run_json = Path(path).with_suffix(".logs") / "run.json"
             if not run_json.exists():  # a zoo run's log folder (checkpoints/README.md)
