@@ -173,6 +173,7 @@ def mean_losses(
     transform: Callable[[np.ndarray], np.ndarray] | None = None,
     style: Any = None,
     unstyled: bool = True,
+    per_layer: bool = False,
 ) -> dict[str, float]:
     """Mean losses and blot rate of `generator`'s stylizations over `photos`.
 
@@ -188,6 +189,8 @@ def mean_losses(
             styles, or, for a loss with one style, against that style (e.g. a style added
             to a multi-style model, scored against its own single-style targets).
         unstyled: also score the unstyled photos (the scale of the losses).
+        per_layer: also give each style layer's unweighted term of the stylized style loss
+            (`PerceptualLoss.style_loss_by_layer`), as `stylized_style_loss/<layer>`.
 
     Returns:
         `stylized_content_loss`, `stylized_style_loss`, `blot_rate` (mean share of blot
@@ -196,7 +199,8 @@ def mean_losses(
         `spot_rate_max` (`spot_fraction`, percent, mean and worst photo) and `images`; with
         `unstyled` also `unstyled_content_loss` and `unstyled_style_loss`; with
         `transform` also `transformed_content_loss`, `transformed_style_loss` and
-        `output_change_grey_levels`. Losses are rounded to 4 decimals.
+        `output_change_grey_levels`; with `per_layer` the per-layer terms. Losses are
+        rounded to 4 decimals.
     """
     from keras_stylize.inference import style_vector
 
@@ -219,6 +223,9 @@ def mean_losses(
         spots.append(spot_fraction(photo, y))
         y = y.astype(np.float32)
         record("stylized", x, y)
+        if per_layer:
+            for layer, term in loss.style_loss_by_layer(y[None], weights).items():
+                values.setdefault(f"stylized_style_loss/{layer}", []).append(float(term))
         if unstyled:
             record("unstyled", x, x)
         if transform is not None:

@@ -50,6 +50,21 @@ def content_loss(features, target_features):
     return ops.mean(per_image)
 
 
+def style_loss_terms(features: dict, target_grams: dict, layers) -> dict:
+    """`{layer: term}`: for each of `layers`, the mean squared Gram-matrix difference over
+    the mean square of the target Gram matrix, averaged over the batch (unweighted float32
+    scalars; `style_loss` is their weighted sum). Arguments as in `style_loss`."""
+    terms = {}
+    for name in layers:
+        gram = gram_matrix(features[name])
+        target = ops.cast(target_grams[name], "float32")
+        if len(target.shape) == 2:
+            target = target[None]
+        scale = ops.mean(ops.square(target), axis=(1, 2)) + 1e-8
+        terms[name] = ops.mean(ops.mean(ops.square(gram - target), axis=(1, 2)) / scale)
+    return terms
+
+
 def style_loss(features: dict, target_grams: dict, layer_weights: dict):
     """Weighted sum over layers of the normalized mean squared Gram-matrix difference.
 
@@ -59,17 +74,11 @@ def style_loss(features: dict, target_grams: dict, layer_weights: dict):
             target per image) or `(1, C, C)` / `(C, C)` (one target for the batch).
         layer_weights: `{layer: weight}`; layers with weight 0 are skipped.
     """
+    weighted = [name for name, weight in layer_weights.items() if weight != 0]
+    terms = style_loss_terms(features, target_grams, weighted)
     total = ops.convert_to_tensor(0.0, dtype="float32")
-    for name, weight in layer_weights.items():
-        if weight == 0:
-            continue
-        gram = gram_matrix(features[name])
-        target = ops.cast(target_grams[name], "float32")
-        if len(target.shape) == 2:
-            target = target[None]
-        scale = ops.mean(ops.square(target), axis=(1, 2)) + 1e-8
-        per_image = ops.mean(ops.square(gram - target), axis=(1, 2)) / scale
-        total = total + weight * ops.mean(per_image)
+    for name in weighted:
+        total = total + layer_weights[name] * terms[name]
     return total
 
 

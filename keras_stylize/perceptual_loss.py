@@ -20,7 +20,13 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_stylize.losses import content_loss, gram_matrix, style_loss, total_variation_loss
+from keras_stylize.losses import (
+    content_loss,
+    gram_matrix,
+    style_loss,
+    style_loss_terms,
+    total_variation_loss,
+)
 from keras_stylize.vgg import vgg19_features
 from keras_stylize.vgg_layers import DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS
 
@@ -117,6 +123,15 @@ class PerceptualLoss:
         return {
             name: ops.einsum("bs,scd->bcd", w, grams) for name, grams in self.style_grams.items()
         }
+
+    def style_loss_by_layer(self, generated, style_weights=None) -> dict:
+        """`{layer: term}`: the unweighted style term of each style layer (see
+        `losses.style_loss_terms`); `style_loss` is their sum weighted by
+        `style_layer_weights`. Shows which layers a generator pays or gains on."""
+        features = self.feature_extractor(generated)
+        return style_loss_terms(
+            features, self.target_grams(style_weights), list(self.style_layer_weights)
+        )
 
     def __call__(self, content_images, generated, style_weights=None) -> dict:
         """Unweighted parts and the weighted total, float32 scalars (batch means)."""

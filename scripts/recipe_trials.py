@@ -10,7 +10,8 @@ mean content and style loss, blot rate (percent of pixels, mean and worst photo)
 over the 0.2 % limit, the spot rate (mean and worst photo), and the style loss of the
 unstyled photos for scale. `--loss-of NAME` scores every model with the
 loss of zoo model NAME's card instead (e.g. trials that weight the style layers differently,
-on the zoo's own measure). `--json FILE` also writes the rows. Needs the project's data folder
+on the zoo's own measure). `--per-layer` also prints each style layer's unweighted term.
+`--json FILE` also writes the rows. Needs the project's data folder
 (`../shared/data`, `--data`).
 """
 
@@ -32,6 +33,7 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=None, help="first N eval photos only")
     parser.add_argument("--json", default=None)
     parser.add_argument("--loss-of", default=None, help="zoo model whose card loss scores all")
+    parser.add_argument("--per-layer", action="store_true", help="per-layer style terms too")
     args = parser.parse_args()
 
     from keras_stylize.evaluation import loss_for_run, mean_losses
@@ -51,13 +53,17 @@ def main() -> int:
             if not run_json.exists():  # a zoo run's log folder (checkpoints/README.md)
                 run_json = ROOT / "checkpoints" / Path(path).stem / "run.json"
             loss = loss_for_run(run_json)
-        m = mean_losses(load_generator(path), loss, photos, args.size)
+        m = mean_losses(load_generator(path), loss, photos, args.size, per_layer=args.per_layer)
         rows.append({"model": path, **m})
         print(f"{Path(path).stem:28} content {m['stylized_content_loss']:.3f}  style "
               f"{m['stylized_style_loss']:.3f} (photo {m['unstyled_style_loss']:.2f})  blots "
               f"{m['blot_rate']:.3f} % (max {m['blot_rate_max']:.2f} %, "
               f"{m['photos_over_blot_limit']} photos > 0.2 %)  spots {m['spot_rate']:.3f} % "
               f"(max {m['spot_rate_max']:.2f} %)", flush=True)  # fmt: skip
+        prefix = "stylized_style_loss/"
+        terms = {k[len(prefix) :]: v for k, v in m.items() if k.startswith(prefix)}
+        if terms:
+            print("    style terms: " + ", ".join(f"{k} {v:.3f}" for k, v in terms.items()))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     return 0

@@ -108,6 +108,21 @@ def test_mean_losses_equal_a_direct_computation(setup):
     assert m["stylized_content_loss"] == pytest.approx(np.mean(content), abs=1e-4)
     assert m["stylized_style_loss"] == pytest.approx(np.mean(style), abs=1e-4)
     assert m["unstyled_content_loss"] == 0.0 and m["stylized_content_loss"] > 0.05
+    assert not any("/" in key for key in m)
+
+
+def test_per_layer_style_terms_add_up_to_the_style_loss(tmp_path, rng):
+    generator = texture_net_generator()
+    style = rng.uniform(0, 255, (1, 40, 40, 3)).astype("float32")
+    weights = {"block1_conv1": 0.5, "block2_conv1": 2.0}
+    loss = PerceptualLoss(style, vgg_weights=None, content_layer="block2_conv1",
+                          style_layers=weights)  # fmt: skip
+    photos = [write_image(tmp_path / f"p{i}.jpg", size=(96, 64), seed=i) for i in range(2)]
+    m = mean_losses(generator, loss, photos, long_side=48, unstyled=False, per_layer=True)
+    terms = {layer: m[f"stylized_style_loss/{layer}"] for layer in weights}
+    assert min(terms.values()) > 0
+    weighted = sum(weights[layer] * terms[layer] for layer in weights)
+    assert m["stylized_style_loss"] == pytest.approx(weighted, abs=5e-4)
 
 
 def test_a_style_of_a_multi_style_model_against_a_one_style_loss(setup):
