@@ -107,9 +107,10 @@ def kurtosis_penalty(features: list, limit: float):
     that is flat except on a spot covering a fraction `p` of the image). The penalty is
     the mean over tensors, images and channels of `max(0, k - limit) / limit`: zero for
     channels with ordinary texture statistics, growing with the share of a channel's
-    variance a spot holds. A normalized generator can steer instance-norm statistics by
-    pushing one spot to an extreme (the texture network's stray stars, docs/zoo.md);
-    this makes that costly.
+    variance a spot holds. A spot holding a share `s` of the variance over an area `p`
+    has kurtosis about `s^2 / p`, so a generator can also meet the limit by spreading
+    the spot out: against the texture network's stray stars it did just that
+    (docs/zoo.md).
     """
     total = ops.convert_to_tensor(0.0, dtype="float32")
     for tensor in features:

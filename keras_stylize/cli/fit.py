@@ -116,9 +116,9 @@ def _content_layer(ctx, param, value: str) -> str:
 )  # fmt: skip
 @click.option(
     "--kurtosis-weight", type=click.FloatRange(min=0), default=0.0,
-    help="Weight of the penalty on normalization-layer inputs whose per-channel kurtosis "
-    "exceeds --kurtosis-limit (against stray spots that steer instance-norm statistics; "
-    "0: off).",
+    help="Weight of a penalty on normalization-layer inputs whose per-channel kurtosis "
+    "exceeds --kurtosis-limit (channels dominated by a few extreme spots; an experiment: "
+    "it did not remove the texture network's stray stars, see docs/zoo.md; 0: off).",
 )  # fmt: skip
 @click.option(
     "--kurtosis-limit", type=click.FloatRange(min=0, min_open=True), default=40.0,
