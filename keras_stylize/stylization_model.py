@@ -146,9 +146,11 @@ class StylizationModel(keras.Model):
     def call(self, inputs, training: bool = False):
         return self.generator(inputs, training=training)
 
+    def _generator_inputs(self, images, style_weights):
+        return [images, style_weights] if self.multi_style else images
+
     def _generate(self, images, style_weights, training: bool):
-        inputs = [images, style_weights] if self.multi_style else images
-        return self.generator(inputs, training=training)
+        return self.generator(self._generator_inputs(images, style_weights), training=training)
 
     def _batch_losses(self, images, style_weights, training: bool) -> dict:
         """The perceptual loss's parts of one batch, plus the temporal term when it has
@@ -157,7 +159,7 @@ class StylizationModel(keras.Model):
             generated = self._generate(images, style_weights, training=training)
             parts = self.perceptual_loss(images, generated, style_weights)
         else:
-            inputs = [images, style_weights] if self.multi_style else images
+            inputs = self._generator_inputs(images, style_weights)
             generated, *features = self.feature_model(inputs, training=training)
             parts = self.perceptual_loss(images, generated, style_weights)
             parts["kurtosis_loss"] = kurtosis_penalty(features, self.kurtosis_limit)
