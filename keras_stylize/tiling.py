@@ -105,13 +105,19 @@ def tile_model(generator: keras.Model) -> tuple[keras.Model, list[keras.Model], 
 def _spans(size: int, tile: int, overlap: int, multiple: int) -> list[tuple[int, int, int, int]]:
     """`(start, end, own_start, own_end)` of the tiles along an axis of `size` px (a
     multiple of `multiple`): own regions of about `tile` px that partition the axis,
-    boundaries and starts at multiples of `multiple`."""
+    boundaries and starts at multiples of `multiple`. Every tile has the same length (the
+    longest own region plus `overlap` on both sides, at most `size`): a tile at the border
+    takes its missing context from the inner side, so that all tiles have one shape and
+    TensorFlow's memory pool reuses the same blocks for each (tiles of varying shapes
+    fragmented it and raised the peak memory)."""
     units, tile_units = size // multiple, max(1, tile // multiple)
     count = max(1, -(-units // tile_units))
     bounds = [round(i * units / count) * multiple for i in range(count + 1)]
     margin = -(-overlap // multiple) * multiple
-    return [(max(0, a - margin), min(size, b + margin), a, b)
-            for a, b in zip(bounds, bounds[1:], strict=False)]  # fmt: skip
+    owns = list(zip(bounds, bounds[1:], strict=False))
+    length = min(size, max(b - a for a, b in owns) + 2 * margin)
+    starts = [min(max(0, a - margin), size - length) for a, _ in owns]
+    return [(start, start + length, a, b) for start, (a, b) in zip(starts, owns, strict=True)]
 
 
 def _centred_sums(features: np.ndarray, shift: np.ndarray, rows: int = 32) -> np.ndarray:

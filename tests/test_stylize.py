@@ -18,7 +18,7 @@ from keras_stylize.inference import (
     stylize,
     transfer_luminance,
 )
-from keras_stylize.tiling import stylize_tiled
+from keras_stylize.tiling import _spans, stylize_tiled
 
 from .conftest import write_image
 
@@ -93,6 +93,22 @@ def test_tiling_is_exact_for_a_pointwise_model(rng):
     for tile, overlap in [(96, 32), (64, 0), (50, 25)]:
         tiled = stylize_tiled(pointwise, photo, tile=tile, overlap=overlap)
         np.testing.assert_allclose(tiled, whole, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "size, tile, overlap", [(2000, 800, 96), (3000, 896, 128), (500, 800, 96), (1024, 256, 0)]
+)
+def test_tiles_have_one_shape_and_own_regions_partition_the_axis(size, tile, overlap):
+    """One tile shape (the memory pool reuses its blocks); own regions partition the axis;
+    each own region has `overlap` px of context on both sides wherever the image has it."""
+    spans = _spans(size, tile, overlap, multiple=4)
+    assert len({end - start for start, end, _, _ in spans}) == 1
+    assert spans[0][2] == 0 and spans[-1][3] == size
+    assert all(a[3] == b[2] for a, b in zip(spans, spans[1:], strict=False))
+    for start, end, own_start, own_end in spans:
+        assert start % 4 == 0 and 0 <= start and end <= size
+        assert start <= max(0, own_start - overlap) and end >= min(size, own_end + overlap)
+        assert own_end - own_start <= tile
 
 
 def test_centred_sums_in_row_blocks_equal_the_whole_sums(rng):
