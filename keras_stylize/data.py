@@ -215,22 +215,34 @@ def with_style_weights(
     choices: list[int] | None = None,
     seed: int = 0,
     start_batch: int = 0,
+    shares: list[float] | None = None,
 ) -> tf.data.Dataset:
     """Pairs each batch of images with one-hot style weights `(batch, num_styles)`: every
-    image gets a style drawn uniformly from `choices` (default: all styles), reproducibly
-    for a given `seed` (stateless random numbers keyed by the batch index, counted from
-    `start_batch`, as for `content_dataset`)."""
+    image gets a style drawn from `choices` (default: all styles), uniformly or, with
+    `shares` (one non-negative number per choice, not all zero), in proportion to them;
+    reproducibly for a given `seed` (stateless random numbers keyed by the batch index,
+    counted from `start_batch`, as for `content_dataset`)."""
     choices = list(range(num_styles)) if choices is None else list(choices)
     if not choices or not all(0 <= c < num_styles for c in choices):
         raise ValueError(f"style choices {choices} must be in [0, {num_styles})")
+    shares = [1.0] * len(choices) if shares is None else [float(s) for s in shares]
+    if len(shares) != len(choices) or min(shares) < 0 or not sum(shares) > 0:
+        raise ValueError(f"style shares {shares} must be {len(choices)} numbers >= 0, not all 0")
     table = tf.constant(choices, tf.int32)
+    uniform = len(set(shares)) == 1  # the integer draw of runs made before shares existed
+    # Otherwise inverse CDF: choice i when the uniform number is below its cumulative share.
+    bounds = tf.constant(np.cumsum(shares[:-1]) / sum(shares), tf.float32)
 
     def pair(index, images):
         batch = tf.shape(images)[0]
-        draw = tf.random.stateless_uniform(
-            [batch], seed=tf.stack([tf.cast(seed, tf.int64), index]),
-            maxval=len(choices), dtype=tf.int32,
-        )  # fmt: skip
+        key = tf.stack([tf.cast(seed, tf.int64), index])
+        if uniform:
+            draw = tf.random.stateless_uniform(
+                [batch], seed=key, maxval=len(choices), dtype=tf.int32
+            )
+        else:
+            u = tf.random.stateless_uniform([batch], seed=key)
+            draw = tf.searchsorted(bounds, u, side="right")
         return images, tf.one_hot(tf.gather(table, draw), num_styles, dtype=tf.float32)
 
     return dataset.enumerate(start=start_batch).map(pair, num_parallel_calls=tf.data.AUTOTUNE)

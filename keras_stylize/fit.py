@@ -66,7 +66,8 @@ class FitConfig:
 
     `style` is one path or a list of paths; each is a style image or a folder of them.
     One style image trains a single-style generator; several train a multi-style one
-    (`norm="instance"` only) whose styles are named after the files.
+    (`norm="instance"` only) whose styles are named after the files. `style_shares` maps
+    style names to their relative share of the training images (default 1 each).
     """
 
     style: list[str] | str
@@ -102,6 +103,7 @@ class FitConfig:
     init_from: str | None = None
     warm_start: str | None = None
     distribute: str = "none"
+    style_shares: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         styles = [self.style] if isinstance(self.style, (str, os.PathLike)) else self.style
@@ -129,6 +131,7 @@ class FitConfig:
             (bool(self.style), "at least one --style is required"),
             (not (self.init_from and self.warm_start),
              "--from and --warm-start exclude each other"),
+            (all(w >= 0 for w in self.style_shares.values()), "style shares must be >= 0"),
         ]  # fmt: skip
         for ok, message in checks:
             if not ok:
@@ -148,12 +151,16 @@ class FitConfig:
         for style in self.style:
             args += ["--style", style]
         args += ["--content", self.content, "--out", self.out]
-        flags = {"init_from": "--from"}
+        flags = {"init_from": "--from", "style_shares": "--style-share"}
         for item in dataclasses.fields(self):
             key, value = item.name, getattr(self, item.name)
             if key in ("style", "content", "out") or value == getattr(defaults, key):
                 continue
             flag = flags.get(key, "--" + key.replace("_", "-"))
+            if key == "style_shares":
+                for name, share in value.items():
+                    args += [flag, f"{name}:{share:g}"]
+                continue
             if key == "style_layers":
                 pairs = value.items() if isinstance(value, dict) else ((v, 1.0) for v in value)
                 value = ",".join(k if w == 1.0 else f"{k}:{w:g}" for k, w in pairs)
@@ -177,6 +184,12 @@ class FitConfig:
             else:
                 raise ValueError(f"style image not found: {entry}")
         names = [f.stem for f in files]
+        unknown = sorted(set(self.style_shares) - set(names))
+        if unknown:
+            raise ValueError(
+                f"--style-share names unknown styles: {', '.join(unknown)} "
+                f"(styles: {', '.join(names)})"
+            )
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"style names must be unique; repeated: {', '.join(duplicates)}")
@@ -302,8 +315,9 @@ def build_training(config: FitConfig, strategy, start_step: int = 0) -> Training
         )  # fmt: skip
         model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config)))
     if len(names) > 1:
+        shares = [config.style_shares.get(names[i], 1.0) for i in new_styles]
         dataset = with_style_weights(dataset, len(names), new_styles, seed=config.seed,
-                                     start_batch=start_step)  # fmt: skip
+                                     start_batch=start_step, shares=shares)  # fmt: skip
     dataset = split_global_batches(dataset, strategy, config.batch_size)
     return Training(model, generator, names, new_styles, dataset, report, samples)
 

@@ -39,7 +39,7 @@ from zoo_data import (
 RECIPE_KEYS = ("family", "norm", "output", "width", "image_size", "batch_size", "steps",
                "learning_rate", "lr_decay_steps", "content_weight", "style_weight", "tv_weight",
                "temporal_weight", "content_layer", "style_layers", "style_size", "seed",
-               "precision")  # fmt: skip
+               "precision", "style_shares")  # fmt: skip
 
 
 def measure(card: dict, generator, data: Path, size: int = 512) -> dict:
@@ -184,13 +184,14 @@ def docs(args) -> None:
         s = styles[0]
         style = (f"{s['title']}, {s['artist']} ({s['year']})" if len(styles) == 1
                  else f"{len(styles)} styles: " + ", ".join(r["name"] for r in styles))  # fmt: skip
-        minutes = c["recipe"]["wall_time_seconds"] / 60
+        minutes = c["recipe"]["wall_time_seconds"] / 60  # every stage
+        steps = c["recipe"]["steps"] + c["recipe"].get("then", {}).get("steps", 0)
         blots = f"{m['blot_rate']:.3f} %" if "blot_rate" in m else "n/a"
         spots = f"{m['spot_rate']:.3f} %" if "spot_rate" in m else "n/a"
         rows.append(
             f"| `{c['name']}` | {c['family']} | {c['norm']} | {c['parameters']:,} | {style} | "
             f"{m['stylized_content_loss']:.3f} | {m['stylized_style_loss']:.3f} "
-            f"({m['unstyled_style_loss']:.2f}) | {blots} | {spots} | {c['recipe']['steps']} steps, "
+            f"({m['unstyled_style_loss']:.2f}) | {blots} | {spots} | {steps} steps, "
             f"{minutes:.0f} min | ![{c['name']}](zoo/{c['name']}/preview.jpg) |"
         )
     readme = ROOT / "README.md"

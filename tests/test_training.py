@@ -269,6 +269,22 @@ def test_fit_with_the_temporal_loss_on_a_multi_style_model(tmp_path, content_dir
         _config(tmp_path, content_dir, style_path, temporal_weight=-1.0)
 
 
+def test_style_shares_are_in_the_command_and_name_known_styles(tmp_path, content_dir, style_path):
+    from keras_stylize.cli.fit import fit as fit_command
+
+    from .conftest import write_image
+
+    second = write_image(tmp_path / "styles" / "second.png", size=(48, 48), seed=5)
+    config = _config(tmp_path, content_dir, style_path, style=[str(style_path), str(second)],
+                     style_shares={"second": 3.0})  # fmt: skip
+    assert "--style-share second:3" in config.command()
+    parsed = fit_command.make_context("fit", shlex.split(config.command())[2:]).params
+    assert parsed["style_shares"] == {"second": 3.0}
+    with pytest.raises(ValueError, match="unknown styles: nosuch"):
+        _config(tmp_path, content_dir, style_path, style=[str(style_path), str(second)],
+                style_shares={"nosuch": 2.0}).style_files()  # fmt: skip
+
+
 def test_kurtosis_penalty_in_training_uses_the_normalization_inputs(rng):
     import tensorflow as tf
 
@@ -403,7 +419,9 @@ def test_cli_bad_content_folder_is_one_line_error(tmp_path, style_path):
      ("--steps", "0", "0"),
      ("--family", "unet", "unet"),
      ("--precision", "fp8", "fp8"),
-     ("--out", "model.h5", ".keras")],
+     ("--out", "model.h5", ".keras"),
+     ("--style-share", "style:x", "bad share"),
+     ("--style-share", "nosuch:2", "unknown styles: nosuch")],
 )  # fmt: skip
 def test_cli_bad_option_values_are_one_line_and_exit_2(option, value, message, tmp_path,
                                                       content_dir, style_path):  # fmt: skip

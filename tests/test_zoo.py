@@ -121,9 +121,13 @@ def test_card_commands_rebuild_the_zoo_architectures(monkeypatch):
     from keras_stylize.fit import FitConfig, build_generator
 
     monkeypatch.delenv("KERAS_STYLIZE_ZOO", raising=False)
-    for name in zoo.list():
+    stages = [(name, stage) for name in zoo.list()
+              for stage in (zoo.info(name)["recipe"], zoo.info(name)["recipe"].get("then"))
+              if stage]  # fmt: skip
+    assert len(stages) > len(zoo.list())  # ten_styles_johnson has a second stage
+    for name, stage in stages:
         card = zoo.info(name)
-        words = shlex.split(card["recipe"]["command"])
+        words = shlex.split(stage["command"])
         pairs = list(zip(words, [*words[1:], ""], strict=True))
         options = {o: v for o, v in pairs if o.startswith("--") and not v.startswith("--")}
         styles = [Path(v).stem for o, v in pairs if o == "--style"]

@@ -34,6 +34,24 @@ def _style_layers(ctx, param, value: str) -> dict[str, float]:
     return parse_style_layers(value)
 
 
+def parse_style_shares(values: tuple[str, ...]) -> dict[str, float]:
+    """`("composition_vii:3", ...)` -> `{style name: share}`."""
+    shares: dict[str, float] = {}
+    for item in values:
+        name, _, share = item.rpartition(":")
+        try:
+            shares[name] = float(share)
+        except ValueError:
+            raise click.BadParameter(f"bad share in {item!r}; use STYLE:SHARE") from None
+        if not name or not shares[name] >= 0:
+            raise click.BadParameter(f"bad share in {item!r}; use STYLE:SHARE with SHARE >= 0")
+    return shares
+
+
+def _style_shares(ctx, param, value: tuple[str, ...]) -> dict[str, float]:
+    return parse_style_shares(value)
+
+
 def _content_layer(ctx, param, value: str) -> str:
     if value not in VGG19_LAYERS:
         raise click.BadParameter(f"unknown VGG19 layer {value!r} (e.g. block4_conv2)")
@@ -47,6 +65,15 @@ def _content_layer(ctx, param, value: str) -> str:
     multiple=True,
     type=click.Path(exists=True),
     help="Style image, or a folder of them; repeat for a multi-style model.",
+)
+@click.option(
+    "--style-share",
+    "style_shares",
+    multiple=True,
+    callback=_style_shares,
+    metavar="STYLE:SHARE",
+    help="Multi-style: STYLE (a style file's name without extension) gets SHARE times a "
+    "default style's share of the training images (default 1); repeatable.",
 )
 @click.option(
     "--content",
