@@ -206,6 +206,8 @@ def build_generator(config: FitConfig, style_names: list[str] | None = None) -> 
         kwargs.update(num_styles=len(style_names), style_names=list(style_names))
     if config.family == "johnson":
         kwargs["width"] = config.width
+    elif config.width != 1.0:  # texture: 8 filters per scale at width 1, as in the paper
+        kwargs["channels_per_scale"] = max(1, round(8 * config.width))
     return FAMILIES[config.family](**kwargs)
 
 

@@ -27,12 +27,17 @@ from PIL import Image
 from keras_stylize.generators import MIN_SIZE
 from keras_stylize.generators.blocks import STYLE_LAYER
 from keras_stylize.images import ImageReadError, open_image, to_rgb
+from keras_stylize.memory import (
+    TILE_PASS_OVERHEAD,
+    activation_bytes_per_pixel,
+    reserve_for,
+    rss_mb,
+)
 from keras_stylize.options import DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP
 from keras_stylize.precision import for_inference
 from keras_stylize.runner import run
 from keras_stylize.tiling import stylize_tiled
 
-_BYTES_PER_PIXEL: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _PRECISION_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -153,56 +158,19 @@ def run_batch(
     return run(generator, images, weights)
 
 
-def _rss_mb() -> float:
-    """This process's resident memory now, MB (Linux; 0 where unknown)."""
-    try:
-        with open("/proc/self/statm", encoding="ascii") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        return 0.0
-
-
-def activation_bytes_per_pixel(generator: keras.Model) -> float:
-    """Estimated peak memory of a whole-image pass, bytes per input pixel: 2.5 times the
-    largest sum of a layer's input and output elements per pixel (found from the output
-    shapes at 64 x 64) times the bytes of the convolutions' compute dtype. The factor
-    covers the graph's temporaries (padding copies, normalization intermediates). Use it
-    on the model inference runs (`with_precision`): for the Johnson network with fused
-    upsampling the estimate is 725 bytes per pixel in float32 against 540-650 measured
-    at 1-4 MP (docs/benchmarks.md)."""
-    if generator not in _BYTES_PER_PIXEL:
-        layers = [layer for layer in generator.layers
-                  if not isinstance(layer, keras.layers.InputLayer)]  # fmt: skip
-        probe = keras.Model(generator.input, [layer.output for layer in layers])
-        inputs = [np.zeros((1, 64, 64, 3), np.float32)]
-        if len(generator.inputs) > 1:
-            inputs.append(np.ones((1, generator.inputs[1].shape[-1]), np.float32))
-        outputs = probe(inputs if len(inputs) > 1 else inputs[0], training=False)
-        size = {id(layer.output): int(np.prod(o.shape[1:])) / 64**2
-                for layer, o in zip(layers, outputs, strict=True)}  # fmt: skip
-        peak = 0.0
-        for layer in layers:
-            ins = [size.get(id(t), 0.0) for t in keras.tree.flatten(layer.input)]
-            peak = max(peak, sum(ins) + size[id(layer.output)])
-        convs = [layer for layer in layers if isinstance(layer, keras.layers.Conv2D)]
-        dtype = convs[0].compute_dtype if convs else "float32"
-        itemsize = 4 if dtype == "float32" else 2  # float16 and bfloat16
-        _BYTES_PER_PIXEL[generator] = 2.5 * itemsize * peak
-    return _BYTES_PER_PIXEL[generator]
-
-
 def plan_tiles(
     generator: keras.Model, height: int, width: int, max_memory_mb: float, overlap: int
 ) -> int | None:
     """None if the whole image fits in `max_memory_mb` of process memory (peak RSS,
     counting what the process already holds), else the largest tile side that fits
-    (at least 128 px)."""
+    (at least 128 px; a tile pass needs `memory.TILE_PASS_OVERHEAD` times a whole-image
+    pass's memory per pixel)."""
     per_pixel = activation_bytes_per_pixel(generator)
     images = height * width * 3 * 3  # uint8: the photo, its padded copy, the result
-    free = max_memory_mb * 2**20 - _rss_mb() * 2**20 - images
+    free = max_memory_mb * 2**20 - rss_mb() * 2**20 - images
     if height * width * per_pixel <= free:
         return None
-    side = (max(free, 0) / per_pixel) ** 0.5 - 2 * overlap
+    side = (max(free, 0) / (per_pixel * TILE_PASS_OVERHEAD)) ** 0.5 - 2 * overlap
     return max(128, int(side) // 32 * 32)
 
 
@@ -299,6 +267,7 @@ def stylize(
                 finish=lambda photo, out: finish(photo, out, preserve_color, strength),
             )  # fmt: skip
         else:
+            reserve_for(runner, original.shape[0] * original.shape[1])
             out = run_batch(runner, original[None].astype(np.float32), weights)[0]
             result = finish(original, out, preserve_color, strength)
     if keep_alpha and alpha is not None:

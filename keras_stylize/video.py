@@ -164,6 +164,7 @@ def stylize_video(
         style_vector,
         with_precision,
     )
+    from keras_stylize.memory import reserve_for
     from keras_stylize.stabilizer import Stabilizer
 
     av = _import_av()
@@ -205,6 +206,7 @@ def stylize_video(
                 if not batch:
                     return
                 pixels = np.stack([f.to_ndarray(format="rgb24") for f in batch])
+                reserve_for(runner, pixels.size // 3)
                 outputs = run_batch(runner, pixels.astype(np.float32), weights)
                 for frame, original, output in zip(batch, pixels, outputs, strict=True):
                     output = stabilizer(original, output)

@@ -11,13 +11,12 @@ from PIL import Image
 from keras_stylize import johnson_generator, texture_net_generator
 from keras_stylize.images import ImageReadError, read_rgb
 from keras_stylize.inference import (
-    _rss_mb,
-    activation_bytes_per_pixel,
     plan_tiles,
     run_batch,
     stylize,
     transfer_luminance,
 )
+from keras_stylize.memory import activation_bytes_per_pixel, reserve_for, rss_mb
 from keras_stylize.tiling import _spans, stylize_tiled
 
 from .conftest import write_image
@@ -147,12 +146,25 @@ def test_stylize_tiles_what_does_not_fit_the_memory_budget(generator):
     whole = stylize(photo, generator, return_array=True, precision="float32")
     assert plan_tiles(generator, 300, 260, max_memory_mb=10**6, overlap=128) is None
     assert plan_tiles(generator, 8000, 6000, max_memory_mb=2048, overlap=128) >= 128
-    small = _rss_mb() + 2 * activation_bytes_per_pixel(generator) * 200**2 / 2**20
+    small = rss_mb() + 2 * activation_bytes_per_pixel(generator) * 200**2 / 2**20
     tile = plan_tiles(generator, 300, 260, max_memory_mb=small, overlap=32)
     assert tile is not None and tile < 260
     tiled = stylize(photo, generator, return_array=True, precision="float32",
                     max_memory=small, overlap=128)  # fmt: skip
     assert np.abs(tiled.astype(int) - whole).max() <= 1
+
+
+def test_reserving_the_pool_makes_no_memory_resident(generator, monkeypatch):
+    from keras_stylize import memory
+
+    monkeypatch.setattr(memory, "_reserved", 0)
+    assert reserve_for(generator, 64 * 64) == 0  # small passes fit in the pool as it is
+    pixels = int(2**30 / activation_bytes_per_pixel(generator))  # a 1 GB pass
+    before = rss_mb()
+    reserved = reserve_for(generator, pixels)
+    assert reserved >= 2**30 - 2**20
+    assert rss_mb() - before < 0.1 * reserved / 2**20  # uninitialised: pages never touched
+    assert reserve_for(generator, pixels) == 0  # the pool already has a region that large
 
 
 def test_reduced_precision_stays_close_to_float32():

@@ -594,3 +594,18 @@ def test_emulated_bfloat16_training_is_warned_about(monkeypatch, caplog):
     assert not fit_module.warn_if_emulated("float32")
     monkeypatch.setattr(precision, "native_bfloat16", lambda: True)
     assert not fit_module.warn_if_emulated("mixed_bfloat16") and not caplog.text
+
+
+def test_width_scales_both_families(tmp_path, content_dir, style_path):
+    from keras_stylize.fit import build_generator
+
+    def filters(model):
+        return [layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+
+    for family in ("texture", "johnson"):
+        base = filters(build_generator(_config(tmp_path, content_dir, style_path, family=family)))
+        wide = filters(build_generator(_config(tmp_path, content_dir, style_path, family=family,
+                                               width=2.0)))  # fmt: skip
+        # every layer twice as wide, except the RGB output
+        assert wide[-1] == base[-1] == 3
+        assert wide[:-1] == [2 * f for f in base[:-1]]

@@ -112,7 +112,7 @@ def _content_layer(ctx, param, value: str) -> str:
 )
 @click.option(
     "--width", type=click.FloatRange(min=0, min_open=True), default=1.0,
-    help="Filter multiplier (johnson only).",
+    help="Filter multiplier (texture: 8 x WIDTH filters per scale).",
 )  # fmt: skip
 @click.option(
     "--image-size", type=click.IntRange(min=32), default=256, help="Side of the training crops, px."
