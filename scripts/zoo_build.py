@@ -1,6 +1,7 @@
 """Maintainer tool: add a trained generator to the zoo, re-measure cards, rebuild the docs.
 
     python scripts/zoo_build.py add NAME --model RUN.keras [--description TEXT]
+    python scripts/zoo_build.py add NAME --model RUN.keras --after [--description TEXT]
     python scripts/zoo_build.py measure NAME [NAME ...]   # recompute a card's metrics
     python scripts/zoo_build.py docs                      # README "Models" table + docs/zoo.jpg
 
@@ -10,8 +11,12 @@
 sheet) and `card.json`: the recipe from the run's `run.json` (the exact `keras_stylize
 fit` command included), the weights' sha256, and metrics on `content_eval` at 512 px
 (`evaluation.mean_losses`: content and style loss, blot and spot rates; per style for multi-style
-models) against the run's own style targets and VGG19 weights. Needs the project's data
-folder (`../shared/data` by default, `--data` to change).
+models) against the run's own style targets and VGG19 weights. With `--after`, the run
+trained on from the zoo model NAME (`fit --warm-start`): the model, preview, metrics and
+final losses are replaced, the card's recipe keeps the first stage and gets this run as its
+second stage (`recipe.then`: the run's schedule, style shares, wall time and command), and
+the total wall time counts both. Needs the project's data folder (`../shared/data` by
+default, `--data` to change).
 """
 
 from __future__ import annotations
@@ -91,9 +96,32 @@ def _without_path(weights: dict | str) -> dict | str:
     )
 
 
-def add(args) -> None:
-    from keras_stylize.files import sha256_of
+def _command(config: dict, files: list[str], out: str, **overrides) -> str:
+    """The `keras_stylize fit` command of a run's config, with the project-relative data
+    paths, the output `out` and no log folder (plus `overrides` of config fields)."""
     from keras_stylize.fit import FitConfig
+
+    fields = set(FitConfig.__dataclass_fields__)
+    command_config = {k: v for k, v in config.items() if k in fields}
+    command_config.update(
+        style=[f"shared/data/styles/{Path(f).name}" for f in files],
+        content="shared/data/content", out=out, log_dir=None, **overrides,
+    )  # fmt: skip
+    return FitConfig(**command_config).command()
+
+
+def _weights_record(folder: Path) -> dict:
+    from keras_stylize.files import sha256_of
+
+    path = folder / "model.keras"
+    return {"file": "model.keras", "sha256": sha256_of(path), "bytes": path.stat().st_size}
+
+
+def _seconds(run: dict) -> float:
+    return run.get("train_seconds_total", run["seconds_this_run"])
+
+
+def add(args) -> None:
     from keras_stylize.inference import load_generator, style_names
 
     data = Path(args.data)
@@ -103,6 +131,9 @@ def add(args) -> None:
     config = run["config"]
     files = config["style"] if isinstance(config["style"], list) else [config["style"]]
     folder = ROOT / "zoo" / args.name
+    if args.after:
+        add_stage(args, run, files, folder, data)
+        return
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(args.model, folder / "model.keras")
     generator = load_generator(str(folder / "model.keras"))
@@ -120,18 +151,11 @@ def add(args) -> None:
             image.save(folder / "style.jpg", quality=90)
         styles.append(record)
     recipe = {key: config.get(key) for key in RECIPE_KEYS}
-    fields = set(FitConfig.__dataclass_fields__)
-    command_config = {k: v for k, v in config.items() if k in fields}
-    command_config.update(
-        style=[f"shared/data/styles/{Path(f).name}" for f in files],
-        content="shared/data/content", out=f"{args.name}.keras", log_dir=None,
-    )  # fmt: skip
     recipe.update(
         optimizer="Adam", data=f"{run['content_images']} photos of shared/data/content",
-        vgg19_weights=_without_path(run["vgg19_weights"]),
-        wall_time_seconds=run.get("train_seconds_total", run["seconds_this_run"]),
+        vgg19_weights=_without_path(run["vgg19_weights"]), wall_time_seconds=_seconds(run),
         machine=run["machine"], versions=run["versions"],
-        command=FitConfig(**command_config).command(),
+        command=_command(config, files, f"{args.name}.keras"),
     )  # fmt: skip
     card = {
         "name": args.name,
@@ -140,17 +164,48 @@ def add(args) -> None:
         "parameters": int(generator.count_params()),
         "description": args.description,
         **({"styles": styles} if names else {"style": styles[0]}),
-        "weights": {
-            "file": "model.keras",
-            "sha256": sha256_of(folder / "model.keras"),
-            "bytes": (folder / "model.keras").stat().st_size,
-        },  # fmt: skip
+        "weights": _weights_record(folder),
         "recipe": recipe,
         "final_training_losses": run["final_metrics"],
         "preview": {"file": "preview.jpg", "photos": list(FIGURE_PHOTOS)},
         "created": datetime.date.today().isoformat(),
         "python": platform.python_version(),
     }
+    preview(generator, card, data, folder / "preview.jpg")
+    card["metrics"] = measure(card, generator, data)
+    (folder / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in card["metrics"].items() if k != "per_style"}, indent=2))
+
+
+def add_stage(args, run: dict, files: list[str], folder: Path, data: Path) -> None:
+    """`add --after`: the run continues zoo model `args.name` (see the module docstring)."""
+    from keras_stylize import zoo
+    from keras_stylize.inference import load_generator
+
+    card = zoo.info(args.name)
+    card.pop("path")
+    first, config = card["recipe"], run["config"]
+    if "then" in first:
+        raise SystemExit(f"{args.name} already has a second stage (recipe.then)")
+    if [Path(f).name for f in files] != [s["file"] for s in card_styles(card)]:
+        raise SystemExit(f"the run's styles are not those of {args.name}, in that order")
+    first["wall_time_seconds_first_stage"] = first["wall_time_seconds"]
+    first["then"] = {
+        **{key: config.get(key) for key in ("steps", "learning_rate", "lr_decay_steps",
+                                            "style_shares", "precision")},
+        "wall_time_seconds": _seconds(run), "machine": run["machine"],
+        "command": _command(config, files, f"{args.name}_refined.keras",
+                            warm_start=f"{args.name}.keras"),
+    }  # fmt: skip
+    first["wall_time_seconds"] = round(first["wall_time_seconds"] + _seconds(run), 1)
+    shutil.copyfile(args.model, folder / "model.keras")
+    generator = load_generator(str(folder / "model.keras"))
+    card.update(
+        weights=_weights_record(folder), final_training_losses=run["final_metrics"],
+        created=datetime.date.today().isoformat(),
+    )  # fmt: skip
+    if args.description:
+        card["description"] = args.description
     preview(generator, card, data, folder / "preview.jpg")
     card["metrics"] = measure(card, generator, data)
     (folder / "card.json").write_text(json.dumps(card, indent=2) + "\n")
@@ -223,6 +278,11 @@ def main() -> None:
     p.add_argument("--model", required=True)
     p.add_argument("--run-json", default=None)
     p.add_argument("--description", default="")
+    p.add_argument(
+        "--after",
+        action="store_true",
+        help="the run trained on from zoo model NAME: add it as a second stage",
+    )
     p = sub.add_parser("measure")
     p.add_argument("names", nargs="+")
     sub.add_parser("docs")
