@@ -55,11 +55,11 @@ def activation_bytes_per_pixel(generator: keras.Model) -> float:
     if generator not in _BYTES_PER_PIXEL:
         layers = [layer for layer in generator.layers
                   if not isinstance(layer, keras.layers.InputLayer)]  # fmt: skip
-        probe = keras.Model(generator.input, [layer.output for layer in layers])
+        probe = keras.Model(generator.inputs, [layer.output for layer in layers])
         inputs = [np.zeros((1, 64, 64, 3), np.float32)]
         if len(generator.inputs) > 1:
             inputs.append(np.ones((1, generator.inputs[1].shape[-1]), np.float32))
-        outputs = probe(inputs if len(inputs) > 1 else inputs[0], training=False)
+        outputs = probe(inputs, training=False)
         size = {id(layer.output): int(np.prod(o.shape[1:])) / 64**2
                 for layer, o in zip(layers, outputs, strict=True)}  # fmt: skip
         peak = 0.0
