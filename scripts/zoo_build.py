@@ -121,8 +121,28 @@ def _seconds(run: dict) -> float:
     return run.get("train_seconds_total", run["seconds_this_run"])
 
 
+def _install_model(source: str, folder: Path):
+    """Copies the trained generator `source` to `folder/model.keras` and loads the copy."""
+    from keras_stylize.inference import load_generator
+
+    shutil.copyfile(source, folder / "model.keras")
+    return load_generator(str(folder / "model.keras"))
+
+
+def _write_card(folder: Path, card: dict) -> None:
+    (folder / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+
+
+def _finish(card: dict, generator, data: Path, folder: Path) -> None:
+    """Writes the preview, measures the metrics, writes the card and prints the metrics."""
+    preview(generator, card, data, folder / "preview.jpg")
+    card["metrics"] = measure(card, generator, data)
+    _write_card(folder, card)
+    print(json.dumps({k: v for k, v in card["metrics"].items() if k != "per_style"}, indent=2))
+
+
 def add(args) -> None:
-    from keras_stylize.inference import load_generator, style_names
+    from keras_stylize.inference import style_names
 
     data = Path(args.data)
     run = json.loads(
@@ -135,8 +155,7 @@ def add(args) -> None:
         add_stage(args, run, files, folder, data)
         return
     folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(args.model, folder / "model.keras")
-    generator = load_generator(str(folder / "model.keras"))
+    generator = _install_model(args.model, folder)
     names = style_names(generator)
     styles = []
     for index, file in enumerate(files):
@@ -171,16 +190,12 @@ def add(args) -> None:
         "created": datetime.date.today().isoformat(),
         "python": platform.python_version(),
     }
-    preview(generator, card, data, folder / "preview.jpg")
-    card["metrics"] = measure(card, generator, data)
-    (folder / "card.json").write_text(json.dumps(card, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in card["metrics"].items() if k != "per_style"}, indent=2))
+    _finish(card, generator, data, folder)
 
 
 def add_stage(args, run: dict, files: list[str], folder: Path, data: Path) -> None:
     """`add --after`: the run continues zoo model `args.name` (see the module docstring)."""
     from keras_stylize import zoo
-    from keras_stylize.inference import load_generator
 
     card = zoo.info(args.name)
     card.pop("path")
@@ -198,18 +213,14 @@ def add_stage(args, run: dict, files: list[str], folder: Path, data: Path) -> No
                             warm_start=f"{args.name}.keras"),
     }  # fmt: skip
     first["wall_time_seconds"] = round(first["wall_time_seconds"] + _seconds(run), 1)
-    shutil.copyfile(args.model, folder / "model.keras")
-    generator = load_generator(str(folder / "model.keras"))
+    generator = _install_model(args.model, folder)
     card.update(
         weights=_weights_record(folder), final_training_losses=run["final_metrics"],
         created=datetime.date.today().isoformat(),
     )  # fmt: skip
     if args.description:
         card["description"] = args.description
-    preview(generator, card, data, folder / "preview.jpg")
-    card["metrics"] = measure(card, generator, data)
-    (folder / "card.json").write_text(json.dumps(card, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in card["metrics"].items() if k != "per_style"}, indent=2))
+    _finish(card, generator, data, folder)
 
 
 def remeasure(args) -> None:
@@ -219,7 +230,7 @@ def remeasure(args) -> None:
         card = zoo.info(name)
         folder = Path(card.pop("path"))
         card["metrics"] = measure(card, zoo.load(name), Path(args.data))
-        (folder / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+        _write_card(folder, card)
         print(name, json.dumps({k: v for k, v in card["metrics"].items() if k != "per_style"}))
 
 
