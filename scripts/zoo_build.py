@@ -14,9 +14,9 @@ fit` command included), the weights' sha256, and metrics on `content_eval` at 51
 models) against the run's own style targets and VGG19 weights. With `--after`, the run
 trained on from the zoo model NAME (`fit --warm-start`): the model, preview, metrics and
 final losses are replaced, the card's recipe keeps the first stage and gets this run as its
-second stage (`recipe.then`: the run's schedule, style shares, wall time and command), and
-the total wall time counts both. Needs the project's data folder (`../shared/data` by
-default, `--data` to change).
+second stage (`recipe.then`: the run's schedule, style shares, the recipe settings it
+changed, wall time and command), and the total wall time counts both. Needs the project's
+data folder (`../shared/data` by default, `--data` to change).
 """
 
 from __future__ import annotations
@@ -205,9 +205,10 @@ def add_stage(args, run: dict, files: list[str], folder: Path, data: Path) -> No
     if [Path(f).name for f in files] != [s["file"] for s in card_styles(card)]:
         raise SystemExit(f"the run's styles are not those of {args.name}, in that order")
     first["wall_time_seconds_first_stage"] = first["wall_time_seconds"]
-    first["then"] = {
-        **{key: config.get(key) for key in ("steps", "learning_rate", "lr_decay_steps",
-                                            "style_shares", "precision")},
+    always = ("steps", "learning_rate", "lr_decay_steps", "style_shares", "precision")
+    first["then"] = {  # the schedule, and every recipe setting this stage changed
+        **{key: config.get(key) for key in RECIPE_KEYS
+           if key in always or (key in first and config.get(key) != first[key])},
         "wall_time_seconds": _seconds(run), "machine": run["machine"],
         "command": _command(config, files, f"{args.name}_refined.keras",
                             warm_start=f"{args.name}.keras"),
@@ -215,8 +216,8 @@ def add_stage(args, run: dict, files: list[str], folder: Path, data: Path) -> No
     first["wall_time_seconds"] = round(first["wall_time_seconds"] + _seconds(run), 1)
     generator = _install_model(args.model, folder)
     card.update(
-        weights=_weights_record(folder), final_training_losses=run["final_metrics"],
-        created=datetime.date.today().isoformat(),
+        parameters=int(generator.count_params()), weights=_weights_record(folder),
+        final_training_losses=run["final_metrics"], created=datetime.date.today().isoformat(),
     )  # fmt: skip
     if args.description:
         card["description"] = args.description

@@ -4,7 +4,10 @@
     python scripts/zoo_runs.py resume checkpoints/RUN # prints and runs the run's command
 
 A run's folder holds its `checkpoint.npz`, whose metadata keeps the run's full config; the
-command is rebuilt from it (`FitConfig.command`) with `--log-dir` pointing at the folder.
+command is rebuilt from it (`FitConfig.command`). Its paths (style, content, output) are
+relative to the folder the run was started from; `resume` finds that folder from where the
+stored `--log-dir` sits (e.g. `main/checkpoints/RUN` started from the project's parent) and
+runs the command there, so it works from any working directory.
 """
 
 from __future__ import annotations
@@ -20,13 +23,21 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _config(folder: Path):
+    """The checkpoint's metadata and run config, and the folder the run was started from."""
     from keras_stylize.callbacks import CHECKPOINT_FILE, read_checkpoint_metadata
     from keras_stylize.fit import FitConfig
 
     meta = read_checkpoint_metadata(folder / CHECKPOINT_FILE)
     if meta is None:
         raise SystemExit(f"{folder}: no {CHECKPOINT_FILE}")
-    return meta, FitConfig(**{**meta["extra"]["config"], "log_dir": str(folder)})
+    config = FitConfig(**meta["extra"]["config"])
+    stored = Path(config.log_dir or "")
+    here = folder.resolve()
+    depth = len(stored.parts)
+    if stored.is_absolute() or depth == 0 or here.parts[-depth:] != stored.parts:
+        # not recognisable: run from the current folder with the log dir given here
+        return meta, FitConfig(**{**meta["extra"]["config"], "log_dir": str(folder)}), Path.cwd()
+    return meta, config, here.parents[depth - 1]
 
 
 def main() -> int:
@@ -38,14 +49,14 @@ def main() -> int:
     args = parser.parse_args()
     if args.command == "status":
         for folder in sorted(p for p in (ROOT / "checkpoints").iterdir() if p.is_dir()):
-            meta, config = _config(folder)
+            meta, config, _ = _config(folder)
             print(f"{folder.name}: step {meta['iterations']}/{config.steps}, "
                   f"{meta['train_seconds'] / 60:.0f} min trained")  # fmt: skip
         return 0
-    meta, config = _config(Path(args.folder))
+    meta, config, start = _config(Path(args.folder))
     command = config.command()
-    print(f"resuming at step {meta['iterations']}: {command}", flush=True)
-    return subprocess.call(shlex.split(command), env=os.environ.copy())
+    print(f"resuming at step {meta['iterations']} in {start}: {command}", flush=True)
+    return subprocess.call(shlex.split(command), cwd=start, env=os.environ.copy())
 
 
 if __name__ == "__main__":
