@@ -4,7 +4,8 @@
 
 Generates each clip (a slow pan across the bundled photo, H.264, no outside video),
 stylizes it with `keras_stylize.video.stylize_video` for each precision and batch size
-and prints the frames per second of the whole job (decode, stylize, encode). On a GPU,
+and prints the frames per second of the whole job (decode, stylize, encode), then the
+stabilizer's own cost per frame (`--stabilize 8`: flow, warps, detail). On a GPU,
 larger `--batch-size` and `--precision float16` (the default there) raise throughput;
 on this project's 2-core CPU the network dominates. Prints figures; asserts nothing.
 """
@@ -43,6 +44,23 @@ def make_clip(path: Path, width: int, height: int, frames: int, fps: int = 24) -
         out.mux(stream.encode(None))
 
 
+def stabilizer_ms(clip: Path, interval: int = 8) -> float:
+    """Milliseconds per frame of `Stabilizer(interval)` on the clip's frames (each frame
+    standing in for its stylization; the cost does not depend on the pixels)."""
+    import av
+
+    from keras_stylize.stabilizer import Stabilizer
+
+    with av.open(str(clip)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    stabilizer = Stabilizer(interval)
+    stabilizer(frames[0], frames[0])
+    start = time.perf_counter()
+    for frame in frames[1:]:
+        stabilizer(frame, frame)
+    return 1000 * (time.perf_counter() - start) / (len(frames) - 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="starry_night_johnson")
@@ -75,6 +93,9 @@ def main() -> None:
                                            precision=precision, overwrite=True)  # fmt: skip
                     fps = report.frames / (time.perf_counter() - start)
                     print(f"| {size} | {precision} | {batch} | {fps:.2f} |", flush=True)
+        for size in args.sizes:
+            ms = stabilizer_ms(Path(tmp) / f"{size}.mp4")
+            print(f"stabilizer (--stabilize 8), {size}: {ms:.0f} ms per frame")
 
 
 if __name__ == "__main__":

@@ -136,7 +136,7 @@ def stylize_video(
     strength: float = 1.0,
     overwrite: bool = False,
     precision: str = "auto",
-    stabilize: float = 0.0,
+    stabilize: int = 0,
     on_frames: Callable[[int], None] | None = None,
 ) -> VideoReport:
     """Stylizes the video `source` into `target` (see the module docstring).
@@ -149,8 +149,9 @@ def stylize_video(
         preserve_color, strength: as for `inference.stylize`.
         overwrite: replace an existing `target`.
         precision: compute precision (`inference.stylize`'s).
-        stabilize: strength in [0, 1) of the temporal stabilizer (`stabilizer.Stabilizer`:
-            blending with the motion-compensated previous output); 0 turns it off.
+        stabilize: keyframe interval in frames of the temporal stabilizer
+            (`stabilizer.Stabilizer`: a keyframe's stylization carried along the motion;
+            8 is a good choice); 0 turns it off.
         on_frames: called with the number of frames just written (progress bars).
 
     Raises:

@@ -93,15 +93,15 @@ def test_round_trip_keeps_rate_size_rotation_duration_and_audio(tmp_path, genera
 def test_stabilized_clip_flickers_less_along_the_known_pan(tmp_path, generator):
     clip = make_clip(tmp_path / "in.mp4", audio=False)
     errors = {}
-    for strength in (0.0, 0.7):
-        out = tmp_path / f"out{strength}.mp4"
-        stylize_video(clip, out, generator, stabilize=strength, precision="float32")
+    for interval in (0, 8):
+        out = tmp_path / f"out{interval}.mp4"
+        stylize_video(clip, out, generator, stabilize=interval, precision="float32")
         frames = [f.astype(float) for f in _streams(out)["frames"]]
         assert len(frames) == 16
         # the clip pans 3 px per frame: frame t+1 at x shows frame t at x + 3
-        errors[strength] = np.mean([np.abs(b[:, :-3] - a[:, 3:]).mean()
+        errors[interval] = np.mean([np.abs(b[:, :-3] - a[:, 3:]).mean()
                                     for a, b in zip(frames, frames[1:], strict=False)])  # fmt: skip
-    assert errors[0.7] < 0.75 * errors[0.0], errors
+    assert errors[8] < 0.75 * errors[0], errors
 
 
 def test_corrupt_frame_is_reported_and_the_rest_processed(tmp_path, generator):
@@ -161,7 +161,7 @@ def test_cli_folder_with_a_video_an_image_and_a_broken_clip(tmp_path, generator)
     (folder / "broken.mov").write_bytes(b"nope" * 100)
     result = subprocess.run(
         [sys.executable, "-m", "keras_stylize.cli", "stylize", str(folder), "-m", str(model),
-         "-o", str(tmp_path / "out"), "--json"],
+         "-o", str(tmp_path / "out"), "--json", "--stabilize"],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 1
@@ -170,3 +170,14 @@ def test_cli_folder_with_a_video_an_image_and_a_broken_clip(tmp_path, generator)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "photo_stylized.jpg", "walk_stylized.mp4"]  # fmt: skip
     assert len(_streams(tmp_path / "out" / "walk_stylized.mp4")["frames"]) == 6
+
+
+def test_cli_stabilize_takes_an_interval_of_at_least_two_frames(tmp_path):
+    from click.testing import CliRunner
+
+    from keras_stylize.cli import main
+
+    result = CliRunner().invoke(main, ["stylize", str(PHOTO), "-m", "x", "-o",
+                                       str(tmp_path / "o.mp4"), "--stabilize", "1"])  # fmt: skip
+    assert result.exit_code == 2 and "at least 2 frames" in result.output
+    assert not (tmp_path / "o.mp4").exists()
