@@ -68,11 +68,11 @@ def test_stabilizer_removes_flicker_that_does_not_follow_the_motion_and_keeps_th
 def test_stabilizer_follows_an_object_that_moves_over_a_still_background():
     """A textured square slides 3 px per frame over a still photo: one camera motion cannot
     explain it, so the dense flow must be used on the square; its carried texture follows it."""
+    import cv2
+
     photo = np.asarray(Image.open(PHOTO).convert("RGB")).astype(np.float32)
     background = photo[:96, :160]
     square = photo[200:240, 300:340]
-    import cv2
-
     rng = np.random.default_rng(0)
     frames, stylized = [], []
     for t in range(8):
