@@ -155,8 +155,8 @@ class Stabilizer:
 
     def __init__(self, interval: int = DEFAULT_INTERVAL, crossfade: int | None = None,
                  tolerance: float = 24.0) -> None:  # fmt: skip
-        if isinstance(interval, bool) or int(interval) != interval or interval in (1,) or (
-                interval < 0):  # fmt: skip
+        if isinstance(interval, bool) or int(interval) != interval or interval < 0 or (
+                interval == 1):  # fmt: skip
             raise ValueError(f"stabilizer interval must be 0 (off) or a whole number of frames "
                              f">= 2. Received: {interval}")  # fmt: skip
         self.interval = int(interval)
