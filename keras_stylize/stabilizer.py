@@ -31,8 +31,8 @@ optical flow (OpenCV's DIS), whichever explains the frame better, the camera's m
 winning ties: in flat regions (skies, walls) the dense flow is unreliable and a wrong flow
 drags the strokes, on an object that moves by itself only the dense flow is right.
 Measured on clips of known motion (`benchmarks/flicker.py`, docs/video.md), interval 8 cuts
-the flicker of a pan to about a tenth, of a zoom to about a third and of an object moving over
-a still background to about half, with the style loss per frame of plain stylization;
+the flicker of a pan to about a tenth, of a zoom and of an object moving over a still
+background to about a third, with the style loss per frame of plain stylization;
 blending with the motion-compensated previous output (the first version of this module)
 cost 3-18 % of style loss for less.
 
@@ -53,6 +53,8 @@ MAX_DETAIL_GAIN = 2.0
 FLOW_MARGIN = 1.0
 FLOW_SMOOTHING = 4.0  # Gaussian sigma (px) of the colour errors compared in `motion_to`
 MIN_COVERAGE = 0.5
+# If most tracked corners moved less than this (px), the camera is taken as still.
+STILL_CAMERA = 0.1
 
 
 def restore_detail(blend: np.ndarray, reference: np.ndarray, sigma: float) -> np.ndarray:
@@ -75,7 +77,8 @@ def restore_detail(blend: np.ndarray, reference: np.ndarray, sigma: float) -> np
 def _global_motion(grey: np.ndarray, key_grey: np.ndarray) -> np.ndarray | None:
     """The homography taking pixels of `grey` to where they were in `key_grey` (uint8 grey
     levels, `(H, W)`), fitted with RANSAC to corners tracked by pyramidal Lucas-Kanade
-    (the usual estimate of camera motion), or None if too few corners can be tracked."""
+    (the usual estimate of camera motion); the identity if the median corner moved less than
+    `STILL_CAMERA` px; None if too few corners can be tracked."""
     import cv2
 
     corners = cv2.goodFeaturesToTrack(grey, maxCorners=500, qualityLevel=0.01, minDistance=6,
@@ -89,6 +92,8 @@ def _global_motion(grey: np.ndarray, key_grey: np.ndarray) -> np.ndarray | None:
     found = status.ravel() == 1
     if found.sum() < 8:
         return None
+    if np.median(np.linalg.norm(tracked[found] - corners[found], axis=-1)) < STILL_CAMERA:
+        return np.eye(3)  # a still camera: a fitted motion's noise would make strokes jitter
     homography, _ = cv2.findHomography(corners[found], tracked[found], cv2.RANSAC, 1.0)
     return homography
 
