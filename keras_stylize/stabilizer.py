@@ -42,6 +42,7 @@ Pixel convention: uint8 or float `(H, W, 3)` RGB in [0, 255]; outputs are float3
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -74,6 +75,15 @@ def restore_detail(blend: np.ndarray, reference: np.ndarray, sigma: float) -> np
     return blend - detail + detail * gain[..., None]
 
 
+@lru_cache(maxsize=4)
+def _pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Read-only float32 x and y coordinates of every pixel of an `(h, w)` frame."""
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    gx.setflags(write=False)
+    gy.setflags(write=False)
+    return gx, gy
+
+
 def _global_motion(grey: np.ndarray, key_grey: np.ndarray) -> np.ndarray | None:
     """The homography taking pixels of `grey` to where they were in `key_grey` (uint8 grey
     levels, `(H, W)`), fitted with RANSAC to corners tracked by pyramidal Lucas-Kanade
@@ -103,10 +113,9 @@ def motion_to(grey: np.ndarray, key_grey: np.ndarray) -> np.ndarray:
     offsets in pixels. Per pixel, the dense flow (OpenCV's DIS, medium preset) or the global
     motion (`_global_motion`), whichever explains the frame better: the global motion unless
     the dense flow's colour error, smoothed with a Gaussian of `FLOW_SMOOTHING` px, is lower
-    by more than
-    `FLOW_MARGIN` grey levels (a moving object), since in flat regions (skies, walls) both
-    explain it and the dense flow is unreliable there. Both inputs float32 grey levels in
-    [0, 255], `(H, W)`."""
+    by more than `FLOW_MARGIN` grey levels (a moving object), since in flat regions (skies,
+    walls) both explain it and the dense flow is unreliable there. Both inputs float32 grey
+    levels in [0, 255], `(H, W)`."""
     import cv2
 
     grey8, key_grey8 = (np.clip(g, 0, 255).astype(np.uint8) for g in (grey, key_grey))
@@ -116,8 +125,7 @@ def motion_to(grey: np.ndarray, key_grey: np.ndarray) -> np.ndarray:
     homography = _global_motion(grey8, key_grey8)
     if homography is None:
         return dense
-    h, w = grey.shape
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    gx, gy = _pixel_grid(*grey.shape)
     moved = np.stack([gx, gy, np.ones_like(gx)], axis=-1) @ homography.T.astype(np.float32)
     with np.errstate(divide="ignore", invalid="ignore"):
         glob = np.stack([moved[..., 0] / moved[..., 2] - gx, moved[..., 1] / moved[..., 2] - gy],
@@ -192,7 +200,7 @@ class Stabilizer:
         # where each pixel of this frame was in the previous one, then in each keyframe
         flow = motion_to(grey, previous)
         h, w = grey.shape
-        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        gx, gy = _pixel_grid(h, w)
         at_x, at_y = gx + flow[..., 0], gy + flow[..., 1]
         for key in self._keys:  # unknown (far outside) where this frame left the previous one
             key.map_x, key.map_y = (cv2.remap(m, at_x, at_y, cv2.INTER_LINEAR,
@@ -225,9 +233,7 @@ class Stabilizer:
 
     def _cut(self, frame: np.ndarray, stylized: np.ndarray) -> np.ndarray:
         """Starts again from this frame as the only keyframe; returns its stylization."""
-        h, w = frame.shape[:2]
-        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-        self._keys, self._since = [_Key(frame, stylized, gx, gy)], 0
+        self._keys, self._since = [_Key(frame, stylized, *_pixel_grid(*frame.shape[:2]))], 0
         return stylized
 
     def _carry(self, key: _Key, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
