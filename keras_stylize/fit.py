@@ -12,7 +12,9 @@ and `run.json` (the config, VGG weights provenance, versions).
 Several style images make a multi-style generator (conditional instance normalization):
 each image of a batch gets one style, drawn at random, and is scored against that
 style's Gram targets. `init_from` adds the styles to an existing multi-style model and
-trains only their normalization parameters (everything else frozen); `warm_start` starts
+trains only their normalization parameters (everything else frozen); a style the model
+already has (same name) is not added again but has its own parameters trained on (e.g.
+with another recipe setting), the other styles staying exactly as they were; `warm_start` starts
 every weight of the new generator from a trained one of the same architecture (e.g. a
 multi-style model from a single-style zoo model) and trains them all.
 """
@@ -89,6 +91,7 @@ class FitConfig:
     temporal_weight: float = 0.0
     kurtosis_weight: float = 0.0
     kurtosis_limit: float = 40.0
+    darkening_weight: float = 0.0
     content_layer: str = DEFAULT_CONTENT_LAYER
     style_layers: list[str] | dict[str, float] = field(
         default_factory=lambda: list(DEFAULT_STYLE_LAYERS)
@@ -123,7 +126,7 @@ class FitConfig:
              f"lr_decay_steps must be between 0 and steps ({self.steps}), "
              f"not {self.lr_decay_steps}"),
             (min(self.content_weight, self.style_weight, self.tv_weight,
-                 self.temporal_weight, self.kurtosis_weight) >= 0,
+                 self.temporal_weight, self.kurtosis_weight, self.darkening_weight) >= 0,
              "loss weights must be >= 0"),
             (self.kurtosis_limit > 0, f"kurtosis_limit must be > 0, not {self.kurtosis_limit}"),
             (not (self.kurtosis_weight and self.norm == "none"),
@@ -265,7 +268,7 @@ class Training:
     model: StylizationModel
     generator: keras.Model
     style_names: list[str]
-    new_styles: list[int]
+    trained_styles: list[int]  # style columns trained: all, or those given with --from
     dataset: Any
     report: Any
     samples: np.ndarray
@@ -291,15 +294,18 @@ def build_training(config: FitConfig, strategy, start_step: int = 0) -> Training
             from keras_stylize.inference import load_generator, style_names
 
             base = load_generator(config.init_from)
-            generator, new_styles = add_styles(base, names)
-            names = style_names(generator)
-            # The loss needs every style's targets only for the column order; the new
-            # styles are the only ones trained, so the others get placeholder targets.
-            styles = [styles[new_styles.index(i)] if i in new_styles else styles[0]
-                      for i in range(len(names))]  # fmt: skip
+            known = style_names(base) or []
+            added = [name for name in names if name not in known]
+            generator = add_styles(base, added)[0] if added else base
+            trained, names = names, style_names(generator)
+            trained_styles = [names.index(name) for name in trained]
+            # The loss needs every style's targets only for the column order; the styles
+            # given are the only ones trained, so the others get placeholder targets.
+            styles = [styles[trained.index(name)] if name in trained else styles[0]
+                      for name in names]  # fmt: skip
         else:
             generator = build_generator(config, names)
-            new_styles = list(range(len(names)))
+            trained_styles = list(range(len(names)))
             if config.warm_start:
                 from keras_stylize.inference import load_generator
 
@@ -311,17 +317,18 @@ def build_training(config: FitConfig, strategy, start_step: int = 0) -> Training
             vgg_weights_path=config.vgg_weights,
         )  # fmt: skip
         model = StylizationModel(
-            generator, loss, train_styles=new_styles if config.init_from else None,
+            generator, loss, train_styles=trained_styles if config.init_from else None,
             temporal_weight=config.temporal_weight, motion_seed=config.seed,
             kurtosis_weight=config.kurtosis_weight, kurtosis_limit=config.kurtosis_limit,
+            darkening_weight=config.darkening_weight,
         )  # fmt: skip
         model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config)))
     if len(names) > 1:
-        shares = [config.style_shares.get(names[i], 1.0) for i in new_styles]
-        dataset = with_style_weights(dataset, len(names), new_styles, seed=config.seed,
+        shares = [config.style_shares.get(names[i], 1.0) for i in trained_styles]
+        dataset = with_style_weights(dataset, len(names), trained_styles, seed=config.seed,
                                      start_batch=start_step, shares=shares)  # fmt: skip
     dataset = split_global_batches(dataset, strategy, config.batch_size)
-    return Training(model, generator, names, new_styles, dataset, report, samples)
+    return Training(model, generator, names, trained_styles, dataset, report, samples)
 
 
 def split_global_batches(dataset, strategy, global_batch: int):

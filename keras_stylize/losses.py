@@ -20,12 +20,18 @@ on image or batch size (Johnson et al.'s normalization):
 - temporal: mean squared difference (in [0, 255] units) between a moved output and the
   output of the moved input (training for video, see `keras_stylize.motion`);
 - kurtosis: how far the activations entering the generator's normalization layers are
-  from being dominated by a few extreme spots (see `kurtosis_penalty`).
+  from being dominated by a few extreme spots (see `kurtosis_penalty`);
+- darkening: how far the output paints regions darker than a fraction of the photo's
+  brightness (see `darkening_penalty`).
 """
 
 from __future__ import annotations
 
 from keras import ops
+
+DARKENING_RATIO = 0.5  # a square may keep half of the photo's brightness without cost
+DARKENING_CELL = 16  # side of the squares whose mean brightness is compared, px
+_LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as `evaluation.luma`
 
 
 def gram_matrix(features):
@@ -122,3 +128,27 @@ def kurtosis_penalty(features: list, limit: float):
         kurtosis = fourth / (ops.square(second) + 1e-12)
         total = total + ops.mean(ops.relu(kurtosis - limit)) / limit
     return total / max(len(features), 1)
+
+
+def darkening_penalty(images, outputs, ratio: float = DARKENING_RATIO,
+                      cell: int = DARKENING_CELL):  # fmt: skip
+    """Penalty on regions the output paints much darker than the photo (float32 scalar).
+
+    The luma (BT.601) of the photos `images` and of the `outputs` (both `(batch, H, W,
+    3)` RGB in [0, 255]) is averaged over `cell` x `cell` squares (partial squares at
+    the edges average what they hold); per square the penalty is how far the output's
+    mean falls below `ratio` times the photo's, in units of 25.5 grey levels (a tenth of
+    the range), averaged over squares and images. It is zero while every square keeps at
+    least `ratio` of the photo's brightness, so dark strokes narrower than a square and
+    dark content (whose floor is low) cost little; a mid-grey wall painted black costs.
+    Instance normalization discards an image's absolute brightness (that is its point),
+    so nothing else in the perceptual loss stops a generator from rendering a region
+    that is only darker than its surroundings as black (the near-black blots of
+    `evaluation.blot_mask`, docs/zoo.md).
+    """
+    weights = ops.convert_to_tensor(_LUMA, dtype="float32")
+    photo = ops.sum(ops.cast(images, "float32") * weights, axis=-1, keepdims=True)
+    output = ops.sum(ops.cast(outputs, "float32") * weights, axis=-1, keepdims=True)
+    photo = ops.average_pool(photo, cell, strides=cell, padding="same")
+    output = ops.average_pool(output, cell, strides=cell, padding="same")
+    return ops.mean(ops.relu(ratio * photo - output)) / 25.5

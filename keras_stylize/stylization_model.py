@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_stylize.layers import ConditionalInstanceNormalization, InstanceNormalization
-from keras_stylize.losses import kurtosis_penalty, temporal_loss
+from keras_stylize.losses import darkening_penalty, kurtosis_penalty, temporal_loss
 from keras_stylize.motion import move, random_motion
 from keras_stylize.perceptual_loss import PerceptualLoss
 
@@ -27,8 +27,9 @@ class StylizationModel(keras.Model):
 
     Works with `compile(optimizer=...)`, `fit`, `evaluate` and any Keras callback; the
     metrics are `loss`, `content_loss`, `style_loss` and `tv_loss` (unweighted parts,
-    float32 whatever the dtype policy), `temporal_loss` when `temporal_weight` > 0 and
-    `kurtosis_loss` when `kurtosis_weight` > 0.
+    float32 whatever the dtype policy), `temporal_loss` when `temporal_weight` > 0,
+    `kurtosis_loss` when `kurtosis_weight` > 0 and `darkening_loss` when
+    `darkening_weight` > 0.
     Under `mixed_float16` Keras wraps the optimizer in a `LossScaleOptimizer` and
     `train_step` scales the loss; under a `tf.distribute` strategy the loss is divided by
     the number of replicas so that summed gradients are those of the global batch.
@@ -52,6 +53,8 @@ class StylizationModel(keras.Model):
             normalization layers). It is taken from the same generator pass as the
             other losses.
         kurtosis_limit: the kurtosis above which a channel is penalized.
+        darkening_weight: weight of `losses.darkening_penalty` (regions painted much
+            darker than the photo, the near-black blots; 0: none).
     """
 
     def __init__(
@@ -63,6 +66,7 @@ class StylizationModel(keras.Model):
         motion_seed: int = 0,
         kurtosis_weight: float = 0.0,
         kurtosis_limit: float = 40.0,
+        darkening_weight: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -99,6 +103,8 @@ class StylizationModel(keras.Model):
         self.kurtosis_limit = float(kurtosis_limit)
         self.kurtosis_tracker = keras.metrics.Mean(name="kurtosis_loss")
         self.feature_model = self._feature_model() if self.kurtosis_weight else None
+        self.darkening_weight = float(darkening_weight)
+        self.darkening_tracker = keras.metrics.Mean(name="darkening_loss")
 
     def _feature_model(self) -> keras.Model:
         """The generator with, as extra outputs, the inputs of its normalization layers
@@ -128,7 +134,8 @@ class StylizationModel(keras.Model):
     def metrics(self) -> list:
         trackers = [self.total_tracker, self.content_tracker, self.style_tracker, self.tv_tracker]
         trackers += [self.temporal_tracker] if self.temporal_weight else []
-        return trackers + [self.kurtosis_tracker] if self.kurtosis_weight else trackers
+        trackers += [self.kurtosis_tracker] if self.kurtosis_weight else []
+        return trackers + [self.darkening_tracker] if self.darkening_weight else trackers
 
     def _unpack(self, data) -> tuple[Any, Any]:
         """(images, style_weights or None) from a batch (see the module docstring)."""
@@ -153,8 +160,8 @@ class StylizationModel(keras.Model):
         return self.generator(self._generator_inputs(images, style_weights), training=training)
 
     def _batch_losses(self, images, style_weights, training: bool) -> dict:
-        """The perceptual loss's parts of one batch, plus the temporal term when it has
-        a weight and the kurtosis penalty when it has one (both added to `loss`)."""
+        """The perceptual loss's parts of one batch, plus the temporal term, the kurtosis
+        penalty and the darkening penalty when they have a weight (added to `loss`)."""
         if self.feature_model is None:
             generated = self._generate(images, style_weights, training=training)
             parts = self.perceptual_loss(images, generated, style_weights)
@@ -164,6 +171,9 @@ class StylizationModel(keras.Model):
             parts = self.perceptual_loss(images, generated, style_weights)
             parts["kurtosis_loss"] = kurtosis_penalty(features, self.kurtosis_limit)
             parts["loss"] = parts["loss"] + self.kurtosis_weight * parts["kurtosis_loss"]
+        if self.darkening_weight:
+            parts["darkening_loss"] = darkening_penalty(images, generated)
+            parts["loss"] = parts["loss"] + self.darkening_weight * parts["darkening_loss"]
         if not self.temporal_weight:
             return parts
         if training:
@@ -189,6 +199,8 @@ class StylizationModel(keras.Model):
             self.temporal_tracker.update_state(parts["temporal_loss"])
         if self.kurtosis_weight:
             self.kurtosis_tracker.update_state(parts["kurtosis_loss"])
+        if self.darkening_weight:
+            self.darkening_tracker.update_state(parts["darkening_loss"])
         results = {m.name: m.result() for m in self.metrics}
         if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
             # Keras 3.10-3.15 reduces step outputs across workers with

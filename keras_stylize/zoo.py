@@ -60,6 +60,15 @@ def info(name: str) -> dict:
     return card
 
 
+def stages(card: dict) -> list[dict]:
+    """The training stages of a card's `recipe`, in order: the recipe itself (the first
+    stage), then each stage trained on from the one before (`then`, nested)."""
+    chain = [card["recipe"]]
+    while chain[-1].get("then"):
+        chain.append(chain[-1]["then"])
+    return chain
+
+
 def weights_path(name: str, verify: bool = True) -> Path:
     """Path of the `.keras` file of `name`, checked against the card's sha256."""
     card = info(name)

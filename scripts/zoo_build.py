@@ -12,16 +12,19 @@ sheet) and `card.json`: the recipe from the run's `run.json` (the exact `keras_s
 fit` command included), the weights' sha256, and metrics on `content_eval` at 512 px
 (`evaluation.mean_losses`: content and style loss, blot and spot rates; per style for multi-style
 models) against the run's own style targets and VGG19 weights. With `--after`, the run
-trained on from the zoo model NAME (`fit --warm-start`): the model, preview, metrics and
-final losses are replaced, the card's recipe keeps the first stage and gets this run as its
-second stage (`recipe.then`: the run's schedule, style shares, the recipe settings it
-changed, wall time and command), and the total wall time counts both. Needs the project's
-data folder (`../shared/data` by default, `--data` to change).
+trained on from the zoo model NAME (`fit --warm-start`, all weights; or `fit --from`, some
+of a multi-style model's styles' own parameters): the model, preview, metrics and final
+losses are replaced, the card's recipe keeps its stages and gets this run as the next
+(`then` of the last stage, see `zoo.stages`: the run's schedule, style shares, the recipe
+settings it changed, the styles it trained, wall time and command), and the total wall
+time counts every stage. Needs the project's data folder (`../shared/data` by default,
+`--data` to change).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import platform
@@ -44,7 +47,7 @@ from zoo_data import (
 RECIPE_KEYS = ("family", "norm", "output", "width", "image_size", "batch_size", "steps",
                "learning_rate", "lr_decay_steps", "content_weight", "style_weight", "tv_weight",
                "temporal_weight", "content_layer", "style_layers", "style_size", "seed",
-               "precision", "style_shares")  # fmt: skip
+               "precision", "style_shares", "darkening_weight")  # fmt: skip
 
 
 def measure(card: dict, generator, data: Path, size: int = 512) -> dict:
@@ -196,22 +199,30 @@ def add(args) -> None:
 def add_stage(args, run: dict, files: list[str], folder: Path, data: Path) -> None:
     """`add --after`: the run continues zoo model `args.name` (see the module docstring)."""
     from keras_stylize import zoo
+    from keras_stylize.fit import FitConfig
 
     card = zoo.info(args.name)
     card.pop("path")
     first, config = card["recipe"], run["config"]
-    if "then" in first:
-        raise SystemExit(f"{args.name} already has a second stage (recipe.then)")
-    if [Path(f).name for f in files] != [s["file"] for s in card_styles(card)]:
+    names = [Path(f).name for f in files]
+    known = [s["file"] for s in card_styles(card)]
+    if config.get("init_from"):  # trained some styles' own parameters (fit --from)
+        if not set(names) <= set(known):
+            raise SystemExit(f"the run trained styles {args.name} does not have")
+        start = {"init_from": f"{args.name}.keras"}
+    elif names == known:  # trained every weight (fit --warm-start)
+        start = {"warm_start": f"{args.name}.keras"}
+    else:
         raise SystemExit(f"the run's styles are not those of {args.name}, in that order")
-    first["wall_time_seconds_first_stage"] = first["wall_time_seconds"]
+    first.setdefault("wall_time_seconds_first_stage", first["wall_time_seconds"])
     always = ("steps", "learning_rate", "lr_decay_steps", "style_shares", "precision")
-    first["then"] = {  # the schedule, and every recipe setting this stage changed
+    defaults = {f.name: f.default for f in dataclasses.fields(FitConfig)}  # older cards
+    zoo.stages(card)[-1]["then"] = {  # the schedule, and every recipe setting it changed
         **{key: config.get(key) for key in RECIPE_KEYS
-           if key in always or (key in first and config.get(key) != first[key])},
+           if key in always or config.get(key) != first.get(key, defaults.get(key))},
+        **({"styles_trained": [Path(f).stem for f in files]} if "init_from" in start else {}),
         "wall_time_seconds": _seconds(run), "machine": run["machine"],
-        "command": _command(config, files, f"{args.name}_refined.keras",
-                            warm_start=f"{args.name}.keras"),
+        "command": _command(config, files, f"{args.name}_refined.keras", **start),
     }  # fmt: skip
     first["wall_time_seconds"] = round(first["wall_time_seconds"] + _seconds(run), 1)
     generator = _install_model(args.model, folder)
@@ -252,7 +263,7 @@ def docs(args) -> None:
         style = (f"{s['title']}, {s['artist']} ({s['year']})" if len(styles) == 1
                  else f"{len(styles)} styles: " + ", ".join(r["name"] for r in styles))  # fmt: skip
         minutes = c["recipe"]["wall_time_seconds"] / 60  # every stage
-        steps = c["recipe"]["steps"] + c["recipe"].get("then", {}).get("steps", 0)
+        steps = sum(stage["steps"] for stage in zoo.stages(c))
         blots = f"{m['blot_rate']:.3f} %" if "blot_rate" in m else "n/a"
         spots = f"{m['spot_rate']:.3f} %" if "spot_rate" in m else "n/a"
         rows.append(

@@ -5,6 +5,7 @@ import pytest
 from keras_stylize import vgg19_features
 from keras_stylize.losses import (
     content_loss,
+    darkening_penalty,
     gram_matrix,
     kurtosis_penalty,
     style_loss,
@@ -97,3 +98,44 @@ def test_kurtosis_penalty_against_numpy_and_a_single_spot(rng):
     kurtosis = (1024**2 - 3 * 1024 + 3) / 1023
     np.testing.assert_allclose(float(kurtosis_penalty([spot], 40.0)), (kurtosis - 40) / 40,
                                rtol=1e-3)  # fmt: skip
+
+
+def test_darkening_penalty_against_numpy_and_what_it_spares(rng):
+    photos = rng.uniform(0, 255, (2, 48, 40, 3)).astype("float32")
+    # from black on the left to bright on the right: some squares cost, others do not
+    outputs = rng.uniform(0, 255, (2, 48, 40, 3)) * np.linspace(0, 1.2, 40)[:, None]
+    outputs = outputs.astype("float32")
+
+    def reference(photo, output, ratio, cell):
+        weights = np.array([0.299, 0.587, 0.114])
+        lp, lo = photo @ weights, output @ weights
+        # "same" pooling: the squares overhang both edges equally, averaging what they hold
+        pads = [(-(-n // cell) * cell - n) // 2 for n in lp.shape[1:]]
+        starts = [range(-pad, n, cell) for pad, n in zip(pads, lp.shape[1:], strict=True)]
+        out = []
+        for i in range(lp.shape[0]):
+            for y in starts[0]:
+                for x in starts[1]:
+                    square = np.s_[i, max(y, 0) : y + cell, max(x, 0) : x + cell]
+                    out.append(max(ratio * lp[square].mean() - lo[square].mean(), 0.0))
+        return np.mean(out) / 25.5
+
+    for ratio, cell in ((0.5, 16), (0.9, 7)):
+        expected = reference(photos.astype("float64"), outputs.astype("float64"), ratio, cell)
+        assert 0 < expected < reference(photos, np.zeros_like(outputs), ratio, cell)
+        np.testing.assert_allclose(
+            float(darkening_penalty(photos, outputs, ratio, cell)), expected, rtol=1e-4
+        )
+    grey = np.full((1, 64, 64, 3), 160.0, np.float32)
+    assert float(darkening_penalty(grey, grey)) == 0.0  # the photo itself
+    assert float(darkening_penalty(grey, grey * 0.55)) == 0.0  # more than half as bright
+    # A mid-grey square painted black costs; the same amount of black as thin strokes
+    # (one line in four) costs nothing, since each square keeps 3/4 of its brightness.
+    blot, strokes = grey.copy(), grey.copy()
+    blot[:, :32, :32] = 0.0
+    strokes[:, ::4] = 0.0
+    assert float(darkening_penalty(grey, strokes)) == 0.0
+    np.testing.assert_allclose(float(darkening_penalty(grey, blot)), 80 / 25.5 / 4, rtol=1e-5)
+    # Dark content has a low floor: a black output on a dark photo costs little.
+    dark = np.full((1, 64, 64, 3), 20.0, np.float32)
+    np.testing.assert_allclose(float(darkening_penalty(dark, dark * 0)), 10 / 25.5, rtol=1e-5)

@@ -332,6 +332,54 @@ def test_fit_with_the_kurtosis_penalty(tmp_path, content_dir, style_path):
         _config(tmp_path, content_dir, style_path, kurtosis_limit=0.0)
 
 
+def test_darkening_penalty_in_training(rng):
+    from keras_stylize.losses import darkening_penalty
+
+    keras.utils.set_random_seed(0)
+    generator = johnson_generator(width=0.25)
+    model = StylizationModel(generator, _loss(rng), darkening_weight=3.0)
+    images = rng.uniform(100, 255, (2, 32, 32, 3)).astype("float32")
+    parts = model._batch_losses(images, None, training=True)
+    generated = generator(images, training=True)
+    penalty = float(darkening_penalty(images, generated))
+    np.testing.assert_allclose(parts["darkening_loss"], penalty, rtol=1e-4)
+    plain = model.perceptual_loss(images, generated)
+    np.testing.assert_allclose(parts["loss"], plain["loss"] + 3.0 * penalty, rtol=1e-4)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    history = model.fit(images, batch_size=2, epochs=1, verbose=0).history
+    assert "darkening_loss" in history and np.isfinite(history["darkening_loss"][0])
+
+
+def test_fit_from_trains_a_style_it_has_and_adds_a_new_one(tmp_path, content_dir, style_path):
+    from .conftest import write_image
+
+    second = write_image(tmp_path / "styles" / "second.png", size=(48, 48), seed=5)
+    third = write_image(tmp_path / "styles" / "third.png", size=(48, 48), seed=6)
+    base = _config(tmp_path, content_dir, style_path, family="johnson", width=0.25,
+                   style=[str(style_path), str(second)], steps=2)  # fmt: skip
+    fit_style(base, verbose=0)
+    again = _config(tmp_path, content_dir, style_path, family="johnson", width=0.25,
+                    style=[str(second), str(third)], steps=2, init_from=base.out,
+                    out=str(tmp_path / "again.keras"), learning_rate=1e-2,
+                    darkening_weight=2.0)  # fmt: skip
+    summary = fit_style(again, verbose=0)
+    assert "darkening_loss" in summary["final_metrics"]
+    assert "--darkening-weight 2.0" in again.command()
+    old = keras.saving.load_model(base.out, safe_mode=True)
+    new = keras.saving.load_model(again.out, safe_mode=True)
+    assert new.get_layer("style_mix").style_names == ["style", "second", "third"]
+    second_changed = []
+    for layer in new.layers:
+        old_weights = old.get_layer(layer.name).get_weights()
+        for before, after in zip(old_weights, layer.get_weights(), strict=True):
+            if isinstance(layer, ConditionalInstanceNormalization):
+                assert after.shape[0] == 3 and np.array_equal(before[0], after[0])  # "style"
+                second_changed.append(not np.array_equal(before[1], after[1]))
+            else:
+                assert np.array_equal(before, after), layer.name  # frozen
+    assert second_changed and any(second_changed)  # the style it had was trained on
+
+
 def test_fit_config_validation(tmp_path):
     with pytest.raises(ValueError, match=".keras"):
         FitConfig(style="s", content="c", out=str(tmp_path / "g.h5"))

@@ -121,9 +121,7 @@ def test_card_commands_rebuild_the_zoo_architectures(monkeypatch):
     from keras_stylize.fit import FitConfig, build_generator
 
     monkeypatch.delenv("KERAS_STYLIZE_ZOO", raising=False)
-    stages = [(name, stage) for name in zoo.list()
-              for stage in (zoo.info(name)["recipe"], zoo.info(name)["recipe"].get("then"))
-              if stage]  # fmt: skip
+    stages = [(name, stage) for name in zoo.list() for stage in zoo.stages(zoo.info(name))]
     assert len(stages) > len(zoo.list())  # ten_styles_johnson has a second stage
     for name, stage in stages:
         card = zoo.info(name)

@@ -93,7 +93,8 @@ def _content_layer(ctx, param, value: str) -> str:
     "init_from",
     default=None,
     help="Add the --style images to this multi-style model (.keras or zoo name) and train "
-    "only their normalization parameters.",
+    "only their normalization parameters (a style it already has, by file name, is trained "
+    "on instead of added).",
 )
 @click.option(
     "--warm-start",
@@ -150,6 +151,11 @@ def _content_layer(ctx, param, value: str) -> str:
 @click.option(
     "--kurtosis-limit", type=click.FloatRange(min=0, min_open=True), default=40.0,
     help="Kurtosis (3 for Gaussian activations) above which a channel is penalized.",
+)  # fmt: skip
+@click.option(
+    "--darkening-weight", type=click.FloatRange(min=0), default=0.0,
+    help="Weight of a penalty on regions painted darker than half the photo's brightness "
+    "(16 px squares; against near-black blots where the photo is not dark; 0: off).",
 )  # fmt: skip
 @click.option(
     "--content-layer", default=DEFAULT_CONTENT_LAYER, callback=_content_layer,
