@@ -37,6 +37,7 @@ from PIL import Image
 
 from keras_stylize.images import open_image
 from keras_stylize.inference import stylize
+from keras_stylize.losses import LUMA_WEIGHTS
 from keras_stylize.perceptual_loss import PerceptualLoss
 
 BLOT_MAX_CHANNEL = 25
@@ -109,7 +110,7 @@ def load_photo(path: str | os.PathLike, long_side: int) -> np.ndarray:
 
 def luma(image: np.ndarray) -> np.ndarray:
     """ITU-R BT.601 luma of `(..., 3)` RGB in [0, 255], float32."""
-    return np.asarray(image, np.float32) @ np.asarray([0.299, 0.587, 0.114], np.float32)
+    return np.asarray(image, np.float32) @ np.asarray(LUMA_WEIGHTS, np.float32)
 
 
 def blot_mask(photo: np.ndarray, output: np.ndarray) -> np.ndarray:

@@ -31,7 +31,7 @@ from keras import ops
 
 DARKENING_RATIO = 0.5  # a square may keep half of the photo's brightness without cost
 DARKENING_CELL = 16  # side of the squares whose mean brightness is compared, px
-_LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as `evaluation.luma`
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma of RGB (also `evaluation.luma`)
 
 
 def gram_matrix(features):
@@ -146,7 +146,7 @@ def darkening_penalty(images, outputs, ratio: float = DARKENING_RATIO,
     that is only darker than its surroundings as black (the near-black blots of
     `evaluation.blot_mask`, docs/zoo.md).
     """
-    weights = ops.convert_to_tensor(_LUMA, dtype="float32")
+    weights = ops.convert_to_tensor(LUMA_WEIGHTS, dtype="float32")
     photo = ops.sum(ops.cast(images, "float32") * weights, axis=-1, keepdims=True)
     output = ops.sum(ops.cast(outputs, "float32") * weights, axis=-1, keepdims=True)
     photo = ops.average_pool(photo, cell, strides=cell, padding="same")
