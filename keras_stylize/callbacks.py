@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -61,6 +62,11 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     checkpoint, so there is always exactly one complete checkpoint. Unlike
     `keras.callbacks.BackupAndRestore` it does not store the frozen VGG19 loss network.
 
+    Training time (`train_seconds`) is summed over resumed runs from the intervals between
+    consecutive steps, so a run stopped and continued later (`kill -STOP`/`-CONT`, a laptop
+    asleep) does not count the pause: an interval longer than `PAUSE_FACTOR` times the
+    median of the last steps and longer than `PAUSE_SECONDS` counts as one median step.
+
     A blow-up never overwrites a good checkpoint: when an epoch's mean loss is not finite,
     or exceeds `blowup_factor` times the lowest of the previous `window` epochs' (their
     losses are kept in the metadata, across resumes), nothing is written, training stops
@@ -74,7 +80,12 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         extra: JSON-serializable record stored in the metadata.
         blowup_factor: see above; `None` turns the guard off.
         window: number of previous epochs the guard compares with (it starts after them).
+        clock: monotonic clock in seconds (tests pass a fake one).
     """
+
+    PAUSE_FACTOR = 5.0
+    PAUSE_SECONDS = 60.0
+    _RECENT_STEPS = 50
 
     def __init__(
         self,
@@ -83,6 +94,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         extra: dict | None = None,
         blowup_factor: float | None = 1.25,
         window: int = 5,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self.path = Path(path)
@@ -94,15 +106,33 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         self.blowup: dict | None = None
         self.restored_epoch = 0
         self.previous_seconds = 0.0
-        self._started = time.time()
+        self.clock = clock
+        self._seconds = 0.0
+        self._last_step: float | None = None
+        self._intervals: list[float] = []
 
     @property
     def train_seconds(self) -> float:
-        """Wall time of training so far, summed over every resumed run."""
-        return self.previous_seconds + time.time() - self._started
+        """Training time so far (up to the last step), summed over every resumed run,
+        pauses left out (see the class docstring)."""
+        return self.previous_seconds + self._seconds
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        now = self.clock()
+        if self._last_step is not None:
+            interval = now - self._last_step
+            if self._intervals:
+                typical = float(np.median(self._intervals))
+                if interval > max(self.PAUSE_FACTOR * typical, self.PAUSE_SECONDS):
+                    interval = typical  # a pause: counted as one ordinary step
+            self._intervals = (self._intervals + [interval])[-self._RECENT_STEPS :]
+            self._seconds += interval
+        self._last_step = now
 
     def on_train_begin(self, logs=None) -> None:
-        self._started = time.time()
+        self._seconds = 0.0
+        self._last_step = self.clock()
+        self._intervals = []
         if not self.path.is_file():
             return
         generator = getattr(self.model, self.attr)

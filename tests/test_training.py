@@ -628,6 +628,38 @@ def test_a_loss_blowup_stops_training_and_keeps_the_last_good_checkpoint(tmp_pat
     assert read_checkpoint_metadata(tmp_path / "free.npz")["epoch"] == 10
 
 
+def test_training_time_leaves_out_a_paused_run(tmp_path):
+    """A run stopped with SIGSTOP between steps (here a fake clock jumping an hour) is
+    counted as one ordinary step, and the time carries over a resume."""
+    from types import SimpleNamespace
+
+    from keras_stylize.callbacks import ResumableCheckpoint
+
+    generator = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(3, 1)])
+    optimizer = keras.optimizers.Adam()
+    optimizer.build(generator.trainable_variables)
+    model = SimpleNamespace(generator=generator, optimizer=optimizer, stop_training=False)
+    now = [1000.0]
+    path = tmp_path / "checkpoint.npz"
+    callback = ResumableCheckpoint(path, clock=lambda: now[0])
+    callback.set_model(model)
+    callback.on_train_begin()
+    steps = [9.0, 8.0, 10.0, 9.0, 3600.0 + 9.0, 9.0, 40.0]  # a pause, then a slow step
+    for batch, seconds in enumerate(steps):
+        now[0] += seconds
+        callback.on_train_batch_end(batch)
+    # The pause counts as the median step, 9 s; the slow step (under 60 s) counts in full.
+    assert callback.train_seconds == pytest.approx(9 + 8 + 10 + 9 + 9 + 9 + 40)
+    callback.on_epoch_end(0, {"loss": 1.0})
+    assert read_checkpoint_metadata(path)["train_seconds"] == pytest.approx(94.0)
+    resumed = ResumableCheckpoint(path, clock=lambda: now[0])
+    resumed.set_model(model)
+    resumed.on_train_begin()
+    now[0] += 50.0  # the first step after a resume (tracing included) counts in full
+    resumed.on_train_batch_end(0)
+    assert resumed.train_seconds == pytest.approx(144.0)
+
+
 def test_emulated_bfloat16_training_is_warned_about(monkeypatch, caplog):
     import keras_stylize.fit as fit_module
     import keras_stylize.precision as precision
