@@ -49,7 +49,7 @@ from keras_stylize.files import atomic_write, atomic_write_bytes
 from keras_stylize.generators import FAMILIES
 from keras_stylize.generators.extend import add_styles, warm_start
 from keras_stylize.images import list_images
-from keras_stylize.options import DISTRIBUTE, NORMS, OUTPUTS, PRECISIONS
+from keras_stylize.options import DARKENING_CELL, DISTRIBUTE, NORMS, OUTPUTS, PRECISIONS
 from keras_stylize.perceptual_loss import PerceptualLoss
 from keras_stylize.precision import float32_copy, resolve
 from keras_stylize.stylization_model import StylizationModel
@@ -92,6 +92,7 @@ class FitConfig:
     kurtosis_weight: float = 0.0
     kurtosis_limit: float = 40.0
     darkening_weight: float = 0.0
+    darkening_cell: int = DARKENING_CELL
     content_layer: str = DEFAULT_CONTENT_LAYER
     style_layers: list[str] | dict[str, float] = field(
         default_factory=lambda: list(DEFAULT_STYLE_LAYERS)
@@ -129,6 +130,7 @@ class FitConfig:
                  self.temporal_weight, self.kurtosis_weight, self.darkening_weight) >= 0,
              "loss weights must be >= 0"),
             (self.kurtosis_limit > 0, f"kurtosis_limit must be > 0, not {self.kurtosis_limit}"),
+            (self.darkening_cell >= 1, f"darkening_cell must be >= 1, not {self.darkening_cell}"),
             (not (self.kurtosis_weight and self.norm == "none"),
              "--kurtosis-weight needs normalization layers (--norm instance or batch)"),
             (bool(self.style), "at least one --style is required"),
@@ -320,7 +322,7 @@ def build_training(config: FitConfig, strategy, start_step: int = 0) -> Training
             generator, loss, train_styles=trained_styles if config.init_from else None,
             temporal_weight=config.temporal_weight, motion_seed=config.seed,
             kurtosis_weight=config.kurtosis_weight, kurtosis_limit=config.kurtosis_limit,
-            darkening_weight=config.darkening_weight,
+            darkening_weight=config.darkening_weight, darkening_cell=config.darkening_cell,
         )  # fmt: skip
         model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config)))
     if len(names) > 1:

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 from keras import ops
 
+from keras_stylize.options import DARKENING_CELL  # squares compared by darkening_penalty
+
 DARKENING_RATIO = 0.5  # a square may keep half of the photo's brightness without cost
-DARKENING_CELL = 16  # side of the squares whose mean brightness is compared, px
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma of RGB (also `evaluation.luma`)
 
 

@@ -9,6 +9,7 @@ INFERENCE_PRECISIONS = ("auto", "float32", "bfloat16", "float16")  # stylize/vid
 DISTRIBUTE = ("none", "mirrored", "multiworker")  # tf.distribute strategies for training
 EXPORT_FORMATS = ("savedmodel", "tflite", "tfjs")  # keras_stylize.export formats
 QUANTIZE = ("none", "float16", "dynamic", "int8")  # weight/activation quantization
+DARKENING_CELL = 16  # side of the darkening penalty's squares, px (keras_stylize.losses)
 DEFAULT_TILE = 512  # tile side of tiled inference, px
 DEFAULT_OVERLAP = 128  # overlap of neighbouring tiles, px
 DEFAULT_MAX_MEMORY_MB = 2048  # stylize's memory budget, MB (whole image or shared-stat tiles)

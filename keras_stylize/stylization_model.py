@@ -18,6 +18,7 @@ import tensorflow as tf
 from keras_stylize.layers import ConditionalInstanceNormalization, InstanceNormalization
 from keras_stylize.losses import darkening_penalty, kurtosis_penalty, temporal_loss
 from keras_stylize.motion import move, random_motion
+from keras_stylize.options import DARKENING_CELL
 from keras_stylize.perceptual_loss import PerceptualLoss
 
 
@@ -55,6 +56,8 @@ class StylizationModel(keras.Model):
         kurtosis_limit: the kurtosis above which a channel is penalized.
         darkening_weight: weight of `losses.darkening_penalty` (regions painted much
             darker than the photo, the near-black blots; 0: none).
+        darkening_cell: side of that penalty's squares, px (smaller squares also see
+            small dark objects painted black).
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class StylizationModel(keras.Model):
         kurtosis_weight: float = 0.0,
         kurtosis_limit: float = 40.0,
         darkening_weight: float = 0.0,
+        darkening_cell: int = DARKENING_CELL,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -104,6 +108,7 @@ class StylizationModel(keras.Model):
         self.kurtosis_tracker = keras.metrics.Mean(name="kurtosis_loss")
         self.feature_model = self._feature_model() if self.kurtosis_weight else None
         self.darkening_weight = float(darkening_weight)
+        self.darkening_cell = int(darkening_cell)
         self.darkening_tracker = keras.metrics.Mean(name="darkening_loss")
 
     def _feature_model(self) -> keras.Model:
@@ -172,7 +177,7 @@ class StylizationModel(keras.Model):
             parts["kurtosis_loss"] = kurtosis_penalty(features, self.kurtosis_limit)
             parts["loss"] = parts["loss"] + self.kurtosis_weight * parts["kurtosis_loss"]
         if self.darkening_weight:
-            parts["darkening_loss"] = darkening_penalty(images, generated)
+            parts["darkening_loss"] = darkening_penalty(images, generated, cell=self.darkening_cell)
             parts["loss"] = parts["loss"] + self.darkening_weight * parts["darkening_loss"]
         if not self.temporal_weight:
             return parts

@@ -17,8 +17,9 @@ of a multi-style model's styles' own parameters): the model, preview, metrics an
 losses are replaced, the card's recipe keeps its stages and gets this run as the next
 (`then` of the last stage, see `zoo.stages`: the run's schedule, style shares, the recipe
 settings it changed, the styles it trained, wall time and command), and the total wall
-time counts every stage. Needs the project's data folder (`../shared/data` by default,
-`--data` to change).
+time counts every stage; the metrics of styles that render bit-for-bit as before
+(`unchanged_styles`) are kept rather than measured again. Needs the project's data
+folder (`../shared/data` by default, `--data` to change).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 from zoo_data import (
     DEFAULT_DATA,
@@ -47,12 +49,13 @@ from zoo_data import (
 RECIPE_KEYS = ("family", "norm", "output", "width", "image_size", "batch_size", "steps",
                "learning_rate", "lr_decay_steps", "content_weight", "style_weight", "tv_weight",
                "temporal_weight", "content_layer", "style_layers", "style_size", "seed",
-               "precision", "style_shares", "darkening_weight")  # fmt: skip
+               "precision", "style_shares", "darkening_weight", "darkening_cell")  # fmt: skip
 
 
-def measure(card: dict, generator, data: Path, size: int = 512) -> dict:
+def measure(card: dict, generator, data: Path, size: int = 512, known: dict | None = None) -> dict:
     """Card metrics: for one style the `mean_losses` record; for several, one record per
-    style under `per_style` plus their means."""
+    style under `per_style` plus their means. `known`: per-style records to keep instead of
+    measuring again (styles whose outputs are bit-for-bit those already measured)."""
     from keras_stylize.evaluation import mean_losses
 
     loss = card_loss(card, data)
@@ -63,10 +66,13 @@ def measure(card: dict, generator, data: Path, size: int = 512) -> dict:
     else:
         per_style = {}
         for record in styles:
-            per_style[record["name"]] = mean_losses(
-                generator, loss, photos, size, style=record["name"]
-            )
-            print(record["name"], json.dumps(per_style[record["name"]]), flush=True)
+            name = record["name"]
+            if known and name in known:
+                per_style[name] = known[name]
+                print(name, "unchanged: metrics kept", flush=True)
+                continue
+            per_style[name] = mean_losses(generator, loss, photos, size, style=name)
+            print(name, json.dumps(per_style[name]), flush=True)
         keys = [k for k, v in next(iter(per_style.values())).items() if isinstance(v, float)]
         metrics = {k: round(sum(m[k] for m in per_style.values()) / len(per_style), 4)
                    for k in keys}  # fmt: skip
@@ -136,10 +142,37 @@ def _write_card(folder: Path, card: dict) -> None:
     (folder / "card.json").write_text(json.dumps(card, indent=2) + "\n")
 
 
-def _finish(card: dict, generator, data: Path, folder: Path) -> None:
-    """Writes the preview, measures the metrics, writes the card and prints the metrics."""
+def unchanged_styles(old, new) -> list[str]:
+    """The styles of multi-style generator `new` that render exactly as in `old`: every
+    weight outside the conditional instance norms is identical, and so are the style's
+    own rows of their scales and shifts (a one-hot style weight selects just those)."""
+    from keras_stylize.inference import style_names
+    from keras_stylize.layers import ConditionalInstanceNormalization
+
+    old_names, names = style_names(old) or [], style_names(new) or []
+    if names[: len(old_names)] != old_names or len(old.layers) != len(new.layers):
+        return []
+    same = list(old_names)
+    for a, b in zip(old.layers, new.layers, strict=True):
+        if a.name != b.name or len(a.weights) != len(b.weights):
+            return []
+        for wa, wb in zip(a.weights, b.weights, strict=True):
+            va, vb = np.asarray(wa), np.asarray(wb)
+            if isinstance(b, ConditionalInstanceNormalization):  # (styles, channels)
+                if va.shape[1:] != vb.shape[1:] or va.shape[0] != len(old_names):
+                    return []
+                rows = {n: i for i, n in enumerate(old_names)}
+                same = [n for n in same if np.array_equal(va[rows[n]], vb[rows[n]])]
+            elif va.shape != vb.shape or not np.array_equal(va, vb):
+                return []
+    return same
+
+
+def _finish(card: dict, generator, data: Path, folder: Path, known: dict | None = None) -> None:
+    """Writes the preview, measures the metrics (keeping `known` per-style records),
+    writes the card and prints the metrics."""
     preview(generator, card, data, folder / "preview.jpg")
-    card["metrics"] = measure(card, generator, data)
+    card["metrics"] = measure(card, generator, data, known=known)
     _write_card(folder, card)
     print(json.dumps({k: v for k, v in card["metrics"].items() if k != "per_style"}, indent=2))
 
@@ -225,14 +258,17 @@ def add_stage(args, run: dict, files: list[str], folder: Path, data: Path) -> No
         "command": _command(config, files, f"{args.name}_refined.keras", **start),
     }  # fmt: skip
     first["wall_time_seconds"] = round(first["wall_time_seconds"] + _seconds(run), 1)
+    previous = zoo.load(args.name)
     generator = _install_model(args.model, folder)
+    same = unchanged_styles(previous, generator)
+    known = {name: card["metrics"]["per_style"][name] for name in same}
     card.update(
         parameters=int(generator.count_params()), weights=_weights_record(folder),
         final_training_losses=run["final_metrics"], created=datetime.date.today().isoformat(),
     )  # fmt: skip
     if args.description:
         card["description"] = args.description
-    _finish(card, generator, data, folder)
+    _finish(card, generator, data, folder, known=known)
 
 
 def remeasure(args) -> None:

@@ -348,6 +348,13 @@ def test_darkening_penalty_in_training(rng):
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     history = model.fit(images, batch_size=2, epochs=1, verbose=0).history
     assert "darkening_loss" in history and np.isfinite(history["darkening_loss"][0])
+    # Smaller squares (fit --darkening-cell) give another penalty, used as such.
+    small = StylizationModel(generator, _loss(rng), darkening_weight=3.0, darkening_cell=4)
+    generated = generator(images, training=True)
+    fine, coarse = (float(darkening_penalty(images, generated, cell=c)) for c in (4, 16))
+    assert fine != pytest.approx(coarse, rel=1e-3)
+    parts = small._batch_losses(images, None, training=True)
+    np.testing.assert_allclose(parts["darkening_loss"], fine, rtol=1e-4)
 
 
 def test_fit_from_trains_a_style_it_has_and_adds_a_new_one(tmp_path, content_dir, style_path):

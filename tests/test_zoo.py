@@ -176,3 +176,22 @@ def test_regular_install_packages_the_zoo(tmp_path):
     assert module.startswith(str(target)) and root.startswith(str(target))
     assert names == zoo.list() and all(ok)
     assert (target / "keras_stylize" / "assets" / "kodim23.jpg").is_file()
+
+
+def test_zoo_build_keeps_metrics_only_of_styles_that_render_unchanged(monkeypatch):
+    """`zoo_build.py add --after` re-measures only styles whose outputs may have changed."""
+    import keras
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "scripts"))
+    from zoo_build import unchanged_styles
+
+    old = texture_net_generator(num_styles=3, style_names=["a", "b", "c"])
+    new = keras.models.clone_model(old)
+    new.set_weights(old.get_weights())
+    assert unchanged_styles(old, new) == ["a", "b", "c"]
+    norm = next(layer for layer in new.layers if hasattr(layer, "gamma"))
+    norm.gamma.assign(norm.gamma.numpy() + np.array([[0.0], [0.5], [0.0]], "float32"))
+    assert unchanged_styles(old, new) == ["a", "c"]  # b's own scale changed
+    conv = next(layer for layer in new.layers if isinstance(layer, keras.layers.Conv2D))
+    conv.kernel.assign(conv.kernel.numpy() * 1.01)
+    assert unchanged_styles(old, new) == []  # a shared weight changed: every style

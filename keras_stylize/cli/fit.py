@@ -6,7 +6,14 @@ import sys
 
 import click
 
-from keras_stylize.options import DISTRIBUTE, FAMILIES, NORMS, OUTPUTS, PRECISIONS
+from keras_stylize.options import (
+    DARKENING_CELL,
+    DISTRIBUTE,
+    FAMILIES,
+    NORMS,
+    OUTPUTS,
+    PRECISIONS,
+)
 from keras_stylize.vgg_layers import DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS, VGG19_LAYERS
 
 
@@ -155,7 +162,12 @@ def _content_layer(ctx, param, value: str) -> str:
 @click.option(
     "--darkening-weight", type=click.FloatRange(min=0), default=0.0,
     help="Weight of a penalty on regions painted darker than half the photo's brightness "
-    "(16 px squares; against near-black blots where the photo is not dark; 0: off).",
+    "(in squares of --darkening-cell px; against near-black blots where the photo is not "
+    "dark; 0: off).",
+)  # fmt: skip
+@click.option(
+    "--darkening-cell", type=click.IntRange(min=1), default=DARKENING_CELL, show_default=True,
+    help="Side of the darkening penalty's squares, px (smaller: small dark objects count).",
 )  # fmt: skip
 @click.option(
     "--content-layer", default=DEFAULT_CONTENT_LAYER, callback=_content_layer,
