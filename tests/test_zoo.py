@@ -126,6 +126,8 @@ def test_card_commands_rebuild_the_zoo_architectures(monkeypatch):
     for name, stage in stages:
         card = zoo.info(name)
         words = shlex.split(stage["command"])
+        if "--from" in words:  # trains some styles of the model it loads: its network
+            continue
         pairs = list(zip(words, [*words[1:], ""], strict=True))
         options = {o: v for o, v in pairs if o.startswith("--") and not v.startswith("--")}
         styles = [Path(v).stem for o, v in pairs if o == "--style"]
