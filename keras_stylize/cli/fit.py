@@ -166,7 +166,7 @@ def _content_layer(ctx, param, value: str) -> str:
     "dark; 0: off).",
 )  # fmt: skip
 @click.option(
-    "--darkening-cell", type=click.IntRange(min=1), default=DARKENING_CELL, show_default=True,
+    "--darkening-cell", type=click.IntRange(min=1), default=DARKENING_CELL,
     help="Side of the darkening penalty's squares, px (smaller: small dark objects count).",
 )  # fmt: skip
 @click.option(
