@@ -222,28 +222,50 @@ class StopAtStep(keras.callbacks.Callback):
 class PlainProgress(keras.callbacks.Callback):
     """One plain line every `every` steps (for logs and pipes, where Keras' progress bar
     writes control characters into one endless line):
-    `step 200/2000  loss=1.234 content_loss=... style_loss=... tv_loss=...  1.31 s/step`."""
+    `step 200/2000  loss=1.234 content_loss=... style_loss=... tv_loss=...  1.31 s/step`.
 
-    def __init__(self, total_steps: int, every: int = 10, stream: IO[str] | None = None) -> None:
+    The s/step figure is the median time per step over the steps since the previous line,
+    so neither the first step of a run (graph tracing) nor a pause (`kill -STOP`, a
+    laptop asleep) inflates it.
+
+    Args:
+        total_steps: the step count of the whole run (the `/2000`).
+        every: interval between lines, in steps (the last step always gets a line).
+        stream: where to write (default: `sys.stdout` at each line).
+        clock: monotonic clock in seconds (tests pass a fake one).
+    """
+
+    def __init__(
+        self,
+        total_steps: int,
+        every: int = 10,
+        stream: IO[str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__()
         self.total = int(total_steps)
         self.every = max(1, int(every))
         self.stream = stream
-        self._last = (0, time.time())
+        self.clock = clock
+        self._last_step = clock()
+        self._intervals: list[float] = []
 
     def on_train_begin(self, logs=None) -> None:
-        self._last = (int(self.model.optimizer.iterations.numpy()), time.time())
+        self._last_step = self.clock()
+        self._intervals = []
 
     def on_train_batch_end(self, batch: int, logs=None) -> None:
+        now = self.clock()
+        self._intervals.append(now - self._last_step)
+        self._last_step = now
         step = int(self.model.optimizer.iterations.numpy())
         if step % self.every and step != self.total:
             return
-        first, started = self._last
-        rate = (time.time() - started) / max(1, step - first)
+        rate = float(np.median(self._intervals))
+        self._intervals = []
         values = " ".join(f"{k}={float(v):.4g}" for k, v in (logs or {}).items())
         print(f"step {step}/{self.total}  {values}  {rate:.2f} s/step",
               file=self.stream or sys.stdout, flush=True)  # fmt: skip
-        self._last = (step, time.time())
 
 
 class SampleImages(keras.callbacks.Callback):

@@ -667,6 +667,27 @@ def test_training_time_leaves_out_a_paused_run(tmp_path):
     assert resumed.train_seconds == pytest.approx(144.0)
 
 
+def test_progress_lines_report_the_median_step_time():
+    """The s/step figure of `PlainProgress` ignores a pause and the first (tracing) step."""
+    import io
+    from types import SimpleNamespace
+
+    from keras_stylize.callbacks import PlainProgress
+
+    optimizer = SimpleNamespace(iterations=keras.Variable(0, dtype="int64"))
+    now = [0.0]
+    stream = io.StringIO()
+    callback = PlainProgress(8, every=4, stream=stream, clock=lambda: now[0])
+    callback.set_model(SimpleNamespace(optimizer=optimizer))
+    callback.on_train_begin()
+    for seconds in [40.0, 2.0, 3.0, 2.0, 2.0, 3600.0, 4.0, 4.0]:  # tracing; a pause
+        now[0] += seconds
+        optimizer.iterations.assign_add(1)
+        callback.on_train_batch_end(0, {"loss": 1.5})
+    lines = stream.getvalue().splitlines()
+    assert lines == ["step 4/8  loss=1.5  2.50 s/step", "step 8/8  loss=1.5  4.00 s/step"]
+
+
 def test_emulated_bfloat16_training_is_warned_about(monkeypatch, caplog):
     import keras_stylize.fit as fit_module
     import keras_stylize.precision as precision
