@@ -16,7 +16,8 @@ trains only their normalization parameters (everything else frozen); a style the
 already has (same name) is not added again but has its own parameters trained on (e.g.
 with another recipe setting), the other styles staying exactly as they were; `warm_start` starts
 every weight of the new generator from a trained one of the same architecture (e.g. a
-multi-style model from a single-style zoo model) and trains them all.
+multi-style model from a single-style zoo model) and trains them all; a resumed run does not
+read the warm-start model again (its checkpoint holds every weight).
 """
 
 from __future__ import annotations
@@ -308,7 +309,9 @@ def build_training(config: FitConfig, strategy, start_step: int = 0) -> Training
         else:
             generator = build_generator(config, names)
             trained_styles = list(range(len(names)))
-            if config.warm_start:
+            if config.warm_start and start_step == 0:
+                # (a resumed run's checkpoint restores every weight: the warm-start
+                # model is needed only at the start, and may be gone since)
                 from keras_stylize.inference import load_generator
 
                 warm_start(generator, load_generator(config.warm_start))

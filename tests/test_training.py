@@ -177,6 +177,29 @@ def test_fit_style_exact_steps_logs_and_resume(tmp_path, content_dir, style_path
     assert not list((tmp_path / "out").glob(".*.keras"))  # no temporary file left behind
 
 
+def test_a_warm_started_run_resumes_without_its_warm_start_model(tmp_path, content_dir, style_path):
+    # A second stage trained on from a model, then resumed on a machine where that model is
+    # gone (only the checkpoint was kept): the checkpoint restores every weight.
+    source = tmp_path / "first.keras"
+    first_run = _config(tmp_path, content_dir, style_path, steps=2, out=str(source),
+                        log_dir=str(tmp_path / "first.logs"))  # fmt: skip
+    fit_style(first_run, verbose=0)
+    first = keras.saving.load_model(source, safe_mode=True)
+    stage = _config(tmp_path, content_dir, style_path, steps=2, warm_start=str(source),
+                    learning_rate=1e-9)  # fmt: skip
+    fit_style(stage, verbose=0)
+    warm = keras.saving.load_model(stage.out, safe_mode=True)
+    for a, b in zip(first.weights, warm.weights, strict=True):  # started from it
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
+    source.unlink()
+    summary = fit_style(_config(tmp_path, content_dir, style_path, steps=4,
+                                warm_start=str(source), learning_rate=1e-9), verbose=0)  # fmt: skip
+    assert summary["resumed_from_epoch"] == 1 and summary["steps_done"] == 4
+    resumed = keras.saving.load_model(stage.out, safe_mode=True)
+    for a, b in zip(first.weights, resumed.weights, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
+
+
 def test_learning_rate_decays_over_the_last_steps_and_a_resume_stays_on_the_curve(
     tmp_path, content_dir, style_path
 ):
