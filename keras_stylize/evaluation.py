@@ -18,6 +18,11 @@ experiments are measured (`scripts/zoo_build.py`, `scripts/norm_comparison.py`):
   is flat there, such as the stray star swirls of a texture network. Fine strokes and
   colour shifts do not count. Some styles paint such marks on purpose (Kandinsky's black
   shapes): compare spot rates between models of the same style only.
+- the patch rate (`patch_fraction`): the share of pixels inside blob-sized patches (about
+  20-80 px across at 512 px), soft or sharp, whose colour no local colour mapping of the
+  photo explains: the stars again, and also the soft glows and colour patches that
+  `spot_fraction` misses for want of a sharp edge. Halos a style paints around objects
+  count too; the same caveat applies.
 
 With `transform`, each photo is also altered (for example its contrast reduced) before
 stylizing; the stylization of the altered photo is scored against the original photo,
@@ -38,6 +43,12 @@ from PIL import Image
 from keras_stylize.images import open_image
 from keras_stylize.inference import stylize
 from keras_stylize.losses import LUMA_WEIGHTS
+from keras_stylize.options import (
+    PATCH_FIT_EPS,
+    PATCH_FIT_RADIUS,
+    PATCH_MIN_RESIDUAL,
+    PATCH_RADIUS,
+)
 from keras_stylize.perceptual_loss import PerceptualLoss
 
 BLOT_MAX_CHANNEL = 25
@@ -166,6 +177,48 @@ def spot_fraction(photo: np.ndarray, output: np.ndarray) -> float:
     return float(spot_mask(photo, output).mean())
 
 
+def unexplained_colour(photo: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """`(H, W, 3)` float64: what of the output no local colour mapping of the photo explains.
+
+    Around each pixel, the output's RGB is fitted as an affine function of the photo's RGB
+    over the `(2 PATCH_FIT_RADIUS + 1)`-pixel square (a ridge fit: the guided filter of He et
+    al. 2013 with a colour guide and regularization `PATCH_FIT_EPS`, in grey levels squared),
+    and the fits of all squares covering a pixel are averaged; the result is the output minus
+    that fit. A stylization that recolours the photo's regions and edges, however strongly,
+    is explained; what it paints where the photo has nothing to map (a star on a flat sky, a
+    glow on a cheek) or what breaks the mapping (a patch of another colour) is left.
+    Both arguments uint8 `(H, W, 3)` RGB of the same shape. `losses.unexplained_colour` is
+    its training counterpart (Keras ops, squares cut off at the edges instead of mirrored)."""
+    if photo.shape != output.shape:
+        raise ValueError(f"photo {photo.shape} and output {output.shape} differ in shape")
+    r = PATCH_FIT_RADIUS
+    guide, target = np.asarray(photo, np.float64), np.asarray(output, np.float64)
+    mean_g, mean_t = box_mean(guide, r), box_mean(target, r)
+    cov_gg = box_mean(guide[..., :, None] * guide[..., None, :], r) - (
+        mean_g[..., :, None] * mean_g[..., None, :]
+    )
+    cov_gt = box_mean(guide[..., :, None] * target[..., None, :], r) - (
+        mean_g[..., :, None] * mean_t[..., None, :]
+    )
+    gain = np.linalg.solve(cov_gg + PATCH_FIT_EPS * np.eye(3), cov_gt)  # (H, W, 3 in, 3 out)
+    offset = mean_t - np.einsum("hwi,hwio->hwo", mean_g, gain)
+    fit = np.einsum("hwi,hwio->hwo", guide, box_mean(gain, r)) + box_mean(offset, r)
+    return target - fit
+
+
+def patch_mask(photo: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """Boolean `(H, W)`: the `unexplained_colour`, averaged over the `PATCH_RADIUS` square
+    (so fine strokes cancel out), exceeds `PATCH_MIN_RESIDUAL` grey levels in some RGB
+    channel. Both uint8 `(H, W, 3)` RGB, photos about 512 px long (the radii are in pixels)."""
+    residual = box_mean(unexplained_colour(photo, output), PATCH_RADIUS)
+    return np.abs(residual).max(axis=-1) > PATCH_MIN_RESIDUAL
+
+
+def patch_fraction(photo: np.ndarray, output: np.ndarray) -> float:
+    """Share of all pixels in `patch_mask` (0.0 to 1.0)."""
+    return float(patch_mask(photo, output).mean())
+
+
 def mean_losses(
     generator: keras.Model,
     loss: PerceptualLoss,
@@ -197,7 +250,8 @@ def mean_losses(
         `stylized_content_loss`, `stylized_style_loss`, `blot_rate` (mean share of blot
         pixels, in percent), `blot_rate_max` (percent, worst photo),
         `photos_over_blot_limit` (photos above `BLOT_PHOTO_LIMIT`), `spot_rate` and
-        `spot_rate_max` (`spot_fraction`, percent, mean and worst photo) and `images`; with
+        `spot_rate_max` (`spot_fraction`, percent, mean and worst photo), `patch_rate` and
+        `patch_rate_max` (`patch_fraction`, likewise) and `images`; with
         `unstyled` also `unstyled_content_loss` and `unstyled_style_loss`; with
         `transform` also `transformed_content_loss`, `transformed_style_loss` and
         `output_change_grey_levels`; with `per_layer` the per-layer terms. Losses are
@@ -214,7 +268,7 @@ def mean_losses(
         for key in ("content_loss", "style_loss"):
             values.setdefault(f"{prefix}_{key}", []).append(float(parts[key]))
 
-    blots, spots = [], []
+    blots, spots, patches = [], [], []
     for path in photos:
         photo = load_photo(path, long_side)
         x = photo.astype(np.float32)
@@ -222,6 +276,7 @@ def mean_losses(
                     max_memory=None)  # fmt: skip
         blots.append(blot_fraction(photo, y))
         spots.append(spot_fraction(photo, y))
+        patches.append(patch_fraction(photo, y))
         y = y.astype(np.float32)
         record("stylized", x, y)
         if per_layer:
@@ -244,5 +299,7 @@ def mean_losses(
     result["photos_over_blot_limit"] = int(np.sum(np.asarray(blots) > BLOT_PHOTO_LIMIT))
     result["spot_rate"] = round(100 * float(np.mean(spots)), 4)
     result["spot_rate_max"] = round(100 * float(np.max(spots)), 4)
+    result["patch_rate"] = round(100 * float(np.mean(patches)), 4)
+    result["patch_rate_max"] = round(100 * float(np.max(patches)), 4)
     result["images"] = len(blots)
     return result

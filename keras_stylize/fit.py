@@ -94,6 +94,7 @@ class FitConfig:
     kurtosis_limit: float = 40.0
     darkening_weight: float = 0.0
     darkening_cell: int = DARKENING_CELL
+    patch_weight: float = 0.0
     content_layer: str = DEFAULT_CONTENT_LAYER
     style_layers: list[str] | dict[str, float] = field(
         default_factory=lambda: list(DEFAULT_STYLE_LAYERS)
@@ -128,7 +129,8 @@ class FitConfig:
              f"lr_decay_steps must be between 0 and steps ({self.steps}), "
              f"not {self.lr_decay_steps}"),
             (min(self.content_weight, self.style_weight, self.tv_weight,
-                 self.temporal_weight, self.kurtosis_weight, self.darkening_weight) >= 0,
+                 self.temporal_weight, self.kurtosis_weight, self.darkening_weight,
+                 self.patch_weight) >= 0,
              "loss weights must be >= 0"),
             (self.kurtosis_limit > 0, f"kurtosis_limit must be > 0, not {self.kurtosis_limit}"),
             (self.darkening_cell >= 1, f"darkening_cell must be >= 1, not {self.darkening_cell}"),
@@ -326,6 +328,7 @@ def build_training(config: FitConfig, strategy, start_step: int = 0) -> Training
             temporal_weight=config.temporal_weight, motion_seed=config.seed,
             kurtosis_weight=config.kurtosis_weight, kurtosis_limit=config.kurtosis_limit,
             darkening_weight=config.darkening_weight, darkening_cell=config.darkening_cell,
+            patch_weight=config.patch_weight,
         )  # fmt: skip
         model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config)))
     if len(names) > 1:

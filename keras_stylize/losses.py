@@ -22,14 +22,24 @@ on image or batch size (Johnson et al.'s normalization):
 - kurtosis: how far the activations entering the generator's normalization layers are
   from being dominated by a few extreme spots (see `kurtosis_penalty`);
 - darkening: how far the output paints regions darker than a fraction of the photo's
-  brightness (see `darkening_penalty`).
+  brightness (see `darkening_penalty`);
+- patches: how far the output, at the scale of blobs, departs from a local colour
+  mapping of the photo (see `patch_penalty`).
 """
 
 from __future__ import annotations
 
 from keras import ops
 
-from keras_stylize.options import DARKENING_CELL  # squares compared by darkening_penalty
+from keras_stylize.options import (
+    DARKENING_CELL,  # squares compared by darkening_penalty
+    PATCH_FIT_EPS,
+    PATCH_FIT_RADIUS,
+    PATCH_MARGIN,
+    PATCH_MIN_RESIDUAL,
+    PATCH_RADIUS,
+    PATCH_RMS_MARGIN,
+)
 
 DARKENING_RATIO = 0.5  # a square may keep half of the photo's brightness without cost
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma of RGB (also `evaluation.luma`)
@@ -153,3 +163,65 @@ def darkening_penalty(images, outputs, ratio: float = DARKENING_RATIO,
     photo = ops.average_pool(photo, cell, strides=cell, padding="same")
     output = ops.average_pool(output, cell, strides=cell, padding="same")
     return ops.mean(ops.relu(ratio * photo - output)) / 25.5
+
+
+def box_average(x, radius: int):
+    """Mean over the `(2 radius + 1)`-pixel square around each pixel of `(batch, H, W, C)`
+    (squares cut off at the edges average what they hold), float32, same shape."""
+    k = 2 * radius + 1
+    x = ops.average_pool(ops.cast(x, "float32"), (k, 1), strides=1, padding="same")
+    return ops.average_pool(x, (1, k), strides=1, padding="same")
+
+
+def unexplained_colour(images, outputs, radius: int = PATCH_FIT_RADIUS,
+                       eps: float = PATCH_FIT_EPS):  # fmt: skip
+    """What of `outputs` no local colour mapping of `images` explains, `(batch, H, W, 3)`
+    float32 (both `(batch, H, W, 3)` RGB in [0, 255]). Around each pixel the output's RGB
+    is fitted as an affine function of the photo's RGB over a `(2 radius + 1)` square (a
+    ridge fit, regularization `eps` in grey levels squared: the guided filter of He et al.
+    2013 with a colour guide); the fits of the squares covering a pixel are averaged and
+    subtracted from the output. The same quantity as `evaluation.unexplained_colour`,
+    which mirrors the edges instead of cutting the squares off there."""
+    guide, target = ops.cast(images, "float32"), ops.cast(outputs, "float32")
+    shape = ops.shape(guide)
+    mean_g, mean_t = box_average(guide, radius), box_average(target, radius)
+
+    def outer(a, b):  # (batch, H, W, 3, 3) products of every pair of channels
+        return a[..., :, None] * b[..., None, :]
+
+    def box_pairs(a, b):
+        flat = ops.reshape(outer(a, b), (shape[0], shape[1], shape[2], 9))
+        return ops.reshape(box_average(flat, radius), (shape[0], shape[1], shape[2], 3, 3))
+
+    cov_gg = box_pairs(guide, guide) - outer(mean_g, mean_g)
+    cov_gt = box_pairs(guide, target) - outer(mean_g, mean_t)
+    gain = ops.solve(cov_gg + eps * ops.eye(3), cov_gt)  # (batch, H, W, 3 in, 3 out)
+    offset = mean_t - ops.einsum("bhwi,bhwio->bhwo", mean_g, gain)
+    mean_gain = ops.reshape(
+        box_average(ops.reshape(gain, (shape[0], shape[1], shape[2], 9)), radius),
+        (shape[0], shape[1], shape[2], 3, 3),
+    )
+    fit = ops.einsum("bhwi,bhwio->bhwo", guide, mean_gain) + box_average(offset, radius)
+    return target - fit
+
+
+def patch_penalty(images, outputs, margin: float = PATCH_MARGIN,
+                  rms_margin: float = PATCH_RMS_MARGIN):  # fmt: skip
+    """Penalty on blob-sized marks the photo does not explain (float32 scalar).
+
+    Two terms on `unexplained_colour`, per pixel and channel, over the `(2 PATCH_RADIUS + 1)`
+    pixel squares, each in units of `PATCH_MIN_RESIDUAL` grey levels (the threshold of
+    `evaluation.patch_mask`), squared and averaged over pixels, channels and images:
+    its mean beyond `margin` grey levels (a soft glow, a patch of another colour; brush
+    strokes cancel out) and its root mean square beyond `rms_margin` (the rings of a star,
+    which cancel out in the mean; strokes leave a root mean square of 15-45 grey levels in
+    the zoo's Starry Night models, a star 60-75). Both arguments `(batch, H, W, 3)` RGB in
+    [0, 255].
+    """
+    residual = unexplained_colour(images, outputs)
+    mean = box_average(residual, PATCH_RADIUS)
+    rms = ops.sqrt(box_average(ops.square(residual), PATCH_RADIUS) + 1e-6)
+    return ops.mean(
+        ops.square(ops.relu(ops.abs(mean) - margin) / PATCH_MIN_RESIDUAL)
+        + ops.square(ops.relu(rms - rms_margin) / PATCH_MIN_RESIDUAL)
+    )

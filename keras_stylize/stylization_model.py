@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_stylize.layers import ConditionalInstanceNormalization, InstanceNormalization
-from keras_stylize.losses import darkening_penalty, kurtosis_penalty, temporal_loss
+from keras_stylize.losses import darkening_penalty, kurtosis_penalty, patch_penalty, temporal_loss
 from keras_stylize.motion import move, random_motion
 from keras_stylize.options import DARKENING_CELL
 from keras_stylize.perceptual_loss import PerceptualLoss
@@ -29,8 +29,8 @@ class StylizationModel(keras.Model):
     Works with `compile(optimizer=...)`, `fit`, `evaluate` and any Keras callback; the
     metrics are `loss`, `content_loss`, `style_loss` and `tv_loss` (unweighted parts,
     float32 whatever the dtype policy), `temporal_loss` when `temporal_weight` > 0,
-    `kurtosis_loss` when `kurtosis_weight` > 0 and `darkening_loss` when
-    `darkening_weight` > 0.
+    `kurtosis_loss` when `kurtosis_weight` > 0, `darkening_loss` when
+    `darkening_weight` > 0 and `patch_loss` when `patch_weight` > 0.
     Under `mixed_float16` Keras wraps the optimizer in a `LossScaleOptimizer` and
     `train_step` scales the loss; under a `tf.distribute` strategy the loss is divided by
     the number of replicas so that summed gradients are those of the global batch.
@@ -58,6 +58,8 @@ class StylizationModel(keras.Model):
             darker than the photo, the near-black blots; 0: none).
         darkening_cell: side of that penalty's squares, px (smaller squares also see
             small dark objects painted black).
+        patch_weight: weight of `losses.patch_penalty` (blob-sized patches that no local
+            colour mapping of the photo explains, such as stray stars; 0: none).
     """
 
     def __init__(
@@ -71,6 +73,7 @@ class StylizationModel(keras.Model):
         kurtosis_limit: float = 40.0,
         darkening_weight: float = 0.0,
         darkening_cell: int = DARKENING_CELL,
+        patch_weight: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -110,6 +113,8 @@ class StylizationModel(keras.Model):
         self.darkening_weight = float(darkening_weight)
         self.darkening_cell = int(darkening_cell)
         self.darkening_tracker = keras.metrics.Mean(name="darkening_loss")
+        self.patch_weight = float(patch_weight)
+        self.patch_tracker = keras.metrics.Mean(name="patch_loss")
 
     def _feature_model(self) -> keras.Model:
         """The generator with, as extra outputs, the inputs of its normalization layers
@@ -140,7 +145,8 @@ class StylizationModel(keras.Model):
         trackers = [self.total_tracker, self.content_tracker, self.style_tracker, self.tv_tracker]
         trackers += [self.temporal_tracker] if self.temporal_weight else []
         trackers += [self.kurtosis_tracker] if self.kurtosis_weight else []
-        return trackers + [self.darkening_tracker] if self.darkening_weight else trackers
+        trackers += [self.darkening_tracker] if self.darkening_weight else []
+        return trackers + [self.patch_tracker] if self.patch_weight else trackers
 
     def _unpack(self, data) -> tuple[Any, Any]:
         """(images, style_weights or None) from a batch (see the module docstring)."""
@@ -165,8 +171,8 @@ class StylizationModel(keras.Model):
         return self.generator(self._generator_inputs(images, style_weights), training=training)
 
     def _batch_losses(self, images, style_weights, training: bool) -> dict:
-        """The perceptual loss's parts of one batch, plus the temporal term, the kurtosis
-        penalty and the darkening penalty when they have a weight (added to `loss`)."""
+        """The perceptual loss's parts of one batch, plus the temporal term, the kurtosis,
+        darkening and patch penalties when they have a weight (added to `loss`)."""
         if self.feature_model is None:
             generated = self._generate(images, style_weights, training=training)
             parts = self.perceptual_loss(images, generated, style_weights)
@@ -179,6 +185,9 @@ class StylizationModel(keras.Model):
         if self.darkening_weight:
             parts["darkening_loss"] = darkening_penalty(images, generated, cell=self.darkening_cell)
             parts["loss"] = parts["loss"] + self.darkening_weight * parts["darkening_loss"]
+        if self.patch_weight:
+            parts["patch_loss"] = patch_penalty(images, generated)
+            parts["loss"] = parts["loss"] + self.patch_weight * parts["patch_loss"]
         if not self.temporal_weight:
             return parts
         if training:
@@ -206,6 +215,8 @@ class StylizationModel(keras.Model):
             self.kurtosis_tracker.update_state(parts["kurtosis_loss"])
         if self.darkening_weight:
             self.darkening_tracker.update_state(parts["darkening_loss"])
+        if self.patch_weight:
+            self.patch_tracker.update_state(parts["patch_loss"])
         results = {m.name: m.result() for m in self.metrics}
         if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
             # Keras 3.10-3.15 reduces step outputs across workers with

@@ -7,8 +7,8 @@ folder beside it (`RUN.logs/run.json`, as `keras_stylize
 fit` writes it) or, for a zoo run, in `checkpoints/RUN/`: the style and the loss of that
 run are used. Prints one row per model:
 mean content and style loss, blot rate (percent of pixels, mean and worst photo), photos
-over the 0.2 % limit, the spot rate (mean and worst photo), and the style loss of the
-unstyled photos for scale. `--loss-of NAME` scores every model with the
+over the 0.2 % limit, the spot and patch rates (mean and worst photo), and the style loss
+of the unstyled photos for scale. `--loss-of NAME` scores every model with the
 loss of zoo model NAME's card instead (e.g. trials that weight the style layers differently,
 on the zoo's own measure). `--per-layer` also prints each style layer's unweighted term.
 `--json FILE` also writes the rows. Needs the project's data folder
@@ -59,7 +59,8 @@ def main() -> int:
               f"{m['stylized_style_loss']:.3f} (photo {m['unstyled_style_loss']:.2f})  blots "
               f"{m['blot_rate']:.3f} % (max {m['blot_rate_max']:.2f} %, "
               f"{m['photos_over_blot_limit']} photos > 0.2 %)  spots {m['spot_rate']:.3f} % "
-              f"(max {m['spot_rate_max']:.2f} %)", flush=True)  # fmt: skip
+              f"(max {m['spot_rate_max']:.2f} %)  patches {m['patch_rate']:.3f} % "
+              f"(max {m['patch_rate_max']:.2f} %)", flush=True)  # fmt: skip
         prefix = "stylized_style_loss/"
         terms = {k[len(prefix) :]: v for k, v in m.items() if k.startswith(prefix)}
         if terms:

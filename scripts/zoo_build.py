@@ -8,19 +8,18 @@
 `add` copies the generator to `zoo/NAME/model.keras`, writes the style image(s)
 (`style.jpg`, or `styles/<style>.jpg` for a multi-style model; long side 512 px), a
 `preview.jpg` (single style: eval photos above their stylization; multi-style: a style
-sheet) and `card.json`: the recipe from the run's `run.json` (the exact `keras_stylize
-fit` command included), the weights' sha256, and metrics on `content_eval` at 512 px
-(`evaluation.mean_losses`: content and style loss, blot and spot rates; per style for multi-style
-models) against the run's own style targets and VGG19 weights. With `--after`, the run
-trained on from the zoo model NAME (`fit --warm-start`, all weights; or `fit --from`, some
-of a multi-style model's styles' own parameters): the model, preview, metrics and final
-losses are replaced, the card's recipe keeps its stages and gets this run as the next
-(`then` of the last stage, see `zoo.stages`: the run's schedule, style shares, the recipe
-settings it changed, the styles it trained, wall time and command), and the total wall
-time counts every stage; the metrics of styles that render bit-for-bit as before
-(`unchanged_styles`) are kept rather than measured again. Needs the project's data
-folder (`../shared/data` by default, `--data` to change).
-"""
+sheet) and `card.json`: the recipe from the run's `run.json` (the exact `keras_stylize fit`
+command included), the weights' sha256, and metrics on `content_eval` at 512 px
+(`evaluation.mean_losses`: content and style loss, blot, spot and patch rates; per style for
+multi-style models) against the run's own style targets and VGG19 weights. With `--after`,
+the run trained on from the zoo model NAME (`fit --warm-start`, all weights; or `fit
+--from`, some of a multi-style model's styles' own parameters): the model, preview, metrics
+and final losses are replaced, the card's recipe keeps its stages and gets this run as the
+next (`then` of the last stage, see `zoo.stages`: the run's schedule, style shares, the
+recipe settings it changed, the styles it trained, wall time and command), and the total
+wall time counts every stage; the metrics of styles that render bit-for-bit as before
+(`unchanged_styles`) are kept rather than measured again. Needs the project's data folder
+(`../shared/data` by default, `--data` to change)."""
 
 from __future__ import annotations
 
@@ -49,7 +48,8 @@ from zoo_data import (
 RECIPE_KEYS = ("family", "norm", "output", "width", "image_size", "batch_size", "steps",
                "learning_rate", "lr_decay_steps", "content_weight", "style_weight", "tv_weight",
                "temporal_weight", "content_layer", "style_layers", "style_size", "seed",
-               "precision", "style_shares", "darkening_weight", "darkening_cell")  # fmt: skip
+               "precision", "style_shares", "darkening_weight", "darkening_cell",
+               "patch_weight")  # fmt: skip
 
 
 def measure(card: dict, generator, data: Path, size: int = 512, known: dict | None = None) -> dict:
@@ -290,8 +290,8 @@ def docs(args) -> None:
     cards = [zoo.info(name) for name in zoo.list()]
     rows = [
         "| model | family | norm | params | style | content loss | style loss (photo) "
-        "| blots | spots | training | preview |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| blots | spots | patches | training | preview |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in cards:
         m, styles = c["metrics"], card_styles(c)
@@ -302,10 +302,11 @@ def docs(args) -> None:
         steps = sum(stage["steps"] for stage in zoo.stages(c))
         blots = f"{m['blot_rate']:.3f} %" if "blot_rate" in m else "n/a"
         spots = f"{m['spot_rate']:.3f} %" if "spot_rate" in m else "n/a"
+        patches = f"{m['patch_rate']:.2f} %" if "patch_rate" in m else "n/a"
         rows.append(
             f"| `{c['name']}` | {c['family']} | {c['norm']} | {c['parameters']:,} | {style} | "
             f"{m['stylized_content_loss']:.3f} | {m['stylized_style_loss']:.3f} "
-            f"({m['unstyled_style_loss']:.2f}) | {blots} | {spots} | {steps} steps, "
+            f"({m['unstyled_style_loss']:.2f}) | {blots} | {spots} | {patches} | {steps} steps, "
             f"{minutes:.0f} min | ![{c['name']}](zoo/{c['name']}/preview.jpg) |"
         )
     readme = ROOT / "README.md"

@@ -9,8 +9,11 @@ from keras_stylize.evaluation import (
     box_mean,
     load_photo,
     mean_losses,
+    patch_fraction,
+    patch_mask,
     spot_fraction,
     spot_mask,
+    unexplained_colour,
 )
 
 from .conftest import write_image
@@ -91,6 +94,46 @@ def test_spot_measure_finds_a_painted_star_not_strokes_or_colour_shifts():
         spot_fraction(sky, star[:5])
 
 
+def _glow(shape, centre, sigma):
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    return np.exp(-((yy - centre[0]) ** 2 + (xx - centre[1]) ** 2) / (2 * sigma**2))
+
+
+def test_patch_measure_finds_a_soft_glow_not_a_recolouring_of_the_photo(rng):
+    # A photo with a gradient sky, a dark box and a bright round object; its "stylization"
+    # inverts and swaps the channels with other gains and adds fine strokes: all of it a
+    # local colour mapping of the photo, so no patch. A soft yellow glow (Gaussian, sigma 14
+    # px, no edge) painted on the sky is one, though the spot measure misses it.
+    h, w = 160, 200
+    yy, xx = np.mgrid[:h, :w]
+    photo = np.stack([60 + 0.5 * yy, 110 + 0.3 * xx, 200 - 0.4 * yy], -1)
+    photo[30:70, 120:170] = (40, 35, 30)
+    photo[_disc((h, w), (110, 50), 18)] = (230, 230, 210)
+    photo = np.clip(photo + rng.normal(0, 3, photo.shape), 0, 255).astype(np.uint8)
+    p = photo.astype(float)
+    styled = np.stack([255 - p[..., 2], 0.6 * p[..., 0] + 40, 0.8 * (255 - p[..., 1])], -1)
+    styled += np.where((xx // 2) % 2, 30, -30)[..., None]
+    assert patch_fraction(photo, np.clip(styled, 0, 255).astype(np.uint8)) == 0.0
+    glow = _glow((h, w), (120, 140), 14)[..., None]
+    glowing = np.clip(styled + glow * (60, 54, -36), 0, 255).astype(np.uint8)
+    mask = patch_mask(photo, glowing)
+    assert mask[120, 140] and not mask[:, :100].any()
+    assert 0.005 < patch_fraction(photo, glowing) < 0.05
+    assert spot_fraction(photo, glowing) == 0.0
+    # A sharp star is a patch too.
+    star = np.clip(styled, 0, 255).astype(np.uint8)
+    star[_disc((h, w), (120, 140), 10)] = (240, 220, 60)
+    assert patch_mask(photo, star)[120, 140]
+    # The same glow where the photo has a soft bright spot of its own is content.
+    lit = np.clip(p + glow * 90, 0, 255).astype(np.uint8)
+    assert not patch_mask(lit, glowing)[120, 140]
+    # Per pixel, what is left of the glowing stylization is the strokes (+-30), which the
+    # photo does not explain either; the patch measure averages them out.
+    assert 20 < np.abs(unexplained_colour(photo, glowing)[60:100, 20:60]).mean() < 40
+    with pytest.raises(ValueError, match="shape"):
+        patch_fraction(photo, glowing[:5])
+
+
 def test_mean_losses_equal_a_direct_computation(setup):
     # The pipeline (decode, shrink, stylize, round to uint8, score, average) computed by
     # hand with Pillow, the generator and the loss.
@@ -155,7 +198,7 @@ def test_keys_and_a_generator_that_blacks_out_everything(setup, tmp_path):
     m = mean_losses(generator, loss, photos[:1], long_side=48, unstyled=False)
     assert set(m) == {"stylized_content_loss", "stylized_style_loss", "blot_rate",
                       "blot_rate_max", "photos_over_blot_limit", "spot_rate", "spot_rate_max",
-                      "images"}  # fmt: skip
+                      "patch_rate", "patch_rate_max", "images"}  # fmt: skip
     import keras
 
     black = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Rescaling(0.0)])

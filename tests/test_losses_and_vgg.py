@@ -139,3 +139,60 @@ def test_darkening_penalty_against_numpy_and_what_it_spares(rng):
     # Dark content has a low floor: a black output on a dark photo costs little.
     dark = np.full((1, 64, 64, 3), 20.0, np.float32)
     np.testing.assert_allclose(float(darkening_penalty(dark, dark * 0)), 10 / 25.5, rtol=1e-5)
+
+
+def _scene(rng, h=200, w=200):
+    """A photo (gradient sky, dark box, bright disc, noise) and a strong local recolouring
+    of it (channels inverted, swapped, rescaled) with fine strokes, both float32."""
+    yy, xx = np.mgrid[:h, :w]
+    photo = np.stack([60 + 0.5 * yy, 110 + 0.3 * xx, 200 - 0.4 * yy], -1)
+    photo[30:70, 120:170] = (40, 35, 30)
+    photo[(yy - 150) ** 2 + (xx - 50) ** 2 <= 18**2] = (230, 230, 210)
+    photo = np.clip(photo + rng.normal(0, 3, photo.shape), 0, 255).round()
+    styled = np.stack(
+        [255 - photo[..., 2], 0.6 * photo[..., 0] + 40, 0.8 * (255 - photo[..., 1])], -1
+    )
+    styled += np.where((xx // 2) % 2, 30, -30)[..., None]
+    return photo.astype("float32"), np.clip(styled, 0, 255).astype("float32")
+
+
+def test_unexplained_colour_is_the_evaluation_measures(rng):
+    from keras_stylize.evaluation import unexplained_colour as measured
+    from keras_stylize.losses import unexplained_colour
+
+    photo, styled = _scene(rng)
+    styled[100:130, 100:130] += 40  # something the photo does not explain
+    output = np.clip(styled, 0, 255).round().astype(np.uint8)
+    expected = measured(photo.astype(np.uint8), output)
+    got = np.asarray(unexplained_colour(photo[None], output[None].astype("float32")))[0]
+    # The same fit; the loss cuts the squares off at the edges, the measure mirrors them.
+    np.testing.assert_allclose(got[90:-90, 90:-90], expected[90:-90, 90:-90], atol=0.02)
+    assert np.abs(got - expected).max() > 0.1
+
+
+def test_patch_penalty_spares_recolouring_and_strokes_not_glows_or_rings(rng):
+    from keras_stylize.losses import patch_penalty
+
+    photo, styled = _scene(rng)
+    assert float(patch_penalty(photo[None], styled[None])) == 0.0
+    yy, xx = np.mgrid[:200, :200]
+    r = np.hypot(yy - 100, xx - 100)
+    glow = np.exp(-(r**2) / (2 * 14**2))[..., None] * (60, 54, -36)
+    # A star drawn as rings 6 px apart: its mean over a 21 px square is about zero.
+    rings = (np.cos(2 * np.pi * r / 6) * (r < 16))[..., None] * np.float32(80)
+
+    def penalty(extra, **margins):
+        out = np.clip(styled + extra, 0, 255).astype("float32")
+        return float(patch_penalty(photo[None], out[None], **margins))
+
+    assert penalty(glow) > 0 and penalty(rings) > 0
+    assert penalty(glow, rms_margin=1e3) > 0  # the glow is the mean term's
+    assert penalty(rings, rms_margin=1e3) == 0.0  # the rings are the root mean square's
+    assert penalty(rings * 0.3) == 0.0  # faint rings are left alone, like strokes
+    out = keras.Variable(np.clip(styled + glow, 0, 255)[None].astype("float32"))
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        value = patch_penalty(photo[None], out)
+    grad = np.asarray(tape.gradient(value, out))
+    assert np.isfinite(grad).all() and np.abs(grad[0, 90:110, 90:110]).max() > 0

@@ -380,6 +380,26 @@ def test_darkening_penalty_in_training(rng):
     np.testing.assert_allclose(parts["darkening_loss"], fine, rtol=1e-4)
 
 
+def test_patch_penalty_in_training(rng, tmp_path, content_dir, style_path):
+    from keras_stylize.losses import patch_penalty
+
+    keras.utils.set_random_seed(0)
+    generator = texture_net_generator()
+    model = StylizationModel(generator, _loss(rng), patch_weight=50.0)
+    images = rng.uniform(0, 255, (2, 48, 48, 3)).astype("float32")
+    parts = model._batch_losses(images, None, training=True)
+    generated = generator(images, training=True)
+    penalty = float(patch_penalty(images, generated))
+    assert penalty > 0  # an untrained generator's output is not a recolouring of noise
+    np.testing.assert_allclose(parts["patch_loss"], penalty, rtol=1e-4)
+    plain = model.perceptual_loss(images, generated)
+    np.testing.assert_allclose(parts["loss"], plain["loss"] + 50.0 * penalty, rtol=1e-4)
+    config = _config(tmp_path, content_dir, style_path, steps=2, patch_weight=50.0)
+    summary = fit_style(config, verbose=0)
+    assert np.isfinite(summary["final_metrics"]["patch_loss"])
+    assert "--patch-weight 50.0" in config.command()
+
+
 def test_fit_from_trains_a_style_it_has_and_adds_a_new_one(tmp_path, content_dir, style_path):
     from .conftest import write_image
 

@@ -170,6 +170,12 @@ def _content_layer(ctx, param, value: str) -> str:
     help="Side of the darkening penalty's squares, px (smaller: small dark objects count).",
 )  # fmt: skip
 @click.option(
+    "--patch-weight", type=click.FloatRange(min=0), default=0.0,
+    help="Weight of a penalty on blob-sized marks no local colour mapping of the photo "
+    "explains (keras_stylize.losses.patch_penalty; an experiment: from a trained model it "
+    "turned the texture network's stray stars into faint rings, see docs/zoo.md; 0: off).",
+)  # fmt: skip
+@click.option(
     "--content-layer", default=DEFAULT_CONTENT_LAYER, callback=_content_layer,
     help="VGG19 content layer.",
 )  # fmt: skip
