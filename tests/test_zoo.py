@@ -103,7 +103,7 @@ def test_bundled_zoo_models_verify_and_have_cards(monkeypatch):
             assert style["license"].lower().startswith("public domain"), style
             image = style.get("image", "style.jpg")
             assert (Path(card["path"]) / image).is_file()
-        assert {"blot_rate", "spot_rate", "stylized_style_loss", "images"} <= set(
+        assert {"blot_rate", "spot_rate", "patch_rate", "stylized_style_loss", "images"} <= set(
             card["metrics"]
         ), name
         assert "command" in card["recipe"] and "vgg19_weights" in card["recipe"]
