@@ -51,3 +51,21 @@ def content_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def style_path(tmp_path: Path) -> Path:
     return write_image(tmp_path / "style.png", size=(64, 64), seed=99)
+
+
+def recoloured_scene(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """A synthetic photo and a "stylization" of it that is all local colour mapping.
+
+    The photo (uint8 RGB `(h, w, 3)`): a gradient sky, a dark box at rows 30-69 and columns
+    120-169, a bright disc of radius 18 px centred 50 px from the bottom and left edges,
+    Gaussian noise (sigma 3). The stylization (float64, not clipped): channels inverted,
+    swapped and rescaled, plus fine vertical strokes of +-30 grey levels (2 px period).
+    """
+    yy, xx = np.mgrid[:h, :w]
+    photo = np.stack([60 + 0.5 * yy, 110 + 0.3 * xx, 200 - 0.4 * yy], -1)
+    photo[30:70, 120:170] = (40, 35, 30)
+    photo[(yy - (h - 50)) ** 2 + (xx - 50) ** 2 <= 18**2] = (230, 230, 210)
+    photo = np.clip(photo + rng.normal(0, 3, photo.shape), 0, 255).round().astype(np.uint8)
+    p = photo.astype(float)
+    styled = np.stack([255 - p[..., 2], 0.6 * p[..., 0] + 40, 0.8 * (255 - p[..., 1])], -1)
+    return photo, styled + np.where((xx // 2) % 2, 30, -30)[..., None]

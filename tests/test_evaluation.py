@@ -16,7 +16,7 @@ from keras_stylize.evaluation import (
     unexplained_colour,
 )
 
-from .conftest import write_image
+from .conftest import recoloured_scene, write_image
 
 SMALL_LAYERS = {"content_layer": "block2_conv1", "style_layers": ["block1_conv1", "block2_conv1"]}
 
@@ -105,14 +105,8 @@ def test_patch_measure_finds_a_soft_glow_not_a_recolouring_of_the_photo(rng):
     # local colour mapping of the photo, so no patch. A soft yellow glow (Gaussian, sigma 14
     # px, no edge) painted on the sky is one, though the spot measure misses it.
     h, w = 160, 200
-    yy, xx = np.mgrid[:h, :w]
-    photo = np.stack([60 + 0.5 * yy, 110 + 0.3 * xx, 200 - 0.4 * yy], -1)
-    photo[30:70, 120:170] = (40, 35, 30)
-    photo[_disc((h, w), (110, 50), 18)] = (230, 230, 210)
-    photo = np.clip(photo + rng.normal(0, 3, photo.shape), 0, 255).astype(np.uint8)
+    photo, styled = recoloured_scene(rng, h, w)
     p = photo.astype(float)
-    styled = np.stack([255 - p[..., 2], 0.6 * p[..., 0] + 40, 0.8 * (255 - p[..., 1])], -1)
-    styled += np.where((xx // 2) % 2, 30, -30)[..., None]
     assert patch_fraction(photo, np.clip(styled, 0, 255).astype(np.uint8)) == 0.0
     glow = _glow((h, w), (120, 140), 14)[..., None]
     glowing = np.clip(styled + glow * (60, 54, -36), 0, 255).astype(np.uint8)

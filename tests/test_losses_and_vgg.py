@@ -12,6 +12,8 @@ from keras_stylize.losses import (
     total_variation_loss,
 )
 
+from .conftest import recoloured_scene
+
 
 def test_gram_matrix_matches_numpy(rng):
     f = rng.normal(size=(2, 5, 7, 4)).astype("float32")
@@ -141,18 +143,9 @@ def test_darkening_penalty_against_numpy_and_what_it_spares(rng):
     np.testing.assert_allclose(float(darkening_penalty(dark, dark * 0)), 10 / 25.5, rtol=1e-5)
 
 
-def _scene(rng, h=200, w=200):
-    """A photo (gradient sky, dark box, bright disc, noise) and a strong local recolouring
-    of it (channels inverted, swapped, rescaled) with fine strokes, both float32."""
-    yy, xx = np.mgrid[:h, :w]
-    photo = np.stack([60 + 0.5 * yy, 110 + 0.3 * xx, 200 - 0.4 * yy], -1)
-    photo[30:70, 120:170] = (40, 35, 30)
-    photo[(yy - 150) ** 2 + (xx - 50) ** 2 <= 18**2] = (230, 230, 210)
-    photo = np.clip(photo + rng.normal(0, 3, photo.shape), 0, 255).round()
-    styled = np.stack(
-        [255 - photo[..., 2], 0.6 * photo[..., 0] + 40, 0.8 * (255 - photo[..., 1])], -1
-    )
-    styled += np.where((xx // 2) % 2, 30, -30)[..., None]
+def _scene(rng):
+    """`recoloured_scene` at 200 x 200 px, both images float32, the stylization clipped."""
+    photo, styled = recoloured_scene(rng, 200, 200)
     return photo.astype("float32"), np.clip(styled, 0, 255).astype("float32")
 
 
