@@ -49,6 +49,7 @@ from keras_stylize.data import content_dataset, load_style_image, with_style_wei
 from keras_stylize.files import atomic_write, atomic_write_bytes
 from keras_stylize.generators import FAMILIES
 from keras_stylize.generators.extend import add_styles, warm_start
+from keras_stylize.generators.texture_net import DEFAULT_RATIOS
 from keras_stylize.images import list_images
 from keras_stylize.options import DARKENING_CELL, DISTRIBUTE, NORMS, OUTPUTS, PRECISIONS
 from keras_stylize.perceptual_loss import PerceptualLoss
@@ -80,6 +81,7 @@ class FitConfig:
     norm: str = "instance"
     output: str = "linear"
     width: float = 1.0
+    scales: int = 6
     image_size: int = 256
     batch_size: int = 4
     steps: int = 2000
@@ -121,6 +123,9 @@ class FitConfig:
             (min(self.steps, self.steps_per_epoch, self.batch_size) >= 1,
              "steps, steps_per_epoch and batch_size must be >= 1"),
             (self.image_size >= 32, f"image_size must be >= 32, not {self.image_size}"),
+            (self.scales >= 1, f"scales must be >= 1, not {self.scales}"),
+            (self.family == "texture" or self.scales == 6,
+             "--scales applies to --family texture only"),
             (str(self.out).endswith(".keras"), f"--out must end with .keras: {self.out}"),
             (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}"),
             (self.distribute in DISTRIBUTE, f"distribute must be one of {DISTRIBUTE}"),
@@ -214,8 +219,11 @@ def build_generator(config: FitConfig, style_names: list[str] | None = None) -> 
         kwargs.update(num_styles=len(style_names), style_names=list(style_names))
     if config.family == "johnson":
         kwargs["width"] = config.width
-    elif config.width != 1.0:  # texture: 8 filters per scale at width 1, as in the paper
+        return FAMILIES[config.family](**kwargs)
+    if config.width != 1.0:  # texture: 8 filters per scale at width 1, as in the paper
         kwargs["channels_per_scale"] = max(1, round(8 * config.width))
+    if config.scales != len(DEFAULT_RATIOS):  # ratios 2**(scales-1), ..., 2, 1
+        kwargs["ratios"] = tuple(2**k for k in reversed(range(config.scales)))
     return FAMILIES[config.family](**kwargs)
 
 

@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from zoo_data import DEFAULT_DATA, eval_photos  # noqa: E402
 
 RECIPE_MODEL = "starry_night_johnson"
-RECIPE_FIELDS = ("family", "norm", "output", "width", "image_size", "batch_size",
-                 "learning_rate", "content_weight", "style_weight", "tv_weight",
+RECIPE_FIELDS = ("family", "norm", "output", "width", "scales", "image_size",
+                 "batch_size", "learning_rate", "content_weight", "style_weight", "tv_weight",
                  "content_layer", "style_layers", "style_size", "seed", "precision")  # fmt: skip
 
 

@@ -45,10 +45,10 @@ from zoo_data import (
     style_metadata,
 )
 
-RECIPE_KEYS = ("family", "norm", "output", "width", "image_size", "batch_size", "steps",
-               "learning_rate", "lr_decay_steps", "content_weight", "style_weight", "tv_weight",
-               "temporal_weight", "content_layer", "style_layers", "style_size", "seed",
-               "precision", "style_shares", "darkening_weight", "darkening_cell",
+RECIPE_KEYS = ("family", "norm", "output", "width", "scales", "image_size", "batch_size",
+               "steps", "learning_rate", "lr_decay_steps", "content_weight", "style_weight",
+               "tv_weight", "temporal_weight", "content_layer", "style_layers", "style_size",
+               "seed", "precision", "style_shares", "darkening_weight", "darkening_cell",
                "patch_weight")  # fmt: skip
 
 

@@ -760,3 +760,33 @@ def test_width_scales_both_families(tmp_path, content_dir, style_path):
         # every layer twice as wide, except the RGB output
         assert wide[-1] == base[-1] == 3
         assert wide[:-1] == [2 * f for f in base[:-1]]
+
+
+def test_scales_set_the_texture_pyramid_and_its_field_of_view(tmp_path, content_dir, style_path):
+    """`scales=4` builds the pyramid of ratios 8, 4, 2, 1; an output pixel then no longer
+    depends on the input 100 px away (the statistics of the norm layers set aside: `none`),
+    while with the paper's six scales it does."""
+    import tensorflow as tf
+
+    from keras_stylize.fit import build_generator
+
+    def pools(model):
+        return [layer.pool_size[0] for layer in model.layers
+                if isinstance(layer, keras.layers.AveragePooling2D)]  # fmt: skip
+
+    def reach(model):  # input pixels the centre output pixel depends on, farthest row away
+        x = tf.Variable(np.random.default_rng(0).uniform(0, 255, (1, 256, 256, 3)), dtype="float32")
+        with tf.GradientTape() as tape:
+            centre = tf.reduce_sum(model(x)[0, 128, 128])
+        rows = np.flatnonzero(np.abs(tape.gradient(centre, x).numpy()[0]).sum(axis=(1, 2)))
+        return max(128 - rows.min(), rows.max() - 128)
+
+    def build(**kwargs):
+        return build_generator(_config(tmp_path, content_dir, style_path, family="texture",
+                                       norm="none", **kwargs))  # fmt: skip
+
+    paper, four = build(), build(scales=4)
+    assert pools(paper) == [32, 16, 8, 4, 2] and pools(four) == [8, 4, 2]
+    assert reach(four) < 100 < reach(paper)
+    with pytest.raises(ValueError, match="texture only"):
+        _config(tmp_path, content_dir, style_path, family="johnson", scales=4)

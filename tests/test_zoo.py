@@ -131,10 +131,12 @@ def test_card_commands_rebuild_the_zoo_architectures(monkeypatch):
         pairs = list(zip(words, [*words[1:], ""], strict=True))
         options = {o: v for o, v in pairs if o.startswith("--") and not v.startswith("--")}
         styles = [Path(v).stem for o, v in pairs if o == "--style"]
-        shaping = {field: options[f"--{field}"] for field in ("family", "norm", "output", "width")
-                   if f"--{field}" in options}  # fmt: skip
+        fields = ("family", "norm", "output", "width", "scales")
+        shaping = {field: options[f"--{field}"] for field in fields if f"--{field}" in options}
         if "width" in shaping:
             shaping["width"] = float(shaping["width"])
+        if "scales" in shaping:
+            shaping["scales"] = int(shaping["scales"])
         # options the command leaves out take FitConfig's defaults, as `fit` would today
         config = FitConfig(style=styles, content="", out="x.keras", **shaping)
         assert card["recipe"]["output"] == config.output, name

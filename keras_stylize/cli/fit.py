@@ -123,6 +123,11 @@ def _content_layer(ctx, param, value: str) -> str:
     help="Filter multiplier (texture: 8 x WIDTH filters per scale).",
 )  # fmt: skip
 @click.option(
+    "--scales", type=click.IntRange(min=1), default=6,
+    help="Texture family: number of scales (pooling ratios 2**(SCALES-1), ..., 2, 1; 6 in "
+    "the paper). Fewer scales give each output pixel a smaller field of view.",
+)  # fmt: skip
+@click.option(
     "--image-size", type=click.IntRange(min=32), default=256, help="Side of the training crops, px."
 )
 @click.option("--batch-size", type=click.IntRange(min=1), default=4)
