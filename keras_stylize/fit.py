@@ -81,7 +81,7 @@ class FitConfig:
     norm: str = "instance"
     output: str = "linear"
     width: float = 1.0
-    scales: int = 6
+    scales: int = len(DEFAULT_RATIOS)  # texture family: 6, as in the paper
     image_size: int = 256
     batch_size: int = 4
     steps: int = 2000
@@ -124,7 +124,7 @@ class FitConfig:
              "steps, steps_per_epoch and batch_size must be >= 1"),
             (self.image_size >= 32, f"image_size must be >= 32, not {self.image_size}"),
             (self.scales >= 1, f"scales must be >= 1, not {self.scales}"),
-            (self.family == "texture" or self.scales == 6,
+            (self.family == "texture" or self.scales == len(DEFAULT_RATIOS),
              "--scales applies to --family texture only"),
             (str(self.out).endswith(".keras"), f"--out must end with .keras: {self.out}"),
             (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}"),
@@ -222,8 +222,7 @@ def build_generator(config: FitConfig, style_names: list[str] | None = None) -> 
         return FAMILIES[config.family](**kwargs)
     if config.width != 1.0:  # texture: 8 filters per scale at width 1, as in the paper
         kwargs["channels_per_scale"] = max(1, round(8 * config.width))
-    if config.scales != len(DEFAULT_RATIOS):  # ratios 2**(scales-1), ..., 2, 1
-        kwargs["ratios"] = tuple(2**k for k in reversed(range(config.scales)))
+    kwargs["ratios"] = tuple(2**k for k in reversed(range(config.scales)))  # ..., 4, 2, 1
     return FAMILIES[config.family](**kwargs)
 
 
