@@ -16,7 +16,8 @@ the run trained on from the zoo model NAME (`fit --warm-start`, all weights; or 
 --from`, some of a multi-style model's styles' own parameters): the model, preview, metrics
 and final losses are replaced, the card's recipe keeps its stages and gets this run as the
 next (`then` of the last stage, see `zoo.stages`: the run's schedule, style shares, the
-recipe settings it changed, the styles it trained, wall time and command), and the total
+recipe settings it changed, the styles it trained, wall time and command, which loads the
+file the previous stage's command wrote: `stage_file`), and the total
 wall time counts every stage; the metrics of styles that render bit-for-bit as before
 (`unchanged_styles`) are kept rather than measured again. Needs the project's data folder
 (`../shared/data` by default, `--data` to change)."""
@@ -119,6 +120,13 @@ def _command(config: dict, files: list[str], out: str, **overrides) -> str:
     return FitConfig(**command_config).command()
 
 
+def stage_file(name: str, stage: int) -> str:
+    """The model file that stage `stage` (1-based) of zoo model `name` writes in its card
+    command: `NAME.keras` for the first, `NAME_stage<k>.keras` after it; stage k's command
+    loads stage k-1's file, so the commands replay the chain as they stand."""
+    return f"{name}.keras" if stage == 1 else f"{name}_stage{stage}.keras"
+
+
 def _weights_record(folder: Path) -> dict:
     from keras_stylize.files import sha256_of
 
@@ -210,7 +218,7 @@ def add(args) -> None:
         optimizer="Adam", data=f"{run['content_images']} photos of shared/data/content",
         vgg19_weights=_without_path(run["vgg19_weights"]), wall_time_seconds=_seconds(run),
         machine=run["machine"], versions=run["versions"],
-        command=_command(config, files, f"{args.name}.keras"),
+        command=_command(config, files, stage_file(args.name, 1)),
     )  # fmt: skip
     card = {
         "name": args.name,
@@ -239,12 +247,14 @@ def add_stage(args, run: dict, files: list[str], folder: Path, data: Path) -> No
     first, config = card["recipe"], run["config"]
     names = [Path(f).name for f in files]
     known = [s["file"] for s in card_styles(card)]
+    count = len(zoo.stages(card))
+    source = stage_file(args.name, count)  # what the last stage's command wrote
     if config.get("init_from"):  # trained some styles' own parameters (fit --from)
         if not set(names) <= set(known):
             raise SystemExit(f"the run trained styles {args.name} does not have")
-        start = {"init_from": f"{args.name}.keras"}
+        start = {"init_from": source}
     elif names == known:  # trained every weight (fit --warm-start)
-        start = {"warm_start": f"{args.name}.keras"}
+        start = {"warm_start": source}
     else:
         raise SystemExit(f"the run's styles are not those of {args.name}, in that order")
     first.setdefault("wall_time_seconds_first_stage", first["wall_time_seconds"])
@@ -255,7 +265,7 @@ def add_stage(args, run: dict, files: list[str], folder: Path, data: Path) -> No
            if key in always or config.get(key) != first.get(key, defaults.get(key))},
         **({"styles_trained": [Path(f).stem for f in files]} if "init_from" in start else {}),
         "wall_time_seconds": _seconds(run), "machine": run["machine"],
-        "command": _command(config, files, f"{args.name}_refined.keras", **start),
+        "command": _command(config, files, stage_file(args.name, count + 1), **start),
     }  # fmt: skip
     first["wall_time_seconds"] = round(first["wall_time_seconds"] + _seconds(run), 1)
     previous = zoo.load(args.name)

@@ -147,6 +147,22 @@ def test_card_commands_rebuild_the_zoo_architectures(monkeypatch):
         ], name
 
 
+def test_card_stage_commands_replay_as_a_chain(monkeypatch):
+    """Each later stage's command loads (`--warm-start` or `--from`) the file the stage
+    before it wrote (`--out`), and no two stages write the same file, so a card's commands
+    run one after the other rebuild the model."""
+    import shlex
+
+    monkeypatch.delenv("KERAS_STYLIZE_ZOO", raising=False)
+    for name in zoo.list():
+        words = [shlex.split(s["command"]) for s in zoo.stages(zoo.info(name))]
+        outs = [w[w.index("--out") + 1] for w in words]
+        assert len(set(outs)) == len(outs), (name, outs)
+        for previous, later in zip(outs, words[1:], strict=False):
+            option = "--from" if "--from" in later else "--warm-start"
+            assert later[later.index(option) + 1] == previous, (name, later)
+
+
 @pytest.mark.slow
 def test_regular_install_packages_the_zoo(tmp_path):
     """A wheel (what `pip install .` installs) carries the zoo, and the zoo resolves there."""
