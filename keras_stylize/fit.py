@@ -51,7 +51,14 @@ from keras_stylize.generators import FAMILIES
 from keras_stylize.generators.extend import add_styles, warm_start
 from keras_stylize.generators.texture_net import DEFAULT_RATIOS
 from keras_stylize.images import list_images
-from keras_stylize.options import DARKENING_CELL, DISTRIBUTE, NORMS, OUTPUTS, PRECISIONS
+from keras_stylize.options import (
+    DARKENING_CELL,
+    DARKENING_RATIO,
+    DISTRIBUTE,
+    NORMS,
+    OUTPUTS,
+    PRECISIONS,
+)
 from keras_stylize.perceptual_loss import PerceptualLoss
 from keras_stylize.precision import float32_copy, resolve
 from keras_stylize.stylization_model import StylizationModel
@@ -96,6 +103,7 @@ class FitConfig:
     kurtosis_limit: float = 40.0
     darkening_weight: float = 0.0
     darkening_cell: int = DARKENING_CELL
+    darkening_ratio: float = DARKENING_RATIO
     patch_weight: float = 0.0
     content_layer: str = DEFAULT_CONTENT_LAYER
     style_layers: list[str] | dict[str, float] = field(
@@ -139,6 +147,8 @@ class FitConfig:
              "loss weights must be >= 0"),
             (self.kurtosis_limit > 0, f"kurtosis_limit must be > 0, not {self.kurtosis_limit}"),
             (self.darkening_cell >= 1, f"darkening_cell must be >= 1, not {self.darkening_cell}"),
+            (0 < self.darkening_ratio <= 1,
+             f"darkening_ratio must be in (0, 1], not {self.darkening_ratio}"),
             (not (self.kurtosis_weight and self.norm == "none"),
              "--kurtosis-weight needs normalization layers (--norm instance or batch)"),
             (bool(self.style), "at least one --style is required"),
@@ -335,6 +345,7 @@ def build_training(config: FitConfig, strategy, start_step: int = 0) -> Training
             temporal_weight=config.temporal_weight, motion_seed=config.seed,
             kurtosis_weight=config.kurtosis_weight, kurtosis_limit=config.kurtosis_limit,
             darkening_weight=config.darkening_weight, darkening_cell=config.darkening_cell,
+            darkening_ratio=config.darkening_ratio,
             patch_weight=config.patch_weight,
         )  # fmt: skip
         model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config)))

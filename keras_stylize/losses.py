@@ -33,6 +33,7 @@ from keras import ops
 
 from keras_stylize.options import (
     DARKENING_CELL,  # squares compared by darkening_penalty
+    DARKENING_RATIO,  # the share of the photo's brightness a square must keep
     PATCH_FIT_EPS,
     PATCH_FIT_RADIUS,
     PATCH_MARGIN,
@@ -41,7 +42,6 @@ from keras_stylize.options import (
     PATCH_RMS_MARGIN,
 )
 
-DARKENING_RATIO = 0.5  # a square may keep half of the photo's brightness without cost
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma of RGB (also `evaluation.luma`)
 
 

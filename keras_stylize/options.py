@@ -10,6 +10,7 @@ DISTRIBUTE = ("none", "mirrored", "multiworker")  # tf.distribute strategies for
 EXPORT_FORMATS = ("savedmodel", "tflite", "tfjs")  # keras_stylize.export formats
 QUANTIZE = ("none", "float16", "dynamic", "int8")  # weight/activation quantization
 DARKENING_CELL = 16  # side of the darkening penalty's squares, px (keras_stylize.losses)
+DARKENING_RATIO = 0.5  # a square may keep this share of the photo's brightness without cost
 PATCH_RADIUS = 10  # patches: the unexplained colour is averaged over 21 px squares
 PATCH_FIT_RADIUS = 40  # the local colour fit of the photo spans 81 px squares
 PATCH_FIT_EPS = 100.0  # its ridge regularization, grey levels squared

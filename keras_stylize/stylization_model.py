@@ -18,7 +18,7 @@ import tensorflow as tf
 from keras_stylize.layers import ConditionalInstanceNormalization, InstanceNormalization
 from keras_stylize.losses import darkening_penalty, kurtosis_penalty, patch_penalty, temporal_loss
 from keras_stylize.motion import move, random_motion
-from keras_stylize.options import DARKENING_CELL
+from keras_stylize.options import DARKENING_CELL, DARKENING_RATIO
 from keras_stylize.perceptual_loss import PerceptualLoss
 
 
@@ -58,6 +58,9 @@ class StylizationModel(keras.Model):
             darker than the photo, the near-black blots; 0: none).
         darkening_cell: side of that penalty's squares, px (smaller squares also see
             small dark objects painted black).
+        darkening_ratio: the share of the photo's brightness below which a square is
+            penalized (lower: only regions painted near-black cost, the style's own
+            dark palette is spared).
         patch_weight: weight of `losses.patch_penalty` (blob-sized patches that no local
             colour mapping of the photo explains, such as stray stars; 0: none).
     """
@@ -73,6 +76,7 @@ class StylizationModel(keras.Model):
         kurtosis_limit: float = 40.0,
         darkening_weight: float = 0.0,
         darkening_cell: int = DARKENING_CELL,
+        darkening_ratio: float = DARKENING_RATIO,
         patch_weight: float = 0.0,
         **kwargs: Any,
     ) -> None:
@@ -112,6 +116,7 @@ class StylizationModel(keras.Model):
         self.feature_model = self._feature_model() if self.kurtosis_weight else None
         self.darkening_weight = float(darkening_weight)
         self.darkening_cell = int(darkening_cell)
+        self.darkening_ratio = float(darkening_ratio)
         self.darkening_tracker = keras.metrics.Mean(name="darkening_loss")
         self.patch_weight = float(patch_weight)
         self.patch_tracker = keras.metrics.Mean(name="patch_loss")
@@ -183,7 +188,9 @@ class StylizationModel(keras.Model):
             parts["kurtosis_loss"] = kurtosis_penalty(features, self.kurtosis_limit)
             parts["loss"] = parts["loss"] + self.kurtosis_weight * parts["kurtosis_loss"]
         if self.darkening_weight:
-            parts["darkening_loss"] = darkening_penalty(images, generated, cell=self.darkening_cell)
+            parts["darkening_loss"] = darkening_penalty(
+                images, generated, ratio=self.darkening_ratio, cell=self.darkening_cell
+            )
             parts["loss"] = parts["loss"] + self.darkening_weight * parts["darkening_loss"]
         if self.patch_weight:
             parts["patch_loss"] = patch_penalty(images, generated)

@@ -50,7 +50,7 @@ RECIPE_KEYS = ("family", "norm", "output", "width", "scales", "image_size", "bat
                "steps", "learning_rate", "lr_decay_steps", "content_weight", "style_weight",
                "tv_weight", "temporal_weight", "content_layer", "style_layers", "style_size",
                "seed", "precision", "style_shares", "darkening_weight", "darkening_cell",
-               "patch_weight")  # fmt: skip
+               "darkening_ratio", "patch_weight")  # fmt: skip
 
 
 def measure(card: dict, generator, data: Path, size: int = 512, known: dict | None = None) -> dict:

@@ -378,6 +378,12 @@ def test_darkening_penalty_in_training(rng):
     assert fine != pytest.approx(coarse, rel=1e-3)
     parts = small._batch_losses(images, None, training=True)
     np.testing.assert_allclose(parts["darkening_loss"], fine, rtol=1e-4)
+    # A lower ratio (fit --darkening-ratio) lets squares lose more brightness for free.
+    lenient = StylizationModel(generator, _loss(rng), darkening_weight=3.0, darkening_ratio=0.2)
+    strict, low = (float(darkening_penalty(images, generated, ratio=r)) for r in (0.5, 0.2))
+    assert low < strict
+    parts = lenient._batch_losses(images, None, training=True)
+    np.testing.assert_allclose(parts["darkening_loss"], low, rtol=1e-4)
 
 
 def test_patch_penalty_in_training(rng, tmp_path, content_dir, style_path):
@@ -411,10 +417,13 @@ def test_fit_from_trains_a_style_it_has_and_adds_a_new_one(tmp_path, content_dir
     again = _config(tmp_path, content_dir, style_path, family="johnson", width=0.25,
                     style=[str(second), str(third)], steps=2, init_from=base.out,
                     out=str(tmp_path / "again.keras"), learning_rate=1e-2,
-                    darkening_weight=2.0)  # fmt: skip
+                    darkening_weight=2.0, darkening_ratio=0.3)  # fmt: skip
     summary = fit_style(again, verbose=0)
     assert "darkening_loss" in summary["final_metrics"]
     assert "--darkening-weight 2.0" in again.command()
+    assert "--darkening-ratio 0.3" in again.command()
+    with pytest.raises(ValueError, match="darkening_ratio"):
+        _config(tmp_path, content_dir, style_path, darkening_ratio=0.0)
     old = keras.saving.load_model(base.out, safe_mode=True)
     new = keras.saving.load_model(again.out, safe_mode=True)
     assert new.get_layer("style_mix").style_names == ["style", "second", "third"]

@@ -8,6 +8,7 @@ import click
 
 from keras_stylize.options import (
     DARKENING_CELL,
+    DARKENING_RATIO,
     DISTRIBUTE,
     FAMILIES,
     NORMS,
@@ -166,13 +167,20 @@ def _content_layer(ctx, param, value: str) -> str:
 )  # fmt: skip
 @click.option(
     "--darkening-weight", type=click.FloatRange(min=0), default=0.0,
-    help="Weight of a penalty on regions painted darker than half the photo's brightness "
-    "(in squares of --darkening-cell px; against near-black blots where the photo is not "
-    "dark; 0: off).",
+    help="Weight of a penalty on regions painted darker than --darkening-ratio of the "
+    "photo's brightness (in squares of --darkening-cell px; against near-black blots where "
+    "the photo is not dark; 0: off).",
 )  # fmt: skip
 @click.option(
     "--darkening-cell", type=click.IntRange(min=1), default=DARKENING_CELL,
     help="Side of the darkening penalty's squares, px (smaller: small dark objects count).",
+)  # fmt: skip
+@click.option(
+    "--darkening-ratio", type=click.FloatRange(min=0, max=1, min_open=True),
+    default=DARKENING_RATIO,
+    help="Share of the photo's brightness a square must keep; below it the darkening "
+    "penalty counts (lower: only near-black painting costs, the style's dark palette is "
+    "spared).",
 )  # fmt: skip
 @click.option(
     "--patch-weight", type=click.FloatRange(min=0), default=0.0,
