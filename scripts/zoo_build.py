@@ -2,6 +2,7 @@
 
     python scripts/zoo_build.py add NAME --model RUN.keras [--description TEXT]
     python scripts/zoo_build.py add NAME --model RUN.keras --after [--description TEXT]
+    python scripts/zoo_build.py add ... --no-metrics      # a stage more stages follow at once
     python scripts/zoo_build.py measure NAME [NAME ...]   # recompute a card's metrics
     python scripts/zoo_build.py docs                      # README "Models" table + docs/zoo.jpg
 
@@ -176,9 +177,17 @@ def unchanged_styles(old, new) -> list[str]:
     return same
 
 
-def _finish(card: dict, generator, data: Path, folder: Path, known: dict | None = None) -> None:
+def _finish(
+    card: dict, generator, data: Path, folder: Path, known: dict | None = None, metrics: bool = True
+) -> None:
     """Writes the preview, measures the metrics (keeping `known` per-style records),
-    writes the card and prints the metrics."""
+    writes the card and prints the metrics. `metrics=False` (`add --no-metrics`, a stage
+    that more stages will follow at once): writes the card only, without preview or
+    metrics, which the next `add --after` writes."""
+    if not metrics:
+        card.pop("metrics", None)
+        _write_card(folder, card)
+        return
     preview(generator, card, data, folder / "preview.jpg")
     card["metrics"] = measure(card, generator, data, known=known)
     _write_card(folder, card)
@@ -234,7 +243,7 @@ def add(args) -> None:
         "created": datetime.date.today().isoformat(),
         "python": platform.python_version(),
     }
-    _finish(card, generator, data, folder)
+    _finish(card, generator, data, folder, metrics=not args.no_metrics)
 
 
 def add_stage(args, run: dict, files: list[str], folder: Path, data: Path) -> None:
@@ -271,14 +280,14 @@ def add_stage(args, run: dict, files: list[str], folder: Path, data: Path) -> No
     previous = zoo.load(args.name)
     generator = _install_model(args.model, folder)
     same = unchanged_styles(previous, generator)
-    known = {name: card["metrics"]["per_style"][name] for name in same}
+    known = {name: card["metrics"]["per_style"][name] for name in same if "metrics" in card}
     card.update(
         parameters=int(generator.count_params()), weights=_weights_record(folder),
         final_training_losses=run["final_metrics"], created=datetime.date.today().isoformat(),
     )  # fmt: skip
     if args.description:
         card["description"] = args.description
-    _finish(card, generator, data, folder, known=known)
+    _finish(card, generator, data, folder, known=known, metrics=not args.no_metrics)
 
 
 def remeasure(args) -> None:
@@ -352,6 +361,11 @@ def main() -> None:
         "--after",
         action="store_true",
         help="the run trained on from zoo model NAME: add it as a second stage",
+    )
+    p.add_argument(
+        "--no-metrics",
+        action="store_true",
+        help="more stages follow at once: skip the preview and metrics (the next add writes them)",
     )
     p = sub.add_parser("measure")
     p.add_argument("names", nargs="+")
