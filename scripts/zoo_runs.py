@@ -48,7 +48,12 @@ def main() -> int:
     resume.add_argument("folder")
     args = parser.parse_args()
     if args.command == "status":
+        from keras_stylize.callbacks import CHECKPOINT_FILE
+
         for folder in sorted(p for p in (ROOT / "checkpoints").iterdir() if p.is_dir()):
+            if not (folder / CHECKPOINT_FILE).is_file():
+                print(f"{folder.name}: run.json only (a finished stage's record)")
+                continue
             meta, config, _ = _config(folder)
             print(f"{folder.name}: step {meta['iterations']}/{config.steps}, "
                   f"{meta['train_seconds'] / 60:.0f} min trained")  # fmt: skip
