@@ -279,8 +279,8 @@ def add_stage(args, run: dict, files: list[str], folder: Path, data: Path) -> No
     first["wall_time_seconds"] = round(first["wall_time_seconds"] + _seconds(run), 1)
     previous = zoo.load(args.name)
     generator = _install_model(args.model, folder)
-    same = unchanged_styles(previous, generator)
-    known = {name: card["metrics"]["per_style"][name] for name in same if "metrics" in card}
+    same = unchanged_styles(previous, generator) if "metrics" in card else []  # none to keep
+    known = {name: card["metrics"]["per_style"][name] for name in same}
     card.update(
         parameters=int(generator.count_params()), weights=_weights_record(folder),
         final_training_losses=run["final_metrics"], created=datetime.date.today().isoformat(),
