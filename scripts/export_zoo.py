@@ -32,7 +32,7 @@ def main() -> int:
         jobs = [("tflite", "float16", folder / f"{name}_float16.tflite"),
                 ("tfjs", "float16", folder / f"{name}_tfjs")]  # fmt: skip
         for fmt, quantization, out in jobs:
-            record = export_model(name, out, fmt, quantization)
+            record = export_model(name, out, fmt, quantization, overwrite=True)
             psnr = record["agreement"]["psnr_db"]
             print(f"{out.relative_to(ROOT)}: {sum(record['files'].values()):,} bytes, "
                   f"PSNR {psnr:.1f} dB")  # fmt: skip

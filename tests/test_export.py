@@ -179,3 +179,77 @@ def test_multi_style_exports_take_style_weights(fmt, tmp_path, multi_style):
         assert psnr is None or psnr > 40  # None: identical
         outputs.append(got)
     assert np.abs(outputs[0] - outputs[1]).mean() > 1.0  # the style input is used
+
+
+def _export_cli(*args):
+    from click.testing import CliRunner
+
+    from keras_stylize.cli import main
+
+    return CliRunner().invoke(main, ["export", *map(str, args)])
+
+
+def test_export_never_replaces_a_folder_that_is_not_an_export(tmp_path, model_path, monkeypatch):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "holiday.jpg").write_bytes(b"precious")
+    for extra in ([], ["--overwrite"]):
+        result = _export_cli(model_path, "--format", "savedmodel", "-o", photos, *extra)
+        assert result.exit_code == 2 and "photos" in result.stderr, result.output
+        assert len(result.stderr.strip().splitlines()) == 1
+    monkeypatch.chdir(photos)
+    result = _export_cli(model_path, "--format", "tfjs", "-o", ".", "--overwrite")
+    assert result.exit_code == 2
+    assert (photos / "holiday.jpg").read_bytes() == b"precious"
+    with pytest.raises(ValueError, match="not an earlier savedmodel export"):
+        export_model(model_path, photos, "savedmodel", overwrite=True)
+    assert (photos / "holiday.jpg").read_bytes() == b"precious"
+
+
+def test_export_replaces_an_earlier_export_only_with_overwrite(tmp_path, generator):
+    out = tmp_path / "g.tflite"
+    export_model(generator, out, "tflite")
+    first = out.read_bytes()
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        export_model(generator, out, "tflite", "float16")
+    assert out.read_bytes() == first
+    export_model(generator, out, "tflite", "float16", overwrite=True)
+    assert out.read_bytes() != first
+
+
+def test_export_never_writes_onto_its_model(tmp_path, model_path):
+    model = tmp_path / "my_model.keras"
+    model.write_bytes(model_path.read_bytes())
+    for extra in ([], ["--overwrite"]):
+        result = _export_cli(model, "--format", "tflite", "-o", model, *extra)
+        assert result.exit_code == 2 and "input" in result.stderr, result.output
+    assert model.read_bytes() == model_path.read_bytes()
+    result = _export_cli(model, "--format", "savedmodel", "-o", tmp_path, "--overwrite")
+    assert result.exit_code == 2 and model.read_bytes() == model_path.read_bytes()
+
+
+def test_export_options_are_checked_before_any_work(tmp_path, model_path, monkeypatch):
+    import keras_stylize.inference as inference
+
+    def never(*args, **kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(inference, "load_generator", never)
+    cases = [(["--format", "tflite", "--quantize", "int8"], "--representative"),
+             (["--format", "tfjs", "--quantize", "int8"], "TF.js quantization"),
+             (["--format", "savedmodel", "--size", "64x64"], "SavedModel")]  # fmt: skip
+    for args, message in cases:
+        result = _export_cli(model_path, *args, "-o", tmp_path / "x.out")
+        assert result.exit_code == 2 and message in result.stderr, result.output
+        assert result.stderr.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_cli_keeps_converter_logs_off_stderr(tmp_path, model_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_stylize.cli", "export", str(model_path), "--format",
+         "tflite", "-o", str(tmp_path / "g.tflite")],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr == ""

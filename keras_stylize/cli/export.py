@@ -61,12 +61,23 @@ def _representative(content: str | None, size: tuple[int, int] | None, count: in
     help="Folder of content images for --quantize int8.",
 )
 @click.option("-o", "--output", required=True, help="Output path (for --format all: a folder).")
-def export(model, fmt, quantize, size, representative, output) -> None:
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace an existing output file, or a folder holding an earlier export of the "
+    "same format (any other folder is never replaced).",
+)
+def export(model, fmt, quantize, size, representative, output, overwrite) -> None:
     """Export MODEL (a .keras file or zoo name) and verify it against Keras.
 
-    A JSON sidecar (<output>.json) records the agreement (max abs diff, PSNR).
+    A JSON sidecar (<output>.json) records the agreement (max abs diff, PSNR). Options and
+    outputs are checked before any work; an existing output needs --overwrite.
     """
-    from keras_stylize.export import ExportMismatchError, export_model
+    import os
+
+    from keras_stylize.cli.quiet import quiet_stderr
+    from keras_stylize.export import ExportMismatchError, check_export, export_model
+    from keras_stylize.export.verify import check_export_output
 
     fixed = _size(size)
     jobs = [(fmt, quantize, output)]
@@ -77,13 +88,25 @@ def export(model, fmt, quantize, size, representative, output) -> None:
                 ("tflite", "none", str(folder / f"{stem}_float32.tflite")),
                 ("tflite", "float16", str(folder / f"{stem}_float16.tflite")),
                 ("tfjs", "float16", str(folder / f"{stem}_tfjs"))]  # fmt: skip
+    inputs = (model if os.path.exists(model) else None, representative)
+    try:
+        for job_fmt, job_quant, job_out in jobs:
+            check_export(job_fmt, job_quant, fixed if fmt != "all" else None,
+                         bool(representative))  # fmt: skip
+            check_export_output(job_out, job_fmt, overwrite, inputs)
+    except (ValueError, OSError) as exc:
+        click.echo(f"error: {' '.join(str(exc).split())}", err=True)
+        sys.exit(2)
     failed = False
+    quiet = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3") != "0"  # unless --verbose
     for job_fmt, job_quant, job_out in jobs:
         try:
-            record = export_model(
-                model, job_out, job_fmt, job_quant, fixed if job_fmt == "tflite" else None,
-                _representative(representative, fixed),
-            )  # fmt: skip
+            with quiet_stderr(quiet):
+                record = export_model(
+                    model, job_out, job_fmt, job_quant, fixed if job_fmt == "tflite" else None,
+                    _representative(representative, fixed) if job_quant == "int8" else None,
+                    overwrite=overwrite,
+                )  # fmt: skip
         except (ExportMismatchError, ValueError, OSError, LookupError, RuntimeError) as exc:
             click.echo(f"error: {job_out}: {' '.join(str(exc).split())}", err=True)
             failed = True

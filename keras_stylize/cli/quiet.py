@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -43,6 +44,27 @@ def import_tensorflow_quietly() -> None:
 
         tf.config.list_physical_devices("GPU")  # where cuInit runs and complains
     finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+@contextlib.contextmanager
+def quiet_stderr(enabled: bool = True):
+    """Points file descriptor 2 at /dev/null inside the block (TensorFlow's converters log
+    from C++ straight to it, whatever the log level); a no-op unless `enabled`. Python
+    exceptions still reach the caller, after stderr is restored."""
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)

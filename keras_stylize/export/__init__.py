@@ -6,6 +6,10 @@ whether the input size is resizable, file sizes, and the measured agreement with
 a fixed test image (max abs difference, PSNR in dB). Exports missing their PSNR target
 (40 dB for float32/float16, 30 dB for int8 variants) are refused: nothing is written.
 
+An existing output is replaced only with `overwrite=True`, and an existing folder only if it
+is an earlier export in the same format (its sidecar says so); an output is never the
+model itself. Options and outputs are checked before any work (`check_export`).
+
 Formats: "savedmodel" (`export.saved_model`), "tflite" (`export.tflite`), "tfjs"
 (`export.tfjs`, needs the `[tfjs]` extra, Node.js and `npm ci` in `web`).
 """
@@ -20,12 +24,41 @@ import keras
 
 from keras_stylize.export.saved_model import export_saved_model
 from keras_stylize.export.tflite import QUANTIZATIONS, export_tflite
-from keras_stylize.export.verify import ExportMismatchError, source_record, write_sidecar
+from keras_stylize.export.verify import (
+    ExportMismatchError,
+    check_export_output,
+    source_record,
+    write_sidecar,
+)
 from keras_stylize.options import EXPORT_FORMATS
 
 FORMATS = EXPORT_FORMATS
 
-__all__ = ["FORMATS", "QUANTIZATIONS", "ExportMismatchError", "export_model"]
+__all__ = ["FORMATS", "QUANTIZATIONS", "ExportMismatchError", "check_export", "export_model"]
+
+_TFJS_QUANTIZATIONS = ("none", "float16")
+
+
+def check_export(
+    fmt: str,
+    quantization: str = "none",
+    size: tuple[int, int] | None = None,
+    representative: bool = False,
+) -> None:
+    """Raises ValueError (one line) for options that do not go together; cheap, so callers
+    check before loading or converting anything."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"quantization must be one of {QUANTIZATIONS}, not {quantization!r}")
+    if fmt == "savedmodel" and (quantization != "none" or size is not None):
+        raise ValueError("SavedModel exports take no quantization and no fixed size")
+    if fmt == "tfjs" and size is not None:
+        raise ValueError("TF.js exports are always resizable; --size is for TFLite")
+    if fmt == "tfjs" and quantization not in _TFJS_QUANTIZATIONS:
+        raise ValueError(f"TF.js quantization must be one of {_TFJS_QUANTIZATIONS}")
+    if quantization == "int8" and fmt == "tflite" and not representative:
+        raise ValueError("--quantize int8 needs --representative FOLDER of content images")
 
 
 def _provenance(model: keras.Model | str | os.PathLike) -> dict:
@@ -48,28 +81,27 @@ def export_model(
     quantization: str = "none",
     size: tuple[int, int] | None = None,
     representative_images=None,
+    overwrite: bool = False,
 ) -> dict:
     """Exports `model` (a `keras.Model`, `.keras` path or zoo name) to `out`; returns the
-    sidecar record (also written to `<out>.json`)."""
+    sidecar record (also written to `<out>.json`). `overwrite` allows replacing an
+    existing file, or a folder holding an earlier export in `fmt`."""
     from keras_stylize.inference import load_generator
 
-    if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
+    check_export(fmt, quantization, size, representative_images is not None)
+    source = None if isinstance(model, keras.Model) else str(model)
+    check_export_output(out, fmt, overwrite, inputs=(source,))
     generator = load_generator(model)
     provenance = _provenance(model)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     if fmt == "savedmodel":
-        if quantization != "none" or size is not None:
-            raise ValueError("SavedModel exports take no quantization and no fixed size")
-        record = export_saved_model(generator, out)
+        record = export_saved_model(generator, out, overwrite)
     elif fmt == "tfjs":
         from keras_stylize.export.tfjs import export_tfjs
 
-        if size is not None:
-            raise ValueError("TF.js exports are always resizable; --size is for TFLite")
-        record = export_tfjs(generator, out, quantization)
+        record = export_tfjs(generator, out, quantization, overwrite)
     else:
-        record = export_tflite(generator, out, quantization, size, representative_images)
+        record = export_tflite(generator, out, quantization, size, representative_images, overwrite)
     record = {**provenance, **record,
               "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "keras": keras.__version__}  # fmt: skip

@@ -32,9 +32,12 @@ from keras_stylize.model_graph import fuse_upsampling
 from keras_stylize.runner import forward, input_specs
 
 
-def export_saved_model(generator: keras.Model, out: str | os.PathLike) -> dict:
+def export_saved_model(
+    generator: keras.Model, out: str | os.PathLike, overwrite: bool = False
+) -> dict:
     """Writes a SavedModel folder at `out` (atomically: staged, verified, then renamed)
-    and returns its verification record."""
+    and returns its verification record. An existing `out` is replaced only with
+    `overwrite` and only if it is an earlier SavedModel export (`verify.replace_directory`)."""
     out = Path(out)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -68,7 +71,7 @@ def export_saved_model(generator: keras.Model, out: str | os.PathLike) -> dict:
         as_bytes = loaded.serving_default(tf.constant(image.astype(np.uint8)), *extra).numpy()
         if as_bytes.dtype != np.uint8 or as_bytes.shape != image.shape:
             raise RuntimeError("SavedModel uint8 signature returned the wrong type or shape")
-        replace_directory(target, out)
+        replace_directory(target, out, "savedmodel", overwrite)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return {

@@ -90,9 +90,15 @@ def run_tfjs_node(
     return output, json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def export_tfjs(generator: keras.Model, out: str | os.PathLike, quantization: str = "none") -> dict:
+def export_tfjs(
+    generator: keras.Model,
+    out: str | os.PathLike,
+    quantization: str = "none",
+    overwrite: bool = False,
+) -> dict:
     """Converts `generator` to a TF.js graph model folder `out`, verifies it in Node,
-    then moves it into place; returns the verification record."""
+    then moves it into place (an existing `out` only with `overwrite`, and only an earlier
+    TF.js export); returns the verification record."""
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"TF.js quantization must be one of {QUANTIZATIONS}, not {quantization!r}")
     out = Path(out)
@@ -131,7 +137,7 @@ def export_tfjs(generator: keras.Model, out: str | os.PathLike, quantization: st
 
             names = json.dumps(style_names(generator))
             (converted / "styles.json").write_text(names + "\n")
-        replace_directory(converted, out)
+        replace_directory(converted, out, "tfjs", overwrite)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return {

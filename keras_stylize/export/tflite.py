@@ -123,9 +123,10 @@ def export_tflite(
     quantization: str = "none",
     size: tuple[int, int] | None = None,
     representative_images: Callable[[], Iterable[np.ndarray]] | None = None,
+    overwrite: bool = False,
 ) -> dict:
     """Converts, verifies against Keras with the LiteRT interpreter, then writes `out`
-    atomically; returns the verification record."""
+    atomically (an existing file only with `overwrite`); returns the verification record."""
     content = convert_tflite(generator, quantization, size, representative_images)
 
     def check(image: np.ndarray, what: str) -> dict:
@@ -141,7 +142,7 @@ def export_tflite(
     result = check(test_image(*(size or (256, 256))), f"TFLite ({quantization})")
     if size is None:  # a resizable file must also work at a second, odd size
         result["at_67x91"] = check(test_image(67, 91), f"TFLite ({quantization}) at 67x91")
-    atomic_write_bytes(out, content)
+    atomic_write_bytes(out, content, overwrite=overwrite)
     return {
         "format": "tflite",
         "quantization": quantization,

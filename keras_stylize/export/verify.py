@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from keras_stylize.files import atomic_write_bytes, sha256_of
+from keras_stylize.files import atomic_write_bytes, check_output, publish_directory, sha256_of
 
 PSNR_TARGETS = {"none": 40.0, "float16": 40.0, "dynamic": 30.0, "int8": 30.0}
 
@@ -99,18 +98,57 @@ def file_sizes(path: str | os.PathLike) -> dict[str, int]:
     }
 
 
-def replace_directory(staged: str | os.PathLike, out: str | os.PathLike) -> None:
-    """Moves a verified, fully written folder `staged` to `out` (same file system),
-    replacing an older export there. A reader never sees a partial export."""
-    out = Path(out)
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(staged, out)
+def sidecar_path(out: str | os.PathLike) -> Path:
+    """The JSON sidecar of an export: `<out>.json`."""
+    return Path(str(out).rstrip("/") + ".json")
+
+
+def is_previous_export(out: str | os.PathLike, fmt: str) -> bool:
+    """True if `out` has the sidecar of a keras_stylize export in format `fmt`."""
+    try:
+        record = json.loads(sidecar_path(out).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("format") == fmt and "agreement" in record
+
+
+def check_export_output(
+    out: str | os.PathLike, fmt: str, overwrite: bool = False, inputs: tuple = ()
+) -> None:
+    """Before any work: `out` and its sidecar are none of `inputs` (the model, the
+    representative images) and exist only with `overwrite`; an existing folder is
+    replaced only if it is an earlier export in `fmt` (never, e.g., a folder of photos).
+
+    Raises:
+        ValueError, files.OutputExistsError: one line naming the path.
+    """
+    folder = fmt != "tflite"
+    check_output(out, inputs, overwrite, folder=folder)
+    check_output(sidecar_path(out), inputs, overwrite=True)
+    if not overwrite and sidecar_path(out).exists():
+        raise FileExistsError(f"{sidecar_path(out)} exists (use --overwrite)")
+    if os.path.lexists(out):
+        if folder and not (Path(out).is_dir() and is_previous_export(out, fmt)):
+            raise ValueError(
+                f"{out} exists and is not an earlier {fmt} export of keras_stylize; "
+                "it is never replaced: choose another output"
+            )
+        if not folder and Path(out).is_dir():
+            raise ValueError(f"{out} is a folder; a TFLite export is a file")
+
+
+def replace_directory(
+    staged: str | os.PathLike, out: str | os.PathLike, fmt: str, overwrite: bool = False
+) -> None:
+    """Moves a verified, fully written folder `staged` to `out` (same file system). An
+    existing `out` is replaced only with `overwrite` and only if it is an earlier export
+    in `fmt` (`is_previous_export`). A reader never sees a partial export."""
+    publish_directory(staged, out, overwrite, lambda path: is_previous_export(path, fmt))
 
 
 def write_sidecar(path: str | os.PathLike, record: dict) -> Path:
     """Writes `record` as JSON next to the export (`<export>.json`), atomically."""
-    sidecar = Path(str(path).rstrip("/") + ".json")
+    sidecar = sidecar_path(path)
     atomic_write_bytes(sidecar, (json.dumps(record, indent=2) + "\n").encode())
     return sidecar
 
