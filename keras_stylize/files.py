@@ -134,7 +134,7 @@ def check_output(
         if item is None or str(item) == "-" or not os.path.exists(item):
             continue
         if same_path(output, item) or (folder and is_within(item, output)):
-            raise ValueError(f"output {output} would overwrite the input {item}")
+            raise ValueError(f"output {output} would overwrite an input ({item})")
     if not overwrite and os.path.lexists(output):
         raise _exists_error(output)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import threading
 from pathlib import Path
 from typing import IO
@@ -87,7 +88,7 @@ def open_image(
         image = _open_with_limit(source, limit)
         if limit is not None and image.width * image.height > limit:
             raise Image.DecompressionBombError(
-                f"{image.width}x{image.height} pixels exceeds the limit of {limit}"
+                f"{image.width}x{image.height} pixels exceeds the limit of {limit:,}"
             )
         if getattr(image, "n_frames", 1) > 1:
             image.seek(0)
@@ -99,8 +100,12 @@ def open_image(
         image = ImageOps.exif_transpose(image)
         return to_rgb(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        reason = str(exc)
+        pixels = re.search(r"\((\d+) pixels\)", reason)  # Pillow's, which quotes 2x the limit
+        if pixels:
+            reason = f"{int(pixels.group(1)):,} pixels exceeds the limit of {limit:,}"
         raise ImageReadError(
-            f"{name}: image too large ({exc}); raise the limit with --max-pixels"
+            f"{name}: image too large ({reason}); raise the limit with --max-pixels"
         ) from None
     except ImageReadError:
         raise
@@ -134,10 +139,17 @@ def list_images(
     root: str | os.PathLike, recursive: bool = True, extensions: tuple[str, ...] = IMAGE_EXTENSIONS
 ) -> list[Path]:
     """Image files (by extension, case-insensitive; other `extensions` if given) under
-    `root`, sorted by path."""
+    `root`, sorted by path. Hidden files and folders (names starting with a dot) are
+    skipped: among them the temporary files of an interrupted write."""
     root = Path(root)
     pattern = "**/*" if recursive else "*"
-    return sorted(p for p in root.glob(pattern) if p.is_file() and p.suffix.lower() in extensions)
+    return sorted(
+        p
+        for p in root.glob(pattern)
+        if p.is_file()
+        and p.suffix.lower() in extensions
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
 
 
 def format_for(path: str | os.PathLike) -> str:

@@ -114,9 +114,13 @@ def style_vector(generator: keras.Model, style: Any = None) -> np.ndarray | None
         weights = given
     if not np.all(np.isfinite(weights)) or np.any(weights < 0):
         raise ValueError(f"style weights must be finite and non-negative; {valid}")
-    if weights.sum() <= 0:
+    with np.errstate(over="ignore"):
+        total = weights.sum()
+    if total <= 0:
         raise ValueError(f"style weights are all zero; {valid}")
-    return (weights / weights.sum()).astype(np.float32)
+    if not np.isfinite(total):
+        raise ValueError(f"style weights are too large (their sum overflows); {valid}")
+    return (weights / total).astype(np.float32)
 
 
 def _as_image(image: Any, max_pixels: int | None) -> tuple[Image.Image, Image.Image | None]:

@@ -8,13 +8,13 @@ The output container follows the output file's extension (`.mp4`, `.mov`, `.mkv`
 `.webm`: VP9) and is written to a temporary file beside it and renamed at the end, so a
 failed or interrupted run never leaves a half-written video in place. Packets that fail to
 decode (a corrupt frame in the middle) are skipped, counted and reported; the rest of the
-clip is still processed.
+clip is still processed. Frames must be at least `generators.MIN_SIZE` (32) px on each
+side, as images must, and keep one size throughout the clip.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -158,6 +158,8 @@ def stylize_video(
         VideoError: unreadable input (no video stream, no frames, undecodable), an output
             that exists or would replace the input, or no encoder for the extension.
     """
+    from keras_stylize.files import OutputExistsError, atomic_write, check_output
+    from keras_stylize.generators import MIN_SIZE
     from keras_stylize.inference import (
         finish,
         load_generator,
@@ -172,10 +174,10 @@ def stylize_video(
     source, target = Path(source), Path(target)
     if not source.is_file():
         raise VideoError(f"{source}: no such file")
-    if target.exists() and target.resolve() == source.resolve():
-        raise VideoError(f"{source}: output {target} would overwrite the input")
-    if target.exists() and not overwrite:
-        raise VideoError(f"{source}: {target} exists (use --overwrite)")
+    try:
+        check_output(target, [source], overwrite)
+    except (ValueError, OutputExistsError) as exc:
+        raise VideoError(f"{source}: {exc}") from None
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength must be in [0, 1]. Received: {strength}")
     generator = load_generator(model)
@@ -189,10 +191,8 @@ def stylize_video(
         raise VideoError(f"{source}: not a readable video ({_one_line(exc)})") from None
     report = VideoReport(str(source), str(target))
     started = time.time()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    try:
+
+    def write(tmp: str) -> None:
         with container:
             video_in = next((s for s in container.streams if s.type == "video"), None)
             if video_in is None:
@@ -230,9 +230,21 @@ def stylize_video(
                     continue
                 for frame in frames:
                     if writer.container is None:
+                        if min(frame.width, frame.height) < MIN_SIZE:
+                            raise VideoError(
+                                f"{source}: frames of {frame.width}x{frame.height} px are "
+                                f"too small; videos need at least {MIN_SIZE} px on each side"
+                            )
                         writer.open(frame)
                         report.width, report.height = frame.width, frame.height
                         report.rotation = int(frame.rotation or 0)
+                    elif (frame.width, frame.height) != (report.width, report.height):
+                        at = report.frames + len(batch)
+                        raise VideoError(
+                            f"{source}: the frame size changes from {report.width}x"
+                            f"{report.height} to {frame.width}x{frame.height} at frame {at}; "
+                            "videos must keep one size"
+                        )
                     batch.append(frame)
                     if len(batch) >= batch_size:
                         flush()
@@ -240,12 +252,13 @@ def stylize_video(
             writer.close()
         if report.frames == 0:
             raise VideoError(f"{source}: no decodable video frames")
-        os.replace(tmp, target)
+
+    try:
+        atomic_write(target, write, suffix=target.suffix, overwrite=overwrite)
+    except OutputExistsError as exc:
+        raise VideoError(f"{source}: {exc}") from None
     except (av.error.FFmpegError, OSError) as exc:
         raise VideoError(f"{source}: {_one_line(exc)}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     report.seconds = time.time() - started
     return report
 

@@ -45,3 +45,28 @@ def test_blend_strip_goes_from_one_style_to_the_other(two_styles):
 def test_style_sheet_has_the_photo_and_every_style(two_styles):
     sheet = style_sheet(Image.open(PHOTO), [("two", two_styles)], tile=64, columns=4)
     assert sheet.size == (3 * 64, 64 + LABEL_HEIGHT)
+
+
+def test_sheet_never_writes_onto_its_photo_or_model(tmp_path):
+    from click.testing import CliRunner
+
+    from keras_stylize.cli import main
+
+    from .conftest import write_image
+
+    photo = write_image(tmp_path / "photo.jpg", size=(64, 64))
+    original = photo.read_bytes()
+    model = tmp_path / "g.keras"
+    johnson_generator(width=0.25).save(model)
+    saved = model.read_bytes()
+    for out in (photo, tmp_path / "." / "photo.jpg"):
+        result = CliRunner().invoke(main, ["sheet", str(photo), "-o", str(out), "-m", str(model),
+                                           "--tile", "64", "--overwrite"])  # fmt: skip
+        assert result.exit_code == 1 and "overwrite an input" in result.stderr, result.output
+    assert photo.read_bytes() == original
+    link = tmp_path / "link.jpg"
+    link.symlink_to(photo)
+    result = CliRunner().invoke(main, ["sheet", str(photo), "-o", str(link), "-m", str(model),
+                                       "--tile", "64", "--overwrite"])  # fmt: skip
+    assert result.exit_code == 1 and photo.read_bytes() == original
+    assert model.read_bytes() == saved

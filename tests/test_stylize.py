@@ -494,3 +494,80 @@ def test_cli_style_option(tmp_path, multi_style_path):
     assert _errors(bad) == ["error: --style: unknown style 'nope'; valid styles: wave, "
                             "scream, stars (or indices 0-2)"]  # fmt: skip
     assert not (tmp_path / "b.png").exists()
+
+
+def _run(*args):
+    from click.testing import CliRunner
+
+    from keras_stylize.cli import main
+
+    return CliRunner().invoke(main, ["stylize", *map(str, args)])
+
+
+def test_cli_inputs_writing_one_output_are_refused_before_any_work(tmp_path, model_path):
+    folder = tmp_path / "in"
+    write_image(folder / "a.bmp", size=(40, 40))
+    write_image(folder / "a.tif", size=(40, 40), seed=1)
+    write_image(folder / "b.png", size=(40, 40), seed=2)
+    for extra in ([], ["--overwrite"]):
+        result = _run(folder, "-m", model_path, "-o", tmp_path / "out", *extra)
+        assert result.exit_code == 2, result.output
+        assert "a.bmp and" in result.stderr and "a.tif" in result.stderr
+        assert not (tmp_path / "out").exists()
+    x_upper = write_image(tmp_path / "x.JPG", size=(40, 40), fmt="JPEG")
+    x_lower = write_image(tmp_path / "x.jpg", size=(40, 40), seed=3)
+    result = _run(x_upper, x_lower, "-m", model_path, "-o", tmp_path / "out2")
+    assert result.exit_code == 2 and "x_stylized.jpg" in result.stderr
+    assert not (tmp_path / "out2").exists()
+
+
+def test_cli_an_output_created_meanwhile_is_not_replaced(tmp_path, model_path, monkeypatch):
+    import keras_stylize.inference as inference
+
+    photo = write_image(tmp_path / "p.png", size=(40, 40))
+    target = tmp_path / "o.png"
+    real = inference.stylize
+
+    def racing(*args, **kwargs):  # a second process finishes first
+        target.write_bytes(b"first result")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "stylize", racing)
+    result = _run(photo, "-m", model_path, "-o", target)
+    assert result.exit_code == 1 and "exists (use --overwrite)" in result.stderr
+    assert target.read_bytes() == b"first result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.png", "p.png"]
+
+
+def test_cli_non_finite_numbers_and_overflowing_blends_are_usage_errors(
+    tmp_path, model_path, multi_style_path
+):
+    photo = write_image(tmp_path / "p.png", size=(40, 40))
+    cases = [(model_path, ["--max-memory", "nan"]), (model_path, ["--strength", "nan"]),
+             (model_path, ["--max-memory", "inf"]),
+             (multi_style_path, ["--style", "scream:1e308,stars:1e308"])]  # fmt: skip
+    for model, extra in cases:
+        result = _run(photo, "-m", model, "-o", tmp_path / "o.png", *extra)
+        assert result.exit_code == 2, (extra, result.output)
+        assert not (tmp_path / "o.png").exists()
+    result = _run(photo, "-m", multi_style_path, "-o", tmp_path / "o.png", "--style",
+                  "scream:1e308,stars:1e308")  # fmt: skip
+    assert result.stderr.startswith("error: --style: style weights are too large")
+
+
+def test_folder_scans_skip_hidden_leftovers(tmp_path, model_path):
+    folder = tmp_path / "in"
+    write_image(folder / "p.png", size=(40, 40))
+    (folder / ".p_stylized.jpg.x1y2.tmp.jpg").write_bytes(b"half a file")
+    write_image(folder / ".hidden" / "q.png", size=(40, 40))
+    result = _run(folder, "-r", "-m", model_path, "-o", tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*")) == ["p_stylized.png"]
+
+
+def test_pixel_limit_message_quotes_the_limit_given(tmp_path):
+    photo = write_image(tmp_path / "p.png", size=(48, 40))
+    with pytest.raises(ImageReadError, match=r"1,920 pixels exceeds the limit of 100\)"):
+        read_rgb(photo, max_pixels=100)
+    with pytest.raises(ImageReadError, match=r"exceeds the limit of 1,000\)"):
+        read_rgb(photo, max_pixels=1000)

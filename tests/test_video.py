@@ -1,5 +1,6 @@
 """Video stylization on generated clips (a pan across the bundled photo, with a tone)."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -147,7 +148,7 @@ def test_audio_only_and_existing_outputs(tmp_path, generator):
     with pytest.raises(VideoError, match="exists"):
         stylize_video(clip, tmp_path / "kept.mp4", generator)
     assert (tmp_path / "kept.mp4").read_bytes() == b"old"
-    with pytest.raises(VideoError, match="overwrite the input"):
+    with pytest.raises(VideoError, match="overwrite an input"):
         stylize_video(clip, clip, generator, overwrite=True)
 
 
@@ -181,3 +182,55 @@ def test_cli_stabilize_takes_an_interval_of_at_least_two_frames(tmp_path):
                                        str(tmp_path / "o.mp4"), "--stabilize", "1"])  # fmt: skip
     assert result.exit_code == 2 and "at least 2 frames" in result.output
     assert not (tmp_path / "o.mp4").exists()
+
+
+def _ts_segment(w, h, frames=3):
+    import io
+
+    buffer = io.BytesIO()
+    out = av.open(buffer, "w", format="mpegts")
+    video = out.add_stream("libx264", rate=12)
+    video.width, video.height, video.pix_fmt = w, h, "yuv420p"
+    for i in range(frames):
+        image = np.full((h, w, 3), 40 * i, np.uint8)
+        for packet in video.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+            out.mux(packet)
+    for packet in video.encode(None):
+        out.mux(packet)
+    out.close()
+    return buffer.getvalue()
+
+
+def test_small_and_size_changing_videos_are_one_line_errors(tmp_path, generator):
+    small = make_clip(tmp_path / "small.mp4", frames=3, width=16, height=16, audio=False)
+    with pytest.raises(VideoError, match="too small; videos need at least 32 px"):
+        stylize_video(small, tmp_path / "o.mp4", generator)
+    changing = tmp_path / "changing.ts"
+    changing.write_bytes(_ts_segment(64, 48) + _ts_segment(96, 64))
+    with pytest.raises(VideoError, match="frame size changes from 64x48 to 96x64 at frame 3"):
+        stylize_video(changing, tmp_path / "o.mp4", generator)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["changing.ts", "small.mp4"]
+
+
+def test_video_outputs_get_the_usual_mode_and_no_clobber(tmp_path, generator, monkeypatch):
+    import keras_stylize.video as video_module
+
+    clip = make_clip(tmp_path / "c.mp4", frames=3, audio=False)
+    previous = os.umask(0o022)
+    try:
+        stylize_video(clip, tmp_path / "o.mp4", generator)
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "o.mp4").stat().st_mode & 0o777 == 0o644
+    # another process creates the output while this one works: it is kept, not replaced
+    real_open = video_module._Writer.open
+
+    def racing_open(self, frame):
+        (tmp_path / "raced.mp4").write_bytes(b"first")
+        real_open(self, frame)
+
+    monkeypatch.setattr(video_module._Writer, "open", racing_open)
+    with pytest.raises(VideoError, match="exists"):
+        stylize_video(clip, tmp_path / "raced.mp4", generator)
+    assert (tmp_path / "raced.mp4").read_bytes() == b"first"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

@@ -26,22 +26,23 @@ import click
     help="Instead: a strip blending two styles of one multi-style --model from A to B.",
 )
 @click.option("--steps", type=click.IntRange(min=2), default=5, help="Tiles of a --blend strip.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option(
+    "--overwrite", is_flag=True, help="Replace an existing output file (never PHOTO or a model)."
+)
 def sheet(photo, output, models, tile, columns, blend, steps, overwrite) -> None:
     """Render PHOTO in every style of the given models on one labelled sheet, to help
     pick a style; with --blend, a strip of blends between two styles."""
     from pathlib import Path
 
     from keras_stylize import zoo
-    from keras_stylize.files import atomic_write_bytes
+    from keras_stylize.files import atomic_write_bytes, check_output
     from keras_stylize.images import ImageReadError, encode_image, format_for, open_image
     from keras_stylize.inference import load_generator
     from keras_stylize.sheets import blend_strip, style_sheet
 
     try:
         fmt = format_for(output)
-        if Path(output).exists() and not overwrite:
-            raise ValueError(f"{output} exists (use --overwrite)")
+        check_output(output, [photo, *models], overwrite)  # never onto an input
         image, _ = open_image(photo)
         if blend is not None:
             pair = [name.strip() for name in blend.split(",")]
@@ -55,7 +56,7 @@ def sheet(photo, output, models, tile, columns, blend, steps, overwrite) -> None
             loaded = [(Path(n).stem if n.endswith(".keras") else n, load_generator(n))
                       for n in names]  # fmt: skip
             result = style_sheet(image, loaded, tile=tile, columns=columns)
-        atomic_write_bytes(output, encode_image(result, fmt, quality=90))
+        atomic_write_bytes(output, encode_image(result, fmt, quality=90), overwrite)
     except (ImageReadError, ValueError, LookupError, OSError) as exc:
         click.echo(f"error: {' '.join(str(exc).split())}", err=True)
         sys.exit(1)

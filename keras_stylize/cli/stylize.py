@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import click
 
+from keras_stylize.cli.params import FiniteFloatRange
 from keras_stylize.options import (
     DEFAULT_MAX_MEMORY_MB,
     DEFAULT_OVERLAP,
@@ -97,7 +97,7 @@ def _output_for(item: str, relative: Path | None, out: str | None, single: bool,
 )
 @click.option(
     "--strength",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=1.0,
     help="Blend with the original: 0 = input, 1 = fully stylized.",
 )
@@ -117,7 +117,7 @@ def _output_for(item: str, relative: Path | None, out: str | None, single: bool,
 )
 @click.option(
     "--max-memory",
-    type=click.FloatRange(min=256),
+    type=FiniteFloatRange(min=256),
     default=DEFAULT_MAX_MEMORY_MB,
     help="Memory budget of the process, MB; larger images are stylized in tiles.",
     show_default=True,
@@ -168,11 +168,19 @@ def stylize(inputs, model, style, output, fmt, recursive, max_size, strength, pr
     rate, time stamps, rotation and audio; a corrupt packet is reported and skipped.
 
     Bad inputs are reported one line each on stderr and skipped; the exit code is 1 if
-    any input failed. Outputs are written atomically and never replace an input.
+    any input failed. Outputs are written atomically, never replace an input, and replace
+    an existing file only with --overwrite; two inputs that would write one output are
+    refused before any work.
     """
+    import warnings
+
+    from PIL import Image
     from tqdm import tqdm
 
-    from keras_stylize.files import atomic_write_bytes
+    # Pillow warns between its limit and twice it; open_image refuses those images itself.
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+    from keras_stylize.files import atomic_write_bytes, check_collisions, check_output
     from keras_stylize.images import encode_image, format_for
     from keras_stylize.inference import load_generator, style_vector
     from keras_stylize.inference import stylize as run
@@ -196,21 +204,26 @@ def stylize(inputs, model, style, output, fmt, recursive, max_size, strength, pr
         click.echo(f"error: -o {output} names one file but there are {len(items)} inputs; "
                    "give a folder", err=True)  # fmt: skip
         sys.exit(2)
-    input_paths = {os.path.realpath(i) for i, _ in items if i != "-"}
+    input_paths = [i for i, _ in items if i != "-"]
+    targets = [_output_for(item, relative, output, len(items) == 1, fmt)
+               for item, relative in items]  # fmt: skip
+    try:
+        check_collisions((item, target) for (item, _), target in zip(items, targets, strict=True)
+                         if target != "-" and not Path(item).is_dir())  # fmt: skip
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     records, failures = [], 0
     started = time.time()
-    bar = tqdm(items, unit="img", disable=len(items) < 2 or None, file=sys.stderr)
-    for item, relative in bar:
+    bar = tqdm(list(zip(items, targets, strict=True)), unit="img",
+               disable=len(items) < 2 or None, file=sys.stderr)  # fmt: skip
+    for (item, _), target in bar:
         t0 = time.time()
-        target = _output_for(item, relative, output, len(items) == 1, fmt)
         try:
             if item != "-" and Path(item).is_dir():
                 raise ValueError(f"{item}: no image files in folder")
             if target != "-":
-                if os.path.realpath(target) in input_paths:
-                    raise ValueError(f"{item}: output {target} would overwrite an input")
-                if target.exists() and not overwrite:
-                    raise ValueError(f"{item}: {target} exists (use --overwrite)")
+                check_output(target, input_paths, overwrite)
             if item != "-" and is_video(item):
                 if target == "-" or not is_video(target):
                     raise VideoError(f"{item}: a video needs a video output file or a folder")
@@ -244,7 +257,7 @@ def stylize(inputs, model, style, output, fmt, recursive, max_size, strength, pr
                 sys.stdout.buffer.write(data)
                 sys.stdout.buffer.flush()
             else:
-                atomic_write_bytes(target, data)
+                atomic_write_bytes(target, data, overwrite=overwrite)
             records.append({"input": item, "output": str(target), "size": list(image.size),
                             "seconds": round(time.time() - t0, 3)})  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - report, skip, go on
