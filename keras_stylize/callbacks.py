@@ -22,14 +22,47 @@ from keras_stylize.images import encode_image
 CHECKPOINT_FILE = "checkpoint.npz"
 
 
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read (truncated, not ours, tampered with)."""
+
+
+def _unreadable(path: Path, exc: BaseException) -> CheckpointError:
+    reason = " ".join(str(exc).split())[:120] or type(exc).__name__
+    return CheckpointError(
+        f"{path}: not a readable checkpoint ({type(exc).__name__}: {reason}); move it away "
+        "to start afresh, or give another --log-dir"
+    )
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[dict, list, list]:
+    """(metadata, generator arrays, optimizer arrays) of a checkpoint file.
+
+    Raises:
+        CheckpointError: one line naming the file, for any truncated or malformed file.
+    """
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            meta = json.loads(saved["meta"].tobytes().decode())
+            weights = [saved[f"g{i}"] for i in range(int(meta["generator_arrays"]))]
+            states = [saved[f"o{i}"] for i in range(int(meta["optimizer_arrays"]))]
+        int(meta["epoch"]), int(meta["iterations"])
+    except Exception as exc:  # noqa: BLE001 - zipfile, pickle, json, key and value errors
+        raise _unreadable(path, exc) from None
+    return meta, weights, states
+
+
 def read_checkpoint_metadata(path: str | os.PathLike) -> dict | None:
     """The metadata record of a checkpoint file (epoch, iterations, train_seconds, ...),
-    or None if there is no such file."""
+    or None if there is no such file.
+
+    Raises:
+        CheckpointError: the file is truncated or malformed (one line naming it).
+    """
     path = Path(path)
     if not path.is_file():
         return None
-    with np.load(path, allow_pickle=False) as saved:
-        return json.loads(saved["meta"].tobytes().decode())
+    return load_checkpoint(path)[0]
 
 
 _LEARNING_RATE = "learning_rate"
@@ -139,10 +172,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         optimizer = self.model.optimizer
         if not optimizer.built:
             optimizer.build(generator.trainable_variables)
-        with np.load(self.path, allow_pickle=False) as saved:
-            meta = json.loads(saved["meta"].tobytes().decode())
-            weights = [saved[f"g{i}"] for i in range(meta["generator_arrays"])]
-            states = [saved[f"o{i}"] for i in range(meta["optimizer_arrays"])]
+        meta, weights, states = load_checkpoint(self.path)
         names = meta.get("optimizer_names") or _legacy_optimizer_names(states, optimizer)
         # The learning rate is not state: it comes from the run's options (a constant is
         # an optimizer variable, a schedule is not), so it is neither restored nor matched.

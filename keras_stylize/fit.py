@@ -5,7 +5,9 @@ data and the `PerceptualLoss` (`build_training`), trains a `StylizationModel` wi
 `model.fit` and the callbacks of `make_callbacks`, and saves the generator alone as a
 `.keras` file (atomically: temporary file + rename). Exactly `config.steps` optimizer
 steps are made. Running the same config again after an interruption resumes from the
-checkpoint file `<log_dir>/checkpoint.npz` (written every `steps_per_epoch` steps). The
+checkpoint file `<log_dir>/checkpoint.npz` (written every `steps_per_epoch` steps); a
+checkpoint of other settings is refused (`check_resume`), and an existing output that is not
+the run's own is replaced only with `overwrite`. The
 log dir also holds `history.csv` (Keras `CSVLogger`), TensorBoard scalars, sample images,
 and `run.json` (the config, VGG weights provenance, versions).
 
@@ -46,7 +48,7 @@ from keras_stylize.callbacks import (
     read_checkpoint_metadata,
 )
 from keras_stylize.data import content_dataset, load_style_image, with_style_weights
-from keras_stylize.files import atomic_write, atomic_write_bytes
+from keras_stylize.files import atomic_write, atomic_write_bytes, check_output
 from keras_stylize.generators import FAMILIES
 from keras_stylize.generators.extend import add_styles, warm_start
 from keras_stylize.generators.texture_net import DEFAULT_RATIOS
@@ -263,9 +265,85 @@ def warn_if_emulated(precision: str) -> bool:
     return True
 
 
-def save_generator_atomically(generator: keras.Model, path: str | os.PathLike) -> None:
-    """Saves a `.keras` file through a temporary file in the same folder and a rename."""
-    atomic_write(path, generator.save, suffix=".keras")
+def save_generator_atomically(
+    generator: keras.Model, path: str | os.PathLike, overwrite: bool = True
+) -> None:
+    """Saves a `.keras` file through a temporary file in the same folder and a rename
+    (`overwrite=False`: never onto an existing file, `files.OutputExistsError`)."""
+    atomic_write(path, generator.save, suffix=".keras", overwrite=overwrite)
+
+
+# Settings a resumed run may change: the step budget, where things are written, and how
+# the same computation is run. Every other setting must match the checkpoint's.
+RESUMABLE_SETTINGS = ("steps", "out", "log_dir", "sample_every", "distribute", "precision",
+                      "vgg_weights")  # fmt: skip
+_PATH_SETTINGS = ("style", "content", "init_from", "warm_start")
+_OPTION_NAMES = {"init_from": "--from", "style_shares": "--style-share"}
+
+
+def _same_path(a: Any, b: Any) -> bool:
+    if a == b or a is None or b is None:
+        return a == b
+    return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
+
+
+def _comparable(key: str, value: Any) -> Any:
+    if key == "style_layers" and isinstance(value, list):  # a list means weight 1 each
+        return {name: 1.0 for name in value}
+    return value
+
+
+def config_differences(stored: dict, config: FitConfig) -> list[str]:
+    """The settings of `config` that differ from a checkpoint's stored config (apart from
+    `RESUMABLE_SETTINGS`), as `--option stored -> given` strings. A setting the stored
+    config lacks (a checkpoint of an older version) counts as its default."""
+    current = json.loads(json.dumps(dataclasses.asdict(config)))
+    defaults = json.loads(json.dumps(dataclasses.asdict(
+        FitConfig(style=config.style, content=config.content, out=config.out))))  # fmt: skip
+    differences = []
+    for key, value in current.items():
+        if key in RESUMABLE_SETTINGS:
+            continue
+        old = _comparable(key, stored.get(key, defaults[key]))
+        value = _comparable(key, value)
+        if key in _PATH_SETTINGS:
+            olds = old if isinstance(old, list) else [old]
+            values = value if isinstance(value, list) else [value]
+            same = len(olds) == len(values) and all(map(_same_path, olds, values))
+        else:
+            same = old == value
+        if not same:
+            name = _OPTION_NAMES.get(key, "--" + key.replace("_", "-"))
+            differences.append(f"{name} {json.dumps(old)} -> {json.dumps(value)}")
+    return differences
+
+
+def check_resume(config: FitConfig, overwrite: bool = False) -> dict | None:
+    """Before any work: the checkpoint metadata to resume from (None: a fresh start),
+    after checking that the checkpoint was written by a run of the same settings and that
+    `config.out` may be written.
+
+    Raises:
+        ValueError: the checkpoint is unreadable, or was written with other settings
+            (the message names them and how to start afresh); `out` is an input.
+        files.OutputExistsError: `out` exists, is not this run's own earlier output, and
+            `overwrite` is not set.
+    """
+    path = config.resolved_log_dir / CHECKPOINT_FILE
+    meta = read_checkpoint_metadata(path)
+    stored = (meta or {}).get("extra", {}).get("config")
+    if meta is not None and isinstance(stored, dict):
+        differences = config_differences(stored, config)
+        if differences:
+            raise ValueError(
+                f"{path} is the checkpoint of a run with other settings "
+                f"({'; '.join(differences)}): not resumed. Run the same command to resume "
+                "it, or give another --out or --log-dir to start afresh"
+            )
+    inputs = [*config.style_files(), config.init_from, config.warm_start, config.vgg_weights]
+    own = meta is not None and _same_path(str((stored or {}).get("out")), config.out)
+    check_output(config.out, inputs, overwrite=overwrite or own)
+    return meta
 
 
 def make_strategy(name: str):
@@ -409,6 +487,7 @@ def fit_style(
     verbose: int | str = "auto",
     strategy=None,
     callbacks: list[keras.callbacks.Callback] | None = None,
+    overwrite: bool = False,
 ) -> dict:
     """Trains a generator as `config` says; returns a summary dict (also in `run.json`).
 
@@ -419,9 +498,15 @@ def fit_style(
         strategy: a `tf.distribute` strategy; default from `config.distribute`.
         callbacks: more Keras callbacks, run after the built-in ones (an epoch is
             `config.steps_per_epoch` steps; the generator is `self.model.generator`).
+        overwrite: replace an existing `config.out` that is not this run's own (a resumed
+            run writes its own output again without it).
+
+    A checkpoint in the log dir is resumed only if it was written with the same settings
+    (`check_resume`; `RESUMABLE_SETTINGS` such as `steps` may change).
 
     Raises:
         ValueError: a bad option (e.g. style files, checkpoint of another run).
+        files.OutputExistsError: `config.out` exists (see `overwrite`).
         data.DataError: no readable content image.
         vgg_weights.VGGWeightsError: no VGG19 weights.
         TrainingDivergedError: the loss became NaN.
@@ -429,13 +514,15 @@ def fit_style(
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else "plain"
     log_dir = config.resolved_log_dir
+    done = check_resume(config, overwrite) or {"epoch": 0, "iterations": 0}
+    replace = overwrite or os.path.lexists(config.out)  # allowed by check_resume
+    created = not log_dir.exists()
     log_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     warn_if_emulated(config.precision)
     previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(config.precision)
     try:
-        done = read_checkpoint_metadata(log_dir / CHECKPOINT_FILE) or {"epoch": 0, "iterations": 0}
         strategy = strategy or make_strategy(config.distribute)
         training = build_training(config, strategy, start_step=done["iterations"])
         callbacks = make_callbacks(config, training, verbose) + list(callbacks or [])
@@ -465,9 +552,13 @@ def fit_style(
                 f"training stopped at step {steps_done}: loss is not finite ({last}); no "
                 f"model written. Last good checkpoint: {log_dir / CHECKPOINT_FILE}"
             )
+    except BaseException:
+        if created and not any(log_dir.iterdir()):
+            log_dir.rmdir()  # a start that failed leaves no empty log folder behind
+        raise
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
-    save_generator_atomically(float32_copy(training.generator), config.out)
+    save_generator_atomically(float32_copy(training.generator), config.out, replace)
     summary = run_summary(config, training, checkpoint, seconds, last)
     atomic_write_bytes(log_dir / "run.json", json.dumps(summary, indent=2).encode())
     return summary

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -799,3 +800,87 @@ def test_scales_set_the_texture_pyramid_and_its_field_of_view(tmp_path, content_
     assert reach(four) < 100 < reach(paper)
     with pytest.raises(ValueError, match="texture only"):
         _config(tmp_path, content_dir, style_path, family="johnson", scales=4)
+
+
+def _fit_cli(*args):
+    from click.testing import CliRunner
+
+    from keras_stylize.cli import main
+
+    return CliRunner().invoke(main, ["fit", *map(str, args)])
+
+
+def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path, content_dir, style_path):
+    from .conftest import write_image
+
+    fit_style(_config(tmp_path, content_dir, style_path, steps=2), verbose=0)
+    out = tmp_path / "out" / "g.keras"
+    run_json = tmp_path / "out" / "g.logs" / "run.json"
+    before = out.read_bytes(), run_json.read_bytes()
+    other_style = write_image(tmp_path / "other.png", size=(40, 40), seed=5)
+    other_content = tmp_path / "photos"
+    write_image(other_content / "a.jpg", size=(48, 48), seed=6)
+    changed = _config(tmp_path, other_content, other_style, steps=2, image_size=48, seed=3)
+    with pytest.raises(ValueError, match="other settings") as info:
+        fit_style(changed, verbose=0)
+    message = str(info.value)
+    for option in ("--style", "--content", "--image-size", "--seed"):
+        assert option in message
+    assert "another --out or --log-dir" in message and "--steps" not in message
+    assert (out.read_bytes(), run_json.read_bytes()) == before
+    result = _fit_cli("--style", other_style, "--content", content_dir, "--out", out,
+                      "--random-vgg", "--steps", "2")  # fmt: skip
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.output
+    assert "other settings" in result.stderr and out.read_bytes() == before[0]
+
+
+def test_fit_replaces_an_existing_model_only_with_overwrite(tmp_path, content_dir, style_path):
+    config = _config(tmp_path, content_dir, style_path, steps=2)
+    Path(config.out).parent.mkdir(parents=True)
+    Path(config.out).write_bytes(b"someone else's model")
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        fit_style(config, verbose=0)
+    assert Path(config.out).read_bytes() == b"someone else's model"
+    assert not config.resolved_log_dir.exists()
+    fit_style(config, verbose=0, overwrite=True)
+    keras.saving.load_model(config.out, safe_mode=True)
+    saved = Path(config.out).read_bytes()
+    onto_input = _config(tmp_path, content_dir, style_path, warm_start=config.out,
+                         log_dir=str(tmp_path / "second"))  # fmt: skip
+    with pytest.raises(ValueError, match="overwrite an input"):
+        fit_style(onto_input, verbose=0, overwrite=True)
+    assert Path(config.out).read_bytes() == saved
+    fit_style(_config(tmp_path, content_dir, style_path, steps=3), verbose=0)  # its own: fine
+
+
+def test_a_failed_start_leaves_no_empty_log_folder(tmp_path, style_path):
+    from keras_stylize.data import DataError
+
+    (tmp_path / "empty").mkdir()
+    config = _config(tmp_path, tmp_path / "empty", style_path)
+    with pytest.raises(DataError):
+        fit_style(config, verbose=0)
+    assert not config.resolved_log_dir.exists()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_a_damaged_checkpoint_is_one_line(tmp_path, content_dir, style_path, damage):
+    config = _config(tmp_path, content_dir, style_path, steps=2)
+    fit_style(config, verbose=0)
+    checkpoint = config.resolved_log_dir / "checkpoint.npz"
+    data = checkpoint.read_bytes()
+    checkpoint.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"\x80\x04junk" * 9)
+    result = _fit_cli("--style", style_path, "--content", content_dir, "--out", config.out,
+                      "--random-vgg", "--steps", "3")  # fmt: skip
+    assert result.exit_code == 1, result.output
+    (line,) = result.stderr.splitlines()
+    assert str(checkpoint) in line and "not a readable checkpoint" in line and "--log-dir" in line
+
+
+def test_cli_non_finite_floats_are_usage_errors(tmp_path, content_dir, style_path):
+    for option, value in [("--learning-rate", "nan"), ("--style-weight", "inf"),
+                          ("--style-layers", "block1_conv1:nan"), ("--width", "nan")]:  # fmt: skip
+        result = _fit_cli("--style", style_path, "--content", content_dir, "--out",
+                          tmp_path / "g.keras", option, value)  # fmt: skip
+        assert result.exit_code == 2, (option, result.output)
+    assert list(tmp_path.iterdir()) == []

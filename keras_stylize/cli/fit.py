@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 import click
 
+from keras_stylize.cli.params import FiniteFloatRange
 from keras_stylize.options import (
     DARKENING_CELL,
     DARKENING_RATIO,
@@ -31,8 +33,8 @@ def parse_style_layers(value: str) -> dict[str, float]:
             layers[name] = float(weight) if weight else 1.0
         except ValueError:
             raise click.BadParameter(f"bad weight in {item!r}; use LAYER:WEIGHT") from None
-        if not layers[name] >= 0:
-            raise click.BadParameter(f"weight of {name} must be >= 0")
+        if not (layers[name] >= 0 and math.isfinite(layers[name])):
+            raise click.BadParameter(f"weight of {name} must be a finite number >= 0")
     if not layers:
         raise click.BadParameter("at least one layer is required")
     return layers
@@ -51,7 +53,7 @@ def parse_style_shares(values: tuple[str, ...]) -> dict[str, float]:
             shares[name] = float(share)
         except ValueError:
             raise click.BadParameter(f"bad share in {item!r}; use STYLE:SHARE") from None
-        if not name or not shares[name] >= 0:
+        if not name or not (shares[name] >= 0 and math.isfinite(shares[name])):
             raise click.BadParameter(f"bad share in {item!r}; use STYLE:SHARE with SHARE >= 0")
     return shares
 
@@ -120,7 +122,7 @@ def _content_layer(ctx, param, value: str) -> str:
     "inference only) or tanh (see keras_stylize.generators.blocks).",
 )
 @click.option(
-    "--width", type=click.FloatRange(min=0, min_open=True), default=1.0,
+    "--width", type=FiniteFloatRange(min=0, min_open=True), default=1.0,
     help="Filter multiplier (texture: 8 x WIDTH filters per scale).",
 )  # fmt: skip
 @click.option(
@@ -140,33 +142,33 @@ def _content_layer(ctx, param, value: str) -> str:
     help="Steps between checkpoints, samples and history rows.",
 )
 @click.option(
-    "--learning-rate", "--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3,
+    "--learning-rate", "--lr", type=FiniteFloatRange(min=0, min_open=True), default=1e-3,
     help="Adam learning rate.",
 )  # fmt: skip
 @click.option(
     "--lr-decay-steps", type=click.IntRange(min=0), default=0,
     help="Cosine-decay the learning rate to 0 over the last N steps (0: constant).",
 )  # fmt: skip
-@click.option("--content-weight", type=click.FloatRange(min=0), default=1.0)
-@click.option("--style-weight", type=click.FloatRange(min=0), default=0.5)
-@click.option("--tv-weight", type=click.FloatRange(min=0), default=1e-4)
+@click.option("--content-weight", type=FiniteFloatRange(min=0), default=1.0)
+@click.option("--style-weight", type=FiniteFloatRange(min=0), default=0.5)
+@click.option("--tv-weight", type=FiniteFloatRange(min=0), default=1e-4)
 @click.option(
-    "--temporal-weight", type=click.FloatRange(min=0), default=0.0,
+    "--temporal-weight", type=FiniteFloatRange(min=0), default=0.0,
     help="Weight of the temporal-consistency loss (stable video; one more generator pass "
     "per step; 0: off).",
 )  # fmt: skip
 @click.option(
-    "--kurtosis-weight", type=click.FloatRange(min=0), default=0.0,
+    "--kurtosis-weight", type=FiniteFloatRange(min=0), default=0.0,
     help="Weight of a penalty on normalization-layer inputs whose per-channel kurtosis "
     "exceeds --kurtosis-limit (channels dominated by a few extreme spots; an experiment: "
     "it did not remove the texture network's stray stars, see docs/zoo.md; 0: off).",
 )  # fmt: skip
 @click.option(
-    "--kurtosis-limit", type=click.FloatRange(min=0, min_open=True), default=40.0,
+    "--kurtosis-limit", type=FiniteFloatRange(min=0, min_open=True), default=40.0,
     help="Kurtosis (3 for Gaussian activations) above which a channel is penalized.",
 )  # fmt: skip
 @click.option(
-    "--darkening-weight", type=click.FloatRange(min=0), default=0.0,
+    "--darkening-weight", type=FiniteFloatRange(min=0), default=0.0,
     help="Weight of a penalty on regions painted darker than --darkening-ratio of the "
     "photo's brightness (in squares of --darkening-cell px; against near-black blots where "
     "the photo is not dark; 0: off).",
@@ -176,14 +178,14 @@ def _content_layer(ctx, param, value: str) -> str:
     help="Side of the darkening penalty's squares, px (smaller: small dark objects count).",
 )  # fmt: skip
 @click.option(
-    "--darkening-ratio", type=click.FloatRange(min=0, max=1, min_open=True),
+    "--darkening-ratio", type=FiniteFloatRange(min=0, max=1, min_open=True),
     default=DARKENING_RATIO,
     help="Share of the photo's brightness a square must keep; below it the darkening "
     "penalty counts (lower: only near-black painting costs, the style's dark palette is "
     "spared).",
 )  # fmt: skip
 @click.option(
-    "--patch-weight", type=click.FloatRange(min=0), default=0.0,
+    "--patch-weight", type=FiniteFloatRange(min=0), default=0.0,
     help="Weight of a penalty on blob-sized marks no local colour mapping of the photo "
     "explains (keras_stylize.losses.patch_penalty; an experiment: from a trained model it "
     "turned the texture network's stray stars into faint rings, see docs/zoo.md; 0: off).",
@@ -231,11 +233,18 @@ def _content_layer(ctx, param, value: str) -> str:
     default=None,
     help="Logs, TensorBoard, history.csv and checkpoint.npz [default: OUT minus .keras + .logs].",
 )
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace an existing --out model (a resumed run replaces its own without it).",
+)
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def fit(**options) -> None:
     """Train a generator on style image(s) and a folder of content photos.
 
-    Run the same command again to resume an interrupted run from its last checkpoint.
+    Run the same command again to resume an interrupted run from its last checkpoint (only
+    --steps and where things are written may change; a checkpoint of other settings is
+    refused: give another --out or --log-dir to start afresh).
     """
     from keras_stylize.data import DataError
     from keras_stylize.fit import FitConfig, TrainingDivergedError, fit_style
@@ -243,6 +252,7 @@ def fit(**options) -> None:
     from keras_stylize.vgg_weights import VGGWeightsError
 
     quiet = options.pop("quiet")
+    overwrite = options.pop("overwrite")
     options["style"] = list(options["style"])
     try:
         config = FitConfig(**options)
@@ -251,7 +261,7 @@ def fit(**options) -> None:
         click.echo(f"error: {' '.join(str(exc).split())}", err=True)
         sys.exit(2)
     try:
-        summary = fit_style(config, verbose=0 if quiet else "auto")
+        summary = fit_style(config, verbose=0 if quiet else "auto", overwrite=overwrite)
     except (ValueError, DataError, ImageReadError, VGGWeightsError, TrainingDivergedError,
             LookupError, OSError) as exc:  # fmt: skip
         click.echo(f"error: {' '.join(str(exc).split())}", err=True)
