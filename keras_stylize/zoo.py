@@ -53,9 +53,18 @@ def _entry(name: str) -> Path:
 
 
 def info(name: str) -> dict:
-    """The model card of `name` as a dict (plus `path`, the entry folder)."""
+    """The model card of `name` as a dict (plus `path`, the entry folder); `ZooError` if
+    the card is not valid JSON."""
     folder = _entry(name)
-    card = json.loads((folder / CARD).read_text())
+    try:
+        card = json.loads((folder / CARD).read_text())
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError
+        reason = " ".join(str(exc).split())[:120]
+        raise ZooError(
+            f"zoo model {name!r}: {folder / CARD} is not valid JSON ({reason})"
+        ) from None
+    if not isinstance(card, dict):
+        raise ZooError(f"zoo model {name!r}: {folder / CARD} is not a JSON object")
     card["path"] = str(folder)
     return card
 

@@ -215,3 +215,22 @@ def test_zoo_build_keeps_metrics_only_of_styles_that_render_unchanged(monkeypatc
     conv = next(layer for layer in new.layers if isinstance(layer, keras.layers.Conv2D))
     conv.kernel.assign(conv.kernel.numpy() * 1.01)
     assert unchanged_styles(old, new) == []  # a shared weight changed: every style
+
+
+def test_a_broken_card_is_named_and_the_other_models_listed(tiny_zoo):
+    from click.testing import CliRunner
+
+    from keras_stylize.cli import main
+
+    broken = tiny_zoo.parent / "broken"
+    broken.mkdir()
+    (broken / "card.json").write_text('{"name": "broken", ')
+    with pytest.raises(zoo.ZooError, match="not valid JSON"):
+        zoo.info("broken")
+    for args in (["list"], ["list", "--json"]):
+        result = CliRunner().invoke(main, ["zoo", *args])
+        assert result.exit_code == 1 and "tiny_texture" in result.stdout, result.output
+        (line,) = result.stderr.splitlines()
+        assert "broken" in line and "card.json is not valid JSON" in line
+    result = CliRunner().invoke(main, ["zoo", "info", "broken"])
+    assert result.exit_code == 1 and result.stderr.startswith("error: zoo model 'broken'")
