@@ -50,10 +50,34 @@ def load_generator(model: keras.Model | str | os.PathLike) -> keras.Model:
     if text.endswith(".keras") or os.path.sep in text or os.path.exists(text):
         if not os.path.isfile(text):
             raise FileNotFoundError(f"model file not found: {text}")
-        return keras.saving.load_model(text, safe_mode=True, compile=False)
+        return check_generator(keras.saving.load_model(text, safe_mode=True, compile=False), text)
     from keras_stylize import zoo
 
     return zoo.load(text)
+
+
+def check_generator(model: Any, name: str) -> keras.Model:
+    """`model` if it has a keras_stylize generator's interface: an RGB image input
+    `(batch, H, W, 3)` (and, for several styles, a style-weights input read by the style
+    layer) and an RGB image output; else ValueError, one line naming `name`."""
+
+    def shape(tensor) -> tuple:
+        return tuple(getattr(tensor, "shape", ()) or ())
+
+    reason = None
+    if not isinstance(model, keras.Model):
+        reason = f"it holds a {type(model).__name__}, not a model"
+    elif len(model.inputs) not in (1, 2) or len(model.outputs) != 1:
+        reason = f"{len(model.inputs)} inputs and {len(model.outputs)} outputs"
+    elif len(shape(model.inputs[0])) != 4 or shape(model.inputs[0])[-1] != 3:
+        reason = f"input shape {shape(model.inputs[0])}, not (batch, H, W, 3)"
+    elif len(shape(model.outputs[0])) != 4 or shape(model.outputs[0])[-1] != 3:
+        reason = f"output shape {shape(model.outputs[0])}, not (batch, H, W, 3)"
+    elif len(model.inputs) == 2 and STYLE_LAYER not in {layer.name for layer in model.layers}:
+        reason = f"a second input but no {STYLE_LAYER} layer"
+    if reason:
+        raise ValueError(f"{name} is not a keras_stylize generator ({reason})")
+    return model
 
 
 def style_names(generator: keras.Model) -> list[str] | None:

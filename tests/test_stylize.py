@@ -571,3 +571,19 @@ def test_pixel_limit_message_quotes_the_limit_given(tmp_path):
         read_rgb(photo, max_pixels=100)
     with pytest.raises(ImageReadError, match=r"exceeds the limit of 1,000\)"):
         read_rgb(photo, max_pixels=1000)
+
+
+def test_a_keras_file_that_is_not_a_generator_is_one_line(tmp_path):
+    photo = write_image(tmp_path / "p.png", size=(40, 40))
+    images = keras.Input((None, None, 3))
+    grey = tmp_path / "grey.keras"
+    keras.Model(images, keras.layers.Conv2D(1, 3, padding="same")(images)).save(grey)
+    two = tmp_path / "two.keras"
+    weights = keras.Input((2,))
+    keras.Model([images, weights], keras.layers.Conv2D(3, 1)(images)).save(two)
+    for model, reason in ((grey, "output shape"), (two, "no style_mix layer")):
+        result = _run(photo, "-m", model, "-o", tmp_path / "o.png")
+        assert result.exit_code == 2, result.output
+        (line,) = result.stderr.splitlines()
+        assert "is not a keras_stylize generator" in line and reason in line
+    assert not (tmp_path / "o.png").exists()
