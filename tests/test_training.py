@@ -884,3 +884,26 @@ def test_cli_non_finite_floats_are_usage_errors(tmp_path, content_dir, style_pat
                           tmp_path / "g.keras", option, value)  # fmt: skip
         assert result.exit_code == 2, (option, result.output)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stored_config_matches_its_own_command_with_other_steps(tmp_path, style_path):
+    import dataclasses
+    import shlex
+
+    from keras_stylize.cli.fit import fit
+    from keras_stylize.fit import config_differences
+
+    (tmp_path / "c").mkdir()
+
+    def parse(args):
+        options = dict(fit.make_context("fit", args).params)
+        options.pop("quiet"), options.pop("overwrite")
+        return FitConfig(**{**options, "style": list(options["style"])})
+
+    given = parse(["--style", str(style_path), "--content", str(tmp_path / "c"), "--out",
+                   "o.keras", "--family", "texture", "--scales", "4", "--style-layers",
+                   "block1_conv1:0.3,block2_conv1", "--lr", "0.002", "--seed", "7"])  # fmt: skip
+    stored = json.loads(json.dumps(dataclasses.asdict(given)))  # as in checkpoint.npz
+    again = parse(shlex.split(FitConfig(**stored).command())[2:] + ["--steps", "5000"])
+    assert config_differences(stored, again) == []
+    assert config_differences(stored, dataclasses.replace(again, seed=8)) == ["--seed 7 -> 8"]

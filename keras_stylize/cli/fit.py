@@ -242,9 +242,10 @@ def _content_layer(ctx, param, value: str) -> str:
 def fit(**options) -> None:
     """Train a generator on style image(s) and a folder of content photos.
 
-    Run the same command again to resume an interrupted run from its last checkpoint (only
-    --steps and where things are written may change; a checkpoint of other settings is
-    refused: give another --out or --log-dir to start afresh).
+    Run the same command again to resume an interrupted run from its last checkpoint
+    (--steps, --out, --log-dir, --precision, --distribute and --vgg-weights may change; a
+    checkpoint of other settings is refused: give another --out or --log-dir to start
+    afresh).
     """
     from keras_stylize.data import DataError
     from keras_stylize.fit import FitConfig, TrainingDivergedError, fit_style
