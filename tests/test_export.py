@@ -253,3 +253,23 @@ def test_export_cli_keeps_converter_logs_off_stderr(tmp_path, model_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stderr == ""
+
+
+def test_replace_directory_swaps_only_an_earlier_export(tmp_path):
+    def staged(text):
+        folder = tmp_path / f"staged_{text}"
+        folder.mkdir()
+        (folder / "model.json").write_text(text)
+        return folder
+
+    out = tmp_path / "m_tfjs"
+    verify_module.replace_directory(staged("one"), out, "tfjs")
+    with pytest.raises(FileExistsError):
+        verify_module.replace_directory(staged("two"), out, "tfjs")
+    with pytest.raises(ValueError, match="not an earlier output"):  # no sidecar: not ours
+        verify_module.replace_directory(staged("three"), out, "tfjs", overwrite=True)
+    verify_module.write_sidecar(out, {"format": "tfjs", "agreement": {}})
+    verify_module.replace_directory(staged("four"), out, "tfjs", overwrite=True)
+    assert (out / "model.json").read_text() == "four"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "m_tfjs", "m_tfjs.json", "staged_three", "staged_two"]  # fmt: skip
