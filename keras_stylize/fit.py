@@ -273,10 +273,11 @@ def save_generator_atomically(
     atomic_write(path, generator.save, suffix=".keras", overwrite=overwrite)
 
 
-# Settings a resumed run may change: the step budget, where things are written, and how
-# the same computation is run. Every other setting must match the checkpoint's.
-RESUMABLE_SETTINGS = ("steps", "out", "log_dir", "sample_every", "distribute", "precision",
-                      "vgg_weights")  # fmt: skip
+# Settings a resumed run may change: the step budget and learning rate (not state: a
+# resumed run follows the given schedule from the restored step count), where things are
+# written, and how the same computation is run. Every other setting must match.
+RESUMABLE_SETTINGS = ("steps", "learning_rate", "lr_decay_steps", "out", "log_dir",
+                      "sample_every", "distribute", "precision", "vgg_weights")  # fmt: skip
 _PATH_SETTINGS = ("style", "content", "init_from", "warm_start")
 _OPTION_NAMES = {"init_from": "--from", "style_shares": "--style-share"}
 

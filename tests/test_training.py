@@ -883,7 +883,7 @@ def test_cli_non_finite_floats_are_usage_errors(tmp_path, content_dir, style_pat
         result = _fit_cli("--style", style_path, "--content", content_dir, "--out",
                           tmp_path / "g.keras", option, value)  # fmt: skip
         assert result.exit_code == 2, (option, result.output)
-    assert list(tmp_path.iterdir()) == []
+    assert not (tmp_path / "g.keras").exists() and not (tmp_path / "g.logs").exists()
 
 
 def test_a_stored_config_matches_its_own_command_with_other_steps(tmp_path, style_path):

@@ -243,9 +243,9 @@ def fit(**options) -> None:
     """Train a generator on style image(s) and a folder of content photos.
 
     Run the same command again to resume an interrupted run from its last checkpoint
-    (--steps, --out, --log-dir, --precision, --distribute and --vgg-weights may change; a
-    checkpoint of other settings is refused: give another --out or --log-dir to start
-    afresh).
+    (--steps, --lr, --lr-decay-steps, --out, --log-dir, --precision, --distribute and
+    --vgg-weights may change; a checkpoint of other settings is refused: give another --out
+    or --log-dir to start afresh).
     """
     from keras_stylize.data import DataError
     from keras_stylize.fit import FitConfig, TrainingDivergedError, fit_style
