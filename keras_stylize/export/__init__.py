@@ -7,7 +7,8 @@ a fixed test image (max abs difference, PSNR in dB). Exports missing their PSNR 
 (40 dB for float32/float16, 30 dB for int8 variants) are refused: nothing is written.
 
 Formats: "savedmodel" (`export.saved_model`), "tflite" (`export.tflite`), "tfjs"
-(`export.tfjs`, needs the `[tfjs]` extra, Node.js and `npm ci` in `web`).
+(`export.tfjs`, needs the `[tfjs]` extra and Node.js with npm: the Node verifier installs
+@tensorflow/tfjs into a cache folder on first use).
 """
 
 from __future__ import annotations
