@@ -397,3 +397,13 @@ def test_gallery_index_is_up_to_date():
     proc = subprocess.run([sys.executable, str(REPO / "scripts" / "web_gallery.py"), "--check"],
                           capture_output=True, text=True)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
+
+
+def test_demo_page_opened_from_disk_explains_how_to_serve_it(requirements):
+    """file:// cannot fetch the model: the page says how to serve it instead of only
+    "Failed to fetch"."""
+    with _open((WEB / "index.html").as_uri()) as page:
+        page.wait("document.body.dataset.state === 'error'", timeout=60)
+        hint = page.evaluate("document.getElementById('hint').hidden ? '' : "
+                             "document.getElementById('hint').textContent")  # fmt: skip
+        assert "python -m http.server" in hint and "http://localhost:8000/web/" in hint
