@@ -5,7 +5,7 @@
 Keras (the compiled graph `stylize` runs, float32 and bfloat16), SavedModel
 (`serving_float`), TFLite with the LiteRT interpreter (2 threads, XNNPACK) for float32,
 float16 and dynamic-range int8, and TF.js (Node, WASM backend; needs the [tfjs] extra
-and `npm ci` in web). Also prints each export's PSNR against Keras. Prints a Markdown
+and Node.js with npm). Also prints each export's PSNR against Keras. Prints a Markdown
 table; asserts nothing. The load average is printed because figures taken while another
 job runs are not comparable.
 """

@@ -1,6 +1,6 @@
 """Maintainer tool: build the deployment exports of every zoo model under export/.
 
-    python scripts/export_zoo.py [NAME ...]   # needs the [tfjs] extra and `npm ci` in web
+    python scripts/export_zoo.py [NAME ...]   # needs the [tfjs] extra and Node.js with npm
 
 For each zoo model NAME (all of them when none is named):
 `export/NAME/NAME_float16.tflite` (resizable input) and `export/NAME/NAME_tfjs/` (TF.js

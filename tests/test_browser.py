@@ -1,17 +1,21 @@
 """TF.js export run in a real headless Chromium, compared with Keras.
 
-Needs the `[tfjs]` extra, Node's packages in web (`npm ci`) and Debian's
-chromium; `.ci/run` installs all three and sets KERAS_STYLIZE_REQUIRE_BROWSER=1, which
-turns a missing piece into a failure instead of a skip.
+Needs the `[tfjs]` extra, Node's packages in web (`npm ci`: the page loads TF.js from
+web/node_modules) and Debian's chromium; `.ci/run` installs all three and sets
+KERAS_STYLIZE_REQUIRE_BROWSER=1, which turns a missing piece into a failure instead of a
+skip. The demo-page tests drive the page over the DevTools protocol (tests/cdp.py) with the
+zoo's real exports in export/.
 """
 
 from __future__ import annotations
 
 import http.server
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -22,11 +26,12 @@ import pytest
 
 from keras_stylize import johnson_generator
 from keras_stylize.export import export_model
-from keras_stylize.export.tfjs import run_tfjs_node, web_dir
+from keras_stylize.export.tfjs import run_tfjs_node
 from keras_stylize.export.verify import agreement
 from keras_stylize.export.verify import test_image as fixed_image
 
 ROOT_PHOTO = Path(__file__).resolve().parents[1] / "keras_stylize" / "assets" / "kodim23.jpg"
+WEB = Path(__file__).resolve().parents[1] / "web"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -37,7 +42,7 @@ FLAGS = [
 def _missing() -> str | None:
     if importlib.util.find_spec("tensorflowjs") is None:
         return "tensorflowjs not installed (pip install -e .[tfjs])"
-    if not (web_dir() / "node_modules" / "@tensorflow" / "tfjs").is_dir():
+    if not (WEB / "node_modules" / "@tensorflow" / "tfjs").is_dir():
         return "web/node_modules missing (npm ci in web)"
     if CHROMIUM is None:
         return "chromium not installed (apt-get install chromium)"
@@ -92,7 +97,7 @@ def _run_page(url: str, routes: dict, expected: int, flags: tuple = (), timeout:
     page has POSTed `expected` results (in `_Handler.results`)."""
     _Handler.results = []
     _Handler.routes = routes
-    handler = lambda *a, **k: _Handler(*a, directory=str(web_dir()), **k)  # noqa: E731
+    handler = lambda *a, **k: _Handler(*a, directory=str(WEB), **k)  # noqa: E731
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_address[1]
@@ -216,3 +221,189 @@ def test_tfjs_export_in_headless_chromium(requirements, tmp_path, kind):
     same = agreement(node_output, output)
     assert same["psnr_db"] is None or same["psnr_db"] >= 80.0, same
     assert record["agreement"]["psnr_db"] >= 40.0
+
+
+# ---------------------------------------------------------------- the demo page itself
+
+REPO = Path(__file__).resolve().parents[1]
+GALLERY = REPO / "web" / "gallery" / "models.json"
+
+
+def _zoo_export_missing() -> str | None:
+    if not (REPO / "export" / "starry_night_johnson" / "starry_night_johnson_tfjs").is_dir():
+        return "no zoo exports in export/"
+    return None
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def repo_server(requirements):
+    """The repository root over HTTP, as the README tells users to serve it."""
+    reason = _zoo_export_missing()
+    if reason:
+        pytest.skip(reason)
+    handler = lambda *a, **k: _Quiet(*a, directory=str(REPO), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _open(url: str, **kwargs):
+    from .cdp import Browser
+
+    return Browser(CHROMIUM, [f for f in FLAGS if f != "--disable-gpu"], url, **kwargs)
+
+
+def _wait_done(page, runs: int = 1, timeout: float = 400):
+    page.wait(f"['done', 'error'].includes(document.body.dataset.state) && "
+              f"Number(document.body.dataset.runs || 0) >= {runs} || "
+              f"document.body.dataset.state === 'error'", timeout=timeout)  # fmt: skip
+    data = page.evaluate("Object.assign({}, document.body.dataset, "
+                         "{status: document.getElementById('status').textContent})")  # fmt: skip
+    assert data["state"] == "done", data
+    return data
+
+
+def _matches_keras(page, name: str, weights=None) -> dict:
+    """The page's result canvas against the zoo model run by Keras on the page's input
+    canvas (the scaled photo the page fed to the model)."""
+    from keras_stylize import zoo
+
+    photo = page.canvas_rgba("input")[..., :3].astype("float32")[None]
+    drawn = page.canvas_rgba("result")[..., :3].astype("float32")[None]
+    generator = zoo.load(name)
+    inputs = photo if weights is None else [photo, np.asarray([weights], "float32")]
+    reference = np.clip(np.round(np.asarray(generator(inputs))), 0, 255)
+    return agreement(reference, drawn)
+
+
+@pytest.mark.slow
+def test_demo_page_default_backend_gallery_samples_download(repo_server, tmp_path):
+    """The README's URL, nothing forced: the default model stylizes the sample photo at
+    512 px on whatever backend the page picks (headless Chromium has only software WebGL:
+    WASM, saying so), matching Keras; then the size control re-runs, a dropped photo runs,
+    download gives a PNG, and a gallery pick plus a blend give one run each."""
+    with _open(f"{repo_server}/web/") as page:
+        data = _wait_done(page)
+        page.screenshot(tmp_path / "desktop.png")
+        index = json.loads(GALLERY.read_text())
+        cards = page.evaluate("document.querySelectorAll('#gallery .card').length")
+        samples = page.evaluate("document.querySelectorAll('#samples .card').length")
+        assert cards == len(index["models"]) >= 5 and samples >= 1
+        expected = ("starry_night_johnson", "512x341", "kodim23")
+        assert (data["model"], data["size"], data["photo"]) == expected
+        assert data["backend"] in ("webgl", "wasm")
+        assert "The Starry Night" in data["style"]
+        if data["backend"] != "webgl":
+            assert "WebGL" in data["status"]  # the fallback is stated
+        result = _matches_keras(page, "starry_night_johnson")
+        assert result["psnr_db"] >= 40.0, result
+
+        page.evaluate("document.getElementById('download').click()")
+        assert page.wait("document.body.dataset.download", timeout=20).endswith(".png")
+
+        page.evaluate("const s = document.getElementById('maxside'); s.value = '256';"
+                      "s.dispatchEvent(new Event('change'))")  # fmt: skip
+        assert _wait_done(page, runs=2)["size"] == "256x171"
+
+        page.evaluate("""(async () => {
+            const blob = await (await fetch('../keras_stylize/assets/kodim23.jpg')).blob();
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([blob], 'dropped.jpg', {type: 'image/jpeg'}));
+            document.dispatchEvent(new DragEvent('drop', {dataTransfer: transfer, bubbles: true}));
+        })()""")
+        assert _wait_done(page, runs=3)["photo"] == "dropped"
+
+        page.evaluate("document.querySelector('#gallery [data-model=ten_styles_johnson]').click()")
+        data = _wait_done(page, runs=4)
+        assert data["model"] == "ten_styles_johnson"
+        assert data["style"] == "Landscape with trees and houses"  # the first style
+        strip = page.evaluate("document.querySelectorAll('#style-strip .card').length")
+        assert strip == 10
+        # moving sliders runs nothing; Apply runs once with the blend
+        page.evaluate("""document.getElementById('blend').open = true;
+            document.querySelectorAll('#sliders input').forEach((s, i) => {
+              s.value = i === 0 ? 25 : i === 7 ? 75 : 0;
+              s.dispatchEvent(new Event('input')); s.dispatchEvent(new Event('change'));
+            })""")  # fmt: skip
+        threading.Event().wait(1.0)
+        assert page.evaluate("document.body.dataset.runs") == "4"
+        page.evaluate("document.getElementById('apply-blend').click()")
+        data = _wait_done(page, runs=5)
+        assert data["style"].startswith("Blend: ") and "Udnie 75%" in data["style"], data
+        assert page.evaluate("document.getElementById('style').value") == "blend"
+        assert page.evaluate("document.body.dataset.runs") == "5"
+        weights = [0.25] + [0.0] * 6 + [0.75] + [0.0] * 2
+        result = _matches_keras(page, "ten_styles_johnson", weights)
+        assert result["psnr_db"] >= 40.0, result
+        page.screenshot(tmp_path / "blend.png")
+
+
+@pytest.mark.slow
+def test_demo_page_wasm_512_texture_model_phone(repo_server, tmp_path):
+    """Forced WASM, a texture-network zoo export picked by URL, 512 px, phone viewport:
+    the result matches Keras and fits the phone's width."""
+    url = f"{repo_server}/web/?backend=wasm&model=starry_night_texture"
+    with _open(url, size=(390, 844), mobile=True) as page:
+        data = _wait_done(page)
+        page.screenshot(tmp_path / "phone.png")
+        expected = ("wasm", "starry_night_texture", "512x341")
+        assert (data["backend"], data["model"], data["size"]) == expected
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, width  # no sideways scrolling
+        result = _matches_keras(page, "starry_night_texture")
+        assert result["psnr_db"] >= 40.0, result
+
+
+@pytest.mark.slow
+def test_demo_page_webgl_fits_convolution_to_texture_limit(repo_server):
+    """The issue's WebGL failure, scaled down: with a 4096 px texture limit the 9x9
+    convolution's im2col buffer of a 256 px photo does not fit; the page uses the direct
+    convolution then, on WebGL (here software WebGL), and matches Keras."""
+    url = (f"{repo_server}/web/?backend=webgl&size=256"
+           "&tfjsflags=WEBGL_MAX_TEXTURE_SIZE:4096")  # fmt: skip
+    with _open(url) as page:
+        data = _wait_done(page, timeout=600)
+        assert (data["backend"], data["size"]) == ("webgl", "256x171")
+        assert page.evaluate("tf.env().getNumber('WEBGL_MAX_TEXTURE_SIZE')") == 4096
+        assert page.evaluate("tf.env().getBool('WEBGL_CONV_IM2COL')") is False
+        result = _matches_keras(page, "starry_night_johnson")
+        assert result["psnr_db"] >= 40.0, result
+
+
+@pytest.mark.slow
+def test_demo_page_retries_on_wasm_when_webgl_fails(repo_server):
+    """Unfitted (fit=0), the WebGL run fails on the texture limit as in the issue; the
+    page retries on WASM (next in backend=webgl,wasm), says so, and the result is right."""
+    url = (f"{repo_server}/web/?backend=webgl,wasm&fit=0&size=256"
+           "&tfjsflags=WEBGL_MAX_TEXTURE_SIZE:4096")  # fmt: skip
+    with _open(url) as page:
+        data = _wait_done(page, timeout=600)
+        assert data["backend"] == "wasm", data
+        assert "WebGL failed" in data["status"] and "greater than WebGL maximum" in data["status"]
+        result = _matches_keras(page, "starry_night_johnson")
+        assert result["psnr_db"] >= 40.0, result
+
+
+def test_gallery_index_is_up_to_date():
+    """web/gallery/ is what scripts/web_gallery.py writes from zoo/ and export/."""
+    if _zoo_export_missing():
+        pytest.skip(_zoo_export_missing())
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "web_gallery.py"), "--check"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_demo_page_opened_from_disk_explains_how_to_serve_it(requirements):
+    """file:// cannot fetch the model: the page says how to serve it instead of only
+    "Failed to fetch"."""
+    with _open((WEB / "index.html").as_uri()) as page:
+        page.wait("document.body.dataset.state === 'error'", timeout=60)
+        hint = page.evaluate("document.getElementById('hint').hidden ? '' : "
+                             "document.getElementById('hint').textContent")  # fmt: skip
+        assert "python -m http.server" in hint and "http://localhost:8000/web/" in hint

@@ -273,3 +273,54 @@ def test_replace_directory_swaps_only_an_earlier_export(tmp_path):
     assert (out / "model.json").read_text() == "four"
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "m_tfjs", "m_tfjs.json", "staged_three", "staged_two"]  # fmt: skip
+
+
+def test_tfjs_verifier_without_node_says_what_is_missing(tmp_path, monkeypatch):
+    """No Node.js or npm on PATH: one clear error, not a missing-folder riddle."""
+    from keras_stylize.export import tfjs
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("KERAS_STYLIZE_TFJS_NODE", raising=False)
+    monkeypatch.setattr(tfjs.shutil, "which", lambda name: None)
+    with pytest.raises(tfjs.TFJSUnavailableError, match="needs Node.js 18\\+ and npm on PATH"):
+        tfjs.node_modules()
+    assert not (tmp_path / "keras_stylize" / f"tfjs-node-{tfjs.TFJS_VERSION}").exists()
+
+
+@pytest.mark.network
+@pytest.mark.slow
+def test_tfjs_verifier_installs_its_npm_packages_into_a_cache(tmp_path, monkeypatch):
+    """From an installed package (no repository web/ folder): the pinned @tensorflow/tfjs
+    is `npm ci`-installed into the user cache on first use, then reused."""
+    import shutil
+
+    from keras_stylize.export import tfjs
+
+    if shutil.which("npm") is None:
+        pytest.skip("npm not installed")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("KERAS_STYLIZE_TFJS_NODE", raising=False)
+    modules = tfjs.node_modules()
+    assert modules == tmp_path / "keras_stylize" / "tfjs-node-4.22.0" / "node_modules"
+    package = json.loads((modules / "@tensorflow" / "tfjs" / "package.json").read_text())
+    assert package["version"] == tfjs.TFJS_VERSION
+    assert tfjs.node_modules() == modules  # cached
+    output, info = tfjs.run_tfjs_node(_tiny_tfjs_model(tmp_path), fixed_image(32, 32))
+    assert output.shape == (1, 32, 32, 3) and info["backend"] == "wasm"
+
+
+def _tiny_tfjs_model(tmp_path):
+    """A TF.js graph model written without the converter: identity on the image."""
+    model = tmp_path / "identity_tfjs"
+    model.mkdir()
+    topology = {"node": [
+        {"name": "images", "op": "Placeholder",
+         "attr": {"dtype": {"type": "DT_FLOAT"}, "shape": {"shape": {"dim": [
+             {"size": "-1"}, {"size": "-1"}, {"size": "-1"}, {"size": "3"}]}}}},
+        {"name": "Identity", "op": "Identity", "input": ["images"],
+         "attr": {"T": {"type": "DT_FLOAT"}}},
+    ], "versions": {"producer": 1}}  # fmt: skip
+    manifest = {"format": "graph-model", "generatedBy": "test", "convertedBy": "test",
+                "modelTopology": topology, "weightsManifest": []}  # fmt: skip
+    (model / "model.json").write_text(json.dumps(manifest))
+    return model

@@ -1,160 +1,486 @@
-// keras_stylize browser demo. Query parameters:
-//   model=URL of model.json (default: the zoo export ../export/starry_night_johnson/...;
-//   serve the repository root and open /web/index.html)
-//   backend=webgl|wasm|cpu (default: webgl, falling back to wasm, then cpu)
-//   Test mode (used by tests/test_browser.py): input=URL of raw float32 (1,H,W,3) pixels,
-//   h=H, w=W, report=URL that receives the raw float32 output by POST; for multi-style
-//   models weights=comma-separated style weights (set through the page's sliders).
+// keras_stylize browser demo: a gallery of the zoo's TF.js exports (gallery/models.json,
+// written by scripts/web_gallery.py), sample photos, pick / drop / camera, a size control,
+// download. Serve the repository root (python -m http.server) and open /web/.
+//
+// State for tests and scripts: document.body.dataset.state is loading | ready | running |
+// done | error; dataset.model, .style, .backend, .ms, .size describe the last result,
+// which is drawn into <canvas id="result"> (the scaled photo the model saw: #input).
+//
+// Query parameters:
+//   model=NAME (a gallery entry) or URL of a model.json (any keras_stylize TF.js export)
+//   style=NAME (a style of a multi-style model)   size=256|384|512|768|1024 (max side)
+//   backend=webgl|wasm|cpu (default: WebGL on a hardware GPU, else WASM; a WebGL run that
+//   fails is retried on WASM)   photo=URL (instead of the first sample photo)
+//   Test mode (tests/test_browser.py): input=URL of raw float32 (1,H,W,3) pixels, h=H, w=W,
+//   report=URL receiving the raw float32 output by POST; for multi-style models
+//   weights=comma-separated style weights (set through the blend sliders).
 //   Camera test mode: camera=1&frames=N&report=URL stylizes N live camera frames, then
 //   POSTs the last frame's model input (part=input), raw output (part=output) and the
-//   output canvas's RGBA pixels (part=canvas), with the frame count and fps.
+//   result canvas's RGBA pixels (part=canvas), with the frame count and fps.
 // Pixel convention: float32 RGB in [0, 255], shape (1, H, W, 3), as in keras_stylize.
-// Multi-style models (a second, 2-D input: style weights (1, N)) get a style picker and
-// blend sliders; style names come from styles.json beside model.json when present.
 "use strict";
 
 const params = new URLSearchParams(window.location.search);
-const statusBox = document.getElementById("status");
+const $ = (id) => document.getElementById(id);
 
-function setStatus(text, kind = "") {
-  statusBox.textContent = text;
-  statusBox.className = kind;
+const app = {
+  backend: null,        // TF.js backend in use
+  backendNote: "",      // why it is not WebGL, if it is not
+  fallbacks: [],        // backends to retry on when a run fails (after WebGL: WASM)
+  gallery: { models: [], samples: [] },
+  entry: null,          // gallery entry (or a stand-in for a model URL)
+  model: null,
+  kernelDepth: 0,       // largest k*k*Cin of the model's convolutions (im2col size)
+  styles: { names: [], titles: [], sliders: [], weights: null, label: "" },
+  photo: null,          // { bitmap, name }
+  busy: false,
+  pending: false,
+  loadToken: 0,
+  last: null,           // { ms, width, height, backend } of the last result
+};
+
+// ---------------------------------------------------------------- status and state
+
+function setState(state, text, kind = "") {
+  document.body.dataset.state = state;
+  if (text !== undefined) {
+    $("status").textContent = text;
+    $("status").className = kind;
+  }
+}
+
+function styleLabel() {
+  if (!app.styles.names.length) {
+    const p = app.entry && app.entry.painting;
+    return p ? `${p.title} (${p.artist}, ${p.year})` : (app.entry ? app.entry.title : "");
+  }
+  return app.styles.label;
+}
+
+function backendLabel() {
+  return { webgl: "WebGL (GPU)", wasm: "WebAssembly (CPU)", cpu: "plain JS (CPU, slow)" }[app.backend] ||
+    app.backend;
+}
+
+function showFacts() {
+  const parts = [];
+  if (app.entry) parts.push(`Model: ${app.entry.name}${app.entry.family ? ` (${app.entry.family})` : ""}`);
+  if (app.styles.names.length) parts.push(`Style: ${app.styles.label}`);
+  parts.push(`Backend: ${backendLabel()}`);
+  if (app.last) parts.push(`Last run: ${app.last.width}×${app.last.height} in ${(app.last.ms / 1000).toFixed(1)} s`);
+  $("facts").textContent = parts.join(" · ");
+  Object.assign(document.body.dataset, {
+    model: app.entry ? app.entry.name : "",
+    style: app.styles.names.length ? app.styles.label : styleLabel(),
+    backend: app.backend || "",
+  });
+}
+
+function fail(error) {
+  console.error(error);
+  setState("error", `Error: ${error.message || error}`, "error");
+}
+
+// ---------------------------------------------------------------- backend
+
+function softwareWebGL() {
+  // SwiftShader / llvmpipe: WebGL emulated on the CPU, far slower than WASM here.
+  try {
+    const gl = document.createElement("canvas").getContext("webgl2") ||
+      document.createElement("canvas").getContext("webgl");
+    if (!gl) return null;
+    const info = gl.getExtension("WEBGL_debug_renderer_info");
+    const renderer = info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : "";
+    return /swiftshader|llvmpipe|softpipe|software|basic render/i.test(renderer) ? renderer : "";
+  } catch (error) {
+    return null;
+  }
+}
+
+async function setBackend(name) {
+  try {
+    if (await tf.setBackend(name)) {
+      await tf.ready();
+      return true;
+    }
+  } catch (error) {
+    console.warn(`backend ${name} failed`, error);
+  }
+  return false;
 }
 
 async function chooseBackend() {
   tf.wasm.setWasmPaths("node_modules/@tensorflow/tfjs-backend-wasm/dist/");
-  const wanted = params.get("backend");
-  const order = wanted ? [wanted] : ["webgl", "wasm", "cpu"];
-  for (const name of order) {
-    try {
-      if (await tf.setBackend(name)) {
-        await tf.ready();
-        return name;
-      }
-    } catch (error) {
-      console.warn(`backend ${name} failed`, error);
+  if (params.get("backend")) {  // a preference order, e.g. "wasm" or "webgl,wasm"
+    app.fallbacks = params.get("backend").split(",");
+  } else {
+    const software = softwareWebGL();
+    app.fallbacks = ["webgl", "wasm", "cpu"];
+    if (software === null) {
+      app.backendNote = "WebGL is not available here, so the model runs on the CPU (WebAssembly).";
+      app.fallbacks = ["wasm", "cpu"];
+    } else if (software) {
+      app.backendNote = "This browser only has software WebGL, which is slower than " +
+        "WebAssembly, so the model runs on the CPU.";
+      app.fallbacks = ["wasm", "webgl", "cpu"];
     }
   }
-  throw new Error("no TF.js backend could be initialised");
+  while (app.fallbacks.length) {
+    const name = app.fallbacks.shift();
+    if (await setBackend(name)) return name;
+  }
+  throw new Error(`no TF.js backend could be initialised (${params.get("backend") || "webgl, wasm, cpu"})`);
 }
 
-const styleState = { count: 0, names: [], sliders: [] };
+// TF.js's WebGL convolution unrolls the input into one "im2col" texture of
+// (output pixels) x (k*k*Cin) values: for the 9x9 output convolution at 512 px that is a
+// 10683x10683 texture (1.8 GB), over the WebGL size limit of many GPUs. Above the limit
+// (or a memory cap) the direct convolution is used instead: same values, no huge buffer.
+function fitConvolution(height, width) {
+  if (app.backend !== "webgl") return;
+  if (params.get("fit") === "0") return;  // (tests: see the unfitted failure and the retry)
+  const texels = (height * width * app.kernelDepth) / 4;  // packed RGBA, 2x2 per texel
+  const limit = tf.env().getNumber("WEBGL_MAX_TEXTURE_SIZE");
+  const fits = texels <= 0.8 * limit * limit && texels <= 2 ** 26;  // and <= 1 GB
+  tf.env().set("WEBGL_CONV_IM2COL", fits);
+}
+
+function largestKernelDepth(model) {
+  let depth = 0;
+  for (const tensors of Object.values(model.weights)) {
+    for (const t of tensors) {
+      if (t.shape.length === 4) depth = Math.max(depth, t.shape[0] * t.shape[1] * t.shape[2]);
+    }
+  }
+  return depth;
+}
+
+// ---------------------------------------------------------------- gallery and model
+
+function modelUrl(entry) {
+  return new URL(entry.model, window.location.href).href;
+}
+
+async function loadGallery() {
+  try {
+    const response = await fetch("gallery/models.json");
+    if (response.ok) app.gallery = await response.json();
+  } catch (error) {
+    console.warn("no gallery/models.json", error);
+  }
+  const box = $("gallery");
+  box.textContent = "";
+  for (const entry of app.gallery.models) {
+    const card = document.createElement("button");
+    card.type = "button";
+    card.className = "card";
+    card.dataset.model = entry.name;
+    card.setAttribute("aria-pressed", "false");
+    const painting = entry.painting;
+    const sub = painting ? `${painting.artist}, ${painting.year}` : "select or blend them";
+    card.title = `${entry.name}: ${entry.family}, ${(entry.bytes / 1e6).toFixed(1)} MB`;
+    card.innerHTML = `<img alt="" loading="lazy"><span><b></b><i></i><br><small></small></span>`;
+    card.querySelector("img").src = entry.thumb;
+    card.querySelector("b").textContent = entry.title;
+    card.querySelector("i").textContent = sub;
+    card.querySelector("small").textContent = `${entry.family} · ${(entry.bytes / 1e6).toFixed(1)} MB`;
+    card.addEventListener("click", () => selectModel(entry).catch(fail));
+    box.append(card);
+  }
+  const samples = $("samples");
+  for (const sample of app.gallery.samples) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "card thumb";
+    button.dataset.sample = sample.name;
+    button.title = sample.title;
+    button.innerHTML = "<img alt=''><span></span>";
+    button.querySelector("img").src = sample.url;
+    button.querySelector("span").textContent = sample.title;
+    button.addEventListener("click", () => loadPhotoUrl(sample.url, sample.name).catch(fail));
+    samples.append(button);
+  }
+}
+
+function findEntry(wanted) {
+  const byName = app.gallery.models.find((m) => m.name === wanted);
+  if (byName) return byName;
+  if (wanted && /\.json($|\?)/.test(wanted)) {  // any TF.js export by URL
+    return { name: wanted.split("/").slice(-2, -1)[0] || wanted, title: wanted, model: wanted,
+             family: "", thumb: "" };  // prettier-ignore
+  }
+  if (wanted) throw new Error(`no model ${wanted} in the gallery`);
+  return app.gallery.models.find((m) => m.name === app.gallery.default) || app.gallery.models[0];
+}
+
+async function selectModel(entry, wantedStyle) {
+  const token = ++app.loadToken;
+  document.querySelectorAll("#gallery .card").forEach((c) =>
+    c.setAttribute("aria-pressed", String(c.dataset.model === entry.name)));
+  app.entry = entry;
+  setState("loading", `Loading ${entry.title}…`);
+  const model = await tf.loadGraphModel(modelUrl(entry));
+  if (token !== app.loadToken) {  // another model was picked meanwhile
+    model.dispose();
+    return;
+  }
+  while (app.busy) await new Promise((resolve) => setTimeout(resolve, 50));
+  if (app.model) app.model.dispose();
+  app.model = model;
+  app.kernelDepth = largestKernelDepth(model);
+  await setUpStyles(entry, wantedStyle);
+  app.last = null;
+  showFacts();
+  if (app.photo) {
+    await run();
+  } else {
+    setState("ready", "Model ready. Pick a photo.");
+  }
+}
+
+// ---------------------------------------------------------------- styles (multi-style models)
 
 function styleInputName(model) {
   const spec = model.inputs.find((input) => input.shape && input.shape.length === 2);
   return spec ? spec.name : null;
 }
 
-async function setUpStyles(model, modelUrl) {
-  const name = styleInputName(model);
-  if (!name) return;
-  const spec = model.inputs.find((input) => input.name === name);
-  styleState.count = spec.shape[1];
-  styleState.names = Array.from({ length: styleState.count }, (_, i) => `style ${i}`);
-  try {
-    const response = await fetch(new URL("styles.json", new URL(modelUrl, window.location.href)));
-    if (response.ok) styleState.names = await response.json();
-  } catch (error) {
-    console.warn("no styles.json", error);
+async function setUpStyles(entry, wantedStyle) {
+  const st = app.styles;
+  st.names = [];
+  st.titles = [];
+  st.sliders = [];
+  st.weights = null;
+  const select = $("style");
+  select.textContent = "";
+  $("sliders").textContent = "";
+  $("style-strip").textContent = "";
+  const name = styleInputName(app.model);
+  if (!name) {
+    $("styles").hidden = true;
+    return;
   }
-  const select = document.getElementById("style");
-  const box = document.getElementById("sliders");
-  styleState.names.forEach((styleName, i) => {
-    select.add(new Option(styleName, String(i)));
+  const count = app.model.inputs.find((input) => input.name === name).shape[1];
+  if (entry.styles) {
+    st.names = entry.styles.map((s) => s.name);
+  } else {
+    st.names = Array.from({ length: count }, (_, i) => `style ${i}`);
+    try {
+      const response = await fetch(new URL("styles.json", modelUrl(entry)));
+      if (response.ok) st.names = await response.json();
+    } catch (error) {
+      console.warn("no styles.json", error);
+    }
+  }
+  const infos = entry.styles || st.names.map((n) => ({ name: n, title: n }));
+  st.titles = infos.map((s) => s.title.replace(/ \(.*\)$/, ""));
+  infos.forEach((info, i) => {
+    select.add(new Option(st.titles[i], String(i)));
     const label = document.createElement("label");
     const slider = document.createElement("input");
-    Object.assign(slider, { type: "range", min: 0, max: 100, value: i === 0 ? 100 : 0 });
+    Object.assign(slider, { type: "range", min: 0, max: 100, value: 0 });
     slider.dataset.style = String(i);
-    label.append(`${styleName} `, slider);
-    box.append(label);
-    styleState.sliders.push(slider);
+    label.append(st.titles[i], slider);
+    $("sliders").append(label);
+    st.sliders.push(slider);
+    if (info.thumb) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "card thumb";
+      button.dataset.style = info.name;
+      button.title = `${info.title}${info.artist ? ` — ${info.artist}, ${info.year}` : ""}`;
+      button.innerHTML = "<img alt=''><span></span>";
+      button.querySelector("img").src = info.thumb;
+      button.querySelector("span").textContent = st.titles[i];
+      button.addEventListener("click", () => { pickStyle(i); run().catch(fail); });
+      $("style-strip").append(button);
+    }
   });
-  select.addEventListener("change", () => {
-    styleState.sliders.forEach((s, i) => { s.value = i === Number(select.value) ? 100 : 0; });
-    document.dispatchEvent(new Event("stylechange"));
-  });
-  styleState.sliders.forEach((s) =>
-    s.addEventListener("change", () => document.dispatchEvent(new Event("stylechange"))));
-  document.getElementById("styles").hidden = false;
+  $("styles").hidden = false;
+  const start = wantedStyle ? st.names.indexOf(wantedStyle) : 0;
+  if (start < 0) throw new Error(`no style ${wantedStyle} in ${entry.name}`);
+  pickStyle(start);
 }
 
-function styleWeights() {
-  const raw = styleState.sliders.map((s) => Number(s.value));
+function pickStyle(index) {
+  const st = app.styles;
+  st.weights = st.names.map((_, i) => (i === index ? 1 : 0));
+  st.label = st.titles[index];
+  st.sliders.forEach((s, i) => { s.value = i === index ? 100 : 0; });
+  const select = $("style");
+  const blendOption = select.querySelector("option[data-blend]");
+  if (blendOption) blendOption.remove();
+  select.value = String(index);
+  document.querySelectorAll("#style-strip .card").forEach((c, i) =>
+    c.setAttribute("aria-pressed", String(i === index)));
+}
+
+function applyBlend() {
+  const st = app.styles;
+  const raw = st.sliders.map((s) => Number(s.value));
   const total = raw.reduce((a, b) => a + b, 0);
-  return raw.map((v) => (total > 0 ? v / total : 1 / raw.length));
+  if (total <= 0) return false;
+  st.weights = raw.map((v) => v / total);
+  const used = st.weights.map((w, i) => [w, i]).filter(([w]) => w > 0).sort((a, b) => b[0] - a[0]);
+  if (used.length === 1) {
+    pickStyle(used[0][1]);
+    return true;
+  }
+  st.label = "Blend: " + used.map(([w, i]) => `${st.titles[i]} ${Math.round(w * 100)}%`).join(", ");
+  const select = $("style");
+  let option = select.querySelector("option[data-blend]");
+  if (!option) {
+    option = new Option("Blend", "blend");
+    option.dataset.blend = "1";
+    select.add(option);
+  }
+  option.textContent = `Blend of ${used.length} styles`;
+  select.value = "blend";
+  document.querySelectorAll("#style-strip .card").forEach((c) => c.setAttribute("aria-pressed", "false"));
+  return true;
 }
 
 function execute(model, pixels) {
-  if (!styleState.count) return model.execute(pixels);
+  const name = styleInputName(model);
+  if (!name) return model.execute(pixels);
   const feed = {};
-  const styleName = styleInputName(model);
   for (const input of model.inputs) {
-    feed[input.name] = input.name === styleName
-      ? tf.tensor2d(styleWeights(), [1, styleState.count]) : pixels;
+    feed[input.name] = input.name === name
+      ? tf.tensor2d(app.styles.weights, [1, app.styles.weights.length]) : pixels;
   }
   return model.execute(feed);
 }
 
-async function stylize(model, pixels) {
-  return tf.tidy(() => execute(model, pixels));
+// ---------------------------------------------------------------- photos
+
+async function setPhoto(blob, name) {
+  const bitmap = await createImageBitmap(blob);
+  if (app.photo) app.photo.bitmap.close();
+  app.photo = { bitmap, name: name.replace(/\.[^.]*$/, "") || "photo" };
+  document.querySelectorAll("#samples .card").forEach((c) =>
+    c.setAttribute("aria-pressed", String(c.dataset.sample === name)));
+  await run();
 }
 
-async function runTest(model, backend) {
-  const h = Number(params.get("h"));
-  const w = Number(params.get("w"));
-  if (params.get("weights")) {  // drive the sliders as a user would
-    params.get("weights").split(",").forEach((v, i) => {
-      styleState.sliders[i].value = String(Math.round(Number(v) * 100));
-    });
+async function loadPhotoUrl(url, name) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`could not load ${url} (${response.status})`);
+  await setPhoto(await response.blob(), name || url.split("/").pop());
+}
+
+function scaledSize(width, height) {
+  const maxSide = Number($("maxside").value) || 512;
+  const scale = Math.min(1, maxSide / Math.max(width, height));
+  return [Math.max(32, Math.round(width * scale)), Math.max(32, Math.round(height * scale))];
+}
+
+// ---------------------------------------------------------------- running
+
+// One run at a time; requests made meanwhile (a new photo, size, style) coalesce into one
+// more run with the latest settings.
+async function run() {
+  if (!app.model || !app.photo) {
+    if (app.photo && !app.model) setState("loading", "Photo ready; waiting for the model…");
+    return;
   }
-  const raw = await (await fetch(params.get("input"))).arrayBuffer();
-  const input = tf.tensor4d(new Float32Array(raw), [1, h, w, 3]);
-  const start = performance.now();
-  const output = await stylize(model, input);
-  const data = await output.data();
-  const ms = performance.now() - start;
-  const report = `?backend=${backend}&ms=${ms.toFixed(1)}&sliders=${styleState.sliders.length}` +
-    `&options=${document.getElementById("style").options.length}`;
-  await fetch(params.get("report") + report, {
-    method: "POST",
-    body: data.buffer,
-  });
-  setStatus(`test done on ${backend} in ${ms.toFixed(0)} ms`);
+  if (app.busy) {
+    app.pending = true;
+    return;
+  }
+  app.busy = true;
+  try {
+    do {
+      app.pending = false;
+      await stylizePhoto();
+    } while (app.pending);
+  } finally {
+    app.busy = false;
+  }
 }
 
-async function stylizeFile(model, file) {
-  const bitmap = await createImageBitmap(file);
-  const maxSide = Number(document.getElementById("maxside").value) || 512;
-  const scale = Math.min(1, maxSide / Math.max(bitmap.width, bitmap.height));
-  const width = Math.max(32, Math.round(bitmap.width * scale));
-  const height = Math.max(32, Math.round(bitmap.height * scale));
-  const inCanvas = document.getElementById("input");
+async function stylizePhoto() {
+  const { bitmap } = app.photo;
+  const [width, height] = scaledSize(bitmap.width, bitmap.height);
+  const inCanvas = $("input");
   inCanvas.width = width;
   inCanvas.height = height;
   inCanvas.getContext("2d").drawImage(bitmap, 0, 0, width, height);
-  setStatus(`Stylizing ${width}×${height}…`);
+  setState("running", `Stylizing ${width}×${height} with ${styleLabel()} on ${backendLabel()}…`);
+  $("download").disabled = true;
+  await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
   const start = performance.now();
-  const output = tf.tidy(() => {
-    const pixels = tf.browser.fromPixels(inCanvas).toFloat().expandDims(0);
-    return execute(model, pixels).squeeze([0]).clipByValue(0, 255).round().toInt();
-  });
-  const outCanvas = document.getElementById("output");
-  await tf.browser.toPixels(output, outCanvas);
-  output.dispose();
-  setStatus(`Done in ${(performance.now() - start).toFixed(0)} ms on ${tf.getBackend()}.`);
+  try {
+    await drawResult(inCanvas);
+  } catch (error) {
+    if (app.backend !== "webgl" || !app.fallbacks.includes("wasm")) throw error;
+    // WebGL failed (texture limit, lost context, out of memory): retry on WASM.
+    console.warn("WebGL run failed; retrying on WASM", error);
+    await switchToWasm(`WebGL failed here (${error.message.slice(0, 120)}), so the model now runs on WebAssembly.`);
+    await drawResult(inCanvas);
+  }
+  const ms = performance.now() - start;
+  app.last = { ms, width, height, backend: app.backend };
+  app.runs = (app.runs || 0) + 1;
+  document.body.dataset.runs = String(app.runs);
+  document.body.dataset.photo = app.photo.name;
+  document.body.dataset.ms = ms.toFixed(0);
+  document.body.dataset.size = `${width}x${height}`;
+  showFacts();
+  $("result-caption").textContent = `${styleLabel()} — ${width}×${height}`;
+  $("download").disabled = false;
+  const note = app.backendNote ? ` ${app.backendNote}` : "";
+  setState("done", `Done in ${(ms / 1000).toFixed(1)} s on ${backendLabel()}.${note}`,
+    app.backendNote ? "warn" : "");
 }
 
+async function drawResult(inCanvas) {
+  fitConvolution(inCanvas.height, inCanvas.width);
+  const output = tf.tidy(() => {
+    const pixels = tf.browser.fromPixels(inCanvas).toFloat().expandDims(0);
+    return execute(app.model, pixels).squeeze([0]).clipByValue(0, 255).round().toInt();
+  });
+  try {
+    await output.data();  // errors of the WebGL programs surface here
+    await tf.browser.toPixels(output, $("result"));
+  } finally {
+    output.dispose();
+  }
+}
+
+async function switchToWasm(note) {
+  if (!(await setBackend("wasm"))) throw new Error("WebGL failed and WASM is unavailable");
+  app.backend = "wasm";
+  app.backendNote = note;
+  app.fallbacks = app.fallbacks.filter((name) => name !== "wasm" && name !== "webgl");
+  const model = await tf.loadGraphModel(modelUrl(app.entry));
+  if (app.model) app.model.dispose();
+  app.model = model;
+  showFacts();
+}
+
+function download() {
+  const name = `${app.photo ? app.photo.name : "photo"}_${(app.entry ? app.entry.name : "stylized")}` +
+    (app.styles.names.length ? `_${app.styles.label.replace(/^Blend: /, "blend ")}` : "");
+  $("result").toBlob((blob) => {
+    const link = document.createElement("a");
+    link.download = `${name.replace(/[^\w.-]+/g, "_").slice(0, 120)}.png`;
+    link.href = URL.createObjectURL(blob);
+    document.body.dataset.download = link.download;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+  }, "image/png");
+}
+
+// ---------------------------------------------------------------- camera
+
 // Live camera: each frame is drawn at most max-side pixels on the input canvas, stylized
-// with the current style or blend, and drawn on the output canvas; the status line shows
-// the frames per second reached (a moving average over the last second).
+// with the current style or blend, and drawn on the result canvas; the fps line shows the
+// frames per second reached (a moving average over the last second).
 const camera = { stream: null, running: false, frames: 0, times: [] };
 
 function drawFrame(video) {
-  const maxSide = Number(document.getElementById("maxside").value) || 512;
-  const scale = Math.min(1, maxSide / Math.max(video.videoWidth, video.videoHeight));
-  const width = Math.max(32, Math.round(video.videoWidth * scale));
-  const height = Math.max(32, Math.round(video.videoHeight * scale));
-  const inCanvas = document.getElementById("input");
+  const [width, height] = scaledSize(video.videoWidth, video.videoHeight);
+  const inCanvas = $("input");
   if (inCanvas.width !== width || inCanvas.height !== height) {
     inCanvas.width = width;
     inCanvas.height = height;
@@ -163,12 +489,13 @@ function drawFrame(video) {
   return inCanvas;
 }
 
-async function cameraFrame(model) {
-  const inCanvas = drawFrame(document.getElementById("camera"));
+async function cameraFrame() {
+  const inCanvas = drawFrame($("camera"));
+  fitConvolution(inCanvas.height, inCanvas.width);
   const pixels = tf.tidy(() => tf.browser.fromPixels(inCanvas).toFloat().expandDims(0));
-  const raw = tf.tidy(() => execute(model, pixels));
+  const raw = tf.tidy(() => execute(app.model, pixels));
   const shown = tf.tidy(() => raw.squeeze([0]).clipByValue(0, 255).round().toInt());
-  await tf.browser.toPixels(shown, document.getElementById("output"));
+  await tf.browser.toPixels(shown, $("result"));
   shown.dispose();
   camera.frames += 1;
   const now = performance.now();
@@ -176,21 +503,21 @@ async function cameraFrame(model) {
   while (camera.times.length > 1 && now - camera.times[0] > 1000) camera.times.shift();
   const seconds = (now - camera.times[0]) / 1000;
   const fps = seconds > 0 ? (camera.times.length - 1) / seconds : 0;
-  document.getElementById("fps").textContent =
-    `${fps.toFixed(1)} fps, ${inCanvas.width}×${inCanvas.height} on ${tf.getBackend()}`;
+  $("fps").textContent = `${fps.toFixed(1)} fps, ${inCanvas.width}×${inCanvas.height} on ${app.backend}`;
   return { pixels, raw, fps };
 }
 
-async function startCamera(model, onFrame) {
+async function startCamera(onFrame) {
+  if (!app.model) throw new Error("the model is still loading");
   camera.stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
-  const video = document.getElementById("camera");
+  const video = $("camera");
   video.srcObject = camera.stream;
   await video.play();
   camera.running = true;
-  document.getElementById("camera-button").textContent = "Stop camera";
-  setStatus("Camera on: stylizing live frames.");
+  $("camera-button").textContent = "Stop camera";
+  setState("running", "Camera on: stylizing live frames.");
   while (camera.running) {
-    const frame = await cameraFrame(model);
+    const frame = await cameraFrame();
     const keep = onFrame ? await onFrame(frame) : false;
     if (!keep) {
       frame.pixels.dispose();
@@ -204,19 +531,19 @@ function stopCamera() {
   camera.running = false;
   if (camera.stream) camera.stream.getTracks().forEach((track) => track.stop());
   camera.stream = null;
-  document.getElementById("camera-button").textContent = "Start camera";
-  setStatus("Camera off.");
+  $("camera-button").textContent = "Start camera";
+  setState("done", "Camera off.");
 }
 
-async function runCameraTest(model, backend) {
+async function runCameraTest() {
   const wanted = Number(params.get("frames") || 5);
   const report = params.get("report");
-  await startCamera(model, async (frame) => {
+  await startCamera(async (frame) => {
     if (camera.frames < wanted) return false;
     camera.running = false;
-    const query = `&backend=${backend}&frames=${camera.frames}&fps=${frame.fps.toFixed(2)}` +
+    const query = `&backend=${app.backend}&frames=${camera.frames}&fps=${frame.fps.toFixed(2)}` +
       `&h=${frame.pixels.shape[1]}&w=${frame.pixels.shape[2]}`;
-    const canvas = document.getElementById("output");
+    const canvas = $("result");
     const drawn = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
     for (const [part, body] of [["input", (await frame.pixels.data()).buffer],
                                 ["output", (await frame.raw.data()).buffer],
@@ -228,43 +555,121 @@ async function runCameraTest(model, backend) {
     return true;
   });
   stopCamera();
-  setStatus(`camera test done: ${camera.frames} frames`);
+  setState("done", `camera test done: ${camera.frames} frames`);
 }
 
-async function main() {
-  const backend = await chooseBackend();
-  const fallback = !params.get("backend") && backend !== "webgl";
-  const modelUrl = params.get("model") ||
-    "../export/starry_night_johnson/starry_night_johnson_tfjs/model.json";
-  setStatus(`Loading ${modelUrl} on ${backend}…`);
-  const model = await tf.loadGraphModel(modelUrl);
-  await setUpStyles(model, modelUrl);
-  if (params.get("input")) {
-    await runTest(model, backend);
-    return;
+// ---------------------------------------------------------------- raw-tensor test mode
+
+async function runTensorTest() {
+  const h = Number(params.get("h"));
+  const w = Number(params.get("w"));
+  if (params.get("weights")) {  // drive the blend sliders as a user would, then apply
+    params.get("weights").split(",").forEach((v, i) => {
+      app.styles.sliders[i].value = String(Math.round(Number(v) * 100));
+    });
+    applyBlend();
   }
-  if (params.get("camera")) {
-    await runCameraTest(model, backend);
-    return;
-  }
-  const note = fallback ? `WebGL is not available here; using the ${backend} backend (slower). ` : "";
-  setStatus(`${note}Model ready on ${backend}. Pick a photo.`, fallback ? "warn" : "");
-  const run = () => {
-    const file = document.getElementById("file").files[0];
-    if (file) stylizeFile(model, file).catch((e) => setStatus(`Error: ${e.message}`, "error"));
-  };
-  document.getElementById("file").addEventListener("change", run);
-  document.addEventListener("stylechange", () => { if (!camera.running) run(); });
-  document.getElementById("camera-button").addEventListener("click", () => {
+  const raw = await (await fetch(params.get("input"))).arrayBuffer();
+  const input = tf.tensor4d(new Float32Array(raw), [1, h, w, 3]);
+  fitConvolution(h, w);
+  setState("running", "test run");
+  const start = performance.now();
+  const output = tf.tidy(() => execute(app.model, input));
+  const data = await output.data();
+  const ms = performance.now() - start;
+  const styleOptions = $("style").querySelectorAll("option:not([data-blend])").length;
+  const report = `?backend=${app.backend}&ms=${ms.toFixed(1)}&sliders=${app.styles.sliders.length}` +
+    `&options=${styleOptions}&style=${encodeURIComponent(app.styles.label)}`;
+  await fetch(params.get("report") + report, { method: "POST", body: data.buffer });
+  setState("done", `test done on ${app.backend} in ${ms.toFixed(0)} ms`);
+}
+
+// ---------------------------------------------------------------- start
+
+function fileHint() {
+  const hint = $("hint");
+  hint.hidden = false;
+  hint.innerHTML = "<b>This page was opened from disk</b>, and browsers do not let a page " +
+    "loaded from <code>file://</code> read the model files. Serve the repository instead: " +
+    "in its root folder run <code>python -m http.server 8000</code>, then open " +
+    "<a href='http://localhost:8000/web/'>http://localhost:8000/web/</a>.";
+  setState("error", "Opened from disk: see the note above.", "error");
+}
+
+function wireControls() {
+  $("file").addEventListener("change", (event) => {
+    const file = event.target.files[0];
+    event.target.value = "";  // picking the same file again is a new pick
+    if (file) setPhoto(file, file.name).catch(fail);
+  });
+  ["dragenter", "dragover"].forEach((type) => document.addEventListener(type, (event) => {
+    event.preventDefault();
+    document.body.classList.add("dragging");
+  }));
+  ["dragleave", "drop"].forEach((type) => document.addEventListener(type, (event) => {
+    event.preventDefault();
+    if (type === "drop" || event.target === document.documentElement) {
+      document.body.classList.remove("dragging");
+    }
+  }));
+  document.addEventListener("drop", (event) => {
+    const file = [...(event.dataTransfer ? event.dataTransfer.files : [])]
+      .find((f) => f.type.startsWith("image/"));
+    if (file) setPhoto(file, file.name).catch(fail);
+    else setState(document.body.dataset.state, "That is not an image file.", "warn");
+  });
+  $("maxside").addEventListener("change", () => { if (!camera.running) run().catch(fail); });
+  $("style").addEventListener("change", () => {
+    if ($("style").value === "blend") return;
+    pickStyle(Number($("style").value));
+    if (!camera.running) run().catch(fail);
+  });
+  $("apply-blend").addEventListener("click", () => {
+    if (applyBlend() && !camera.running) run().catch(fail);
+  });
+  $("reset-blend").addEventListener("click", () => {
+    pickStyle(0);
+    if (!camera.running) run().catch(fail);
+  });
+  $("download").addEventListener("click", download);
+  $("camera-button").addEventListener("click", () => {
     if (camera.running) {
       stopCamera();
     } else {
-      startCamera(model).catch((e) => {
+      startCamera().catch((e) => {
         stopCamera();
-        setStatus(`Camera error: ${e.message}`, "error");
+        fail(new Error(`camera: ${e.message}`));
       });
     }
   });
 }
 
-main().catch((error) => setStatus(`Error: ${error.message}`, "error"));
+async function main() {
+  if (window.location.protocol === "file:") {
+    fileHint();
+    return;
+  }
+  if (typeof tf === "undefined") {
+    throw new Error("TF.js did not load: run `npm ci` in web/ (it vendors TF.js into web/node_modules)");
+  }
+  setState("loading", "Starting…");
+  if (params.get("size")) $("maxside").value = params.get("size");
+  wireControls();
+  app.backend = await chooseBackend();
+  showFacts();
+  await loadGallery();
+  const entry = findEntry(params.get("model"));
+  if (!entry) throw new Error("no models: gallery/models.json is missing (scripts/web_gallery.py)");
+  // a photo picked (or the sample loading) while the model loads is kept and run after
+  const photoUrl = params.get("photo") || (app.gallery.samples[0] || {}).url;
+  const testMode = params.get("input") || params.get("camera");
+  const loads = [selectModel(entry, params.get("style"))];
+  if (photoUrl && !testMode) {
+    loads.push(loadPhotoUrl(photoUrl, params.get("photo") ? undefined : app.gallery.samples[0].name));
+  }
+  await Promise.all(loads);
+  if (params.get("input")) await runTensorTest();
+  else if (params.get("camera")) await runCameraTest();
+}
+
+main().catch(fail);

@@ -11,7 +11,8 @@ is an earlier export in the same format (its sidecar says so); an output is neve
 model itself. Options and outputs are checked before any work (`check_export`).
 
 Formats: "savedmodel" (`export.saved_model`), "tflite" (`export.tflite`), "tfjs"
-(`export.tfjs`, needs the `[tfjs]` extra, Node.js and `npm ci` in `web`).
+(`export.tfjs`, needs the `[tfjs]` extra and Node.js with npm: the Node verifier installs
+@tensorflow/tfjs into a cache folder on first use).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 // usage: node run_tfjs.cjs MODEL_DIR INPUT.f32 HEIGHT WIDTH OUTPUT.f32 [backend] [STYLE_WEIGHTS]
 // Pixel convention: float32 RGB (1, H, W, 3) in [0, 255], little-endian, C order.
 // STYLE_WEIGHTS (multi-style models): comma-separated floats, one per style.
-// Needs @tensorflow/tfjs and @tensorflow/tfjs-backend-wasm on NODE_PATH (web/node_modules).
+// Needs @tensorflow/tfjs and @tensorflow/tfjs-backend-wasm on NODE_PATH (keras_stylize.export.tfjs
+// installs them into a cache folder on first use: node_modules()).
 "use strict";
 const fs = require("node:fs");
 const path = require("node:path");

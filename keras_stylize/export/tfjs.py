@@ -7,9 +7,11 @@ converter (optional extra `keras_stylize[tfjs]`, run in a subprocess). Quantizat
 float32). A multi-style model also takes `style_weights` `[batch, num_styles]` and gets a
 `styles.json` (its style names, for the web demo's picker). The result is run with
 `@tensorflow/tfjs` + the WASM backend under Node on the verification image (every style
-case of `verify.style_cases`) before it is kept; Node and the npm packages of `web/`
-(`npm ci` there, or point `KERAS_STYLIZE_WEB` at a folder with that `node_modules`) are
-required, and their absence is an error, never a silently unverified export.
+case of `verify.style_cases`) before it is kept. Node.js (18+) and npm are required; on
+first use the pinned npm packages (package data `export/node/package*.json`) are installed
+with `npm ci` into a cache folder (`~/.cache/keras_stylize/tfjs-node-4.22.0`, or
+`$XDG_CACHE_HOME`; `KERAS_STYLIZE_TFJS_NODE` names a folder whose `node_modules` has them
+instead). A missing piece is an error, never a silently unverified export.
 """
 
 from __future__ import annotations
@@ -46,12 +48,69 @@ class TFJSUnavailableError(RuntimeError):
     """The tensorflowjs converter, Node, or the tfjs npm packages are missing."""
 
 
-def web_dir() -> Path:
-    """Folder whose `node_modules` holds @tensorflow/tfjs (default: the repo's web)."""
-    override = os.environ.get("KERAS_STYLIZE_WEB")
+TFJS_VERSION = "4.22.0"
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "keras_stylize" / f"tfjs-node-{TFJS_VERSION}"
+
+
+def node_modules() -> Path:
+    """The `node_modules` holding @tensorflow/tfjs for the Node verifier: the one under
+    `KERAS_STYLIZE_TFJS_NODE` if set, else a per-user cache, installed on first use."""
+    override = os.environ.get("KERAS_STYLIZE_TFJS_NODE")
     if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[2] / "web"
+        modules = Path(override) / "node_modules"
+        if not (modules / "@tensorflow" / "tfjs").is_dir():
+            raise TFJSUnavailableError(
+                f"KERAS_STYLIZE_TFJS_NODE={override}: no node_modules/@tensorflow/tfjs there"
+            )
+        return modules
+    folder = _cache_dir()
+    modules = folder / "node_modules"
+    if not (modules / "@tensorflow" / "tfjs-backend-wasm").is_dir():
+        _install(folder)
+    return modules
+
+
+def _install(folder: Path) -> None:
+    """`npm ci` of the packaged package.json + lock into `folder` (atomically, one
+    process at a time)."""
+    import fcntl
+
+    npm = shutil.which("npm")
+    if shutil.which("node") is None or npm is None:
+        raise TFJSUnavailableError(
+            "verifying a TF.js export needs Node.js 18+ and npm on PATH (https://nodejs.org); "
+            "keras_stylize installs @tensorflow/tfjs into a cache with them on first use"
+        )
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f".{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (folder / "node_modules" / "@tensorflow" / "tfjs-backend-wasm").is_dir():
+            return  # another process installed it meanwhile
+        print(f"keras_stylize: installing @tensorflow/tfjs {TFJS_VERSION} for verifying "
+              f"TF.js exports into {folder} (first use only)", file=sys.stderr)  # fmt: skip
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        try:
+            package = resources.files("keras_stylize.export") / "node"
+            for name in ("package.json", "package-lock.json"):
+                (staging / name).write_bytes((package / name).read_bytes())
+            proc = subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--omit=dev"],
+                cwd=staging, capture_output=True, text=True, timeout=900,
+            )  # fmt: skip
+            if proc.returncode != 0:
+                tail = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
+                raise TFJSUnavailableError(
+                    f"`npm ci` of @tensorflow/tfjs {TFJS_VERSION} into {folder} failed "
+                    f"(is the npm registry reachable?): {tail[:300]}"
+                )
+            shutil.rmtree(folder, ignore_errors=True)
+            staging.rename(folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def run_tfjs_node(
@@ -63,13 +122,10 @@ def run_tfjs_node(
     """Runs a TF.js graph model on float32 `(1, H, W, 3)` images (and `(1, num_styles)`
     style weights for multi-style models) in Node; returns `(output, info)` where info has
     the backend and milliseconds."""
+    modules = node_modules()
     node = shutil.which("node")
-    modules = web_dir() / "node_modules"
-    if node is None or not (modules / "@tensorflow" / "tfjs").is_dir():
-        raise TFJSUnavailableError(
-            "verifying a TF.js export needs Node.js and `npm ci` in web "
-            f"(looked for {modules / '@tensorflow' / 'tfjs'})"
-        )
+    if node is None:
+        raise TFJSUnavailableError("verifying a TF.js export needs Node.js 18+ on PATH")
     _, height, width, _ = images.shape
     script = resources.files("keras_stylize.export") / "run_tfjs.cjs"
     with tempfile.TemporaryDirectory() as tmp, resources.as_file(script) as script_path:
