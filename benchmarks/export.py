@@ -50,7 +50,8 @@ def main() -> None:
     from keras_stylize.export import export_model
     from keras_stylize.export.tflite import interpreter_class
     from keras_stylize.export.verify import test_image
-    from keras_stylize.inference import load_generator, run_batch, with_precision
+    from keras_stylize.inference.session import session_for
+    from keras_stylize.zoo import load_generator
 
     generator = load_generator(args.model)
     print(f"load average: {os.getloadavg()[0]:.2f} (cpus: {os.cpu_count()}); model {args.model}")
@@ -59,8 +60,8 @@ def main() -> None:
         tmp = Path(tmp)
         images = {s: test_image(s, s) for s in args.sizes}
         for precision in ("float32", "bfloat16"):
-            runner = with_precision(generator, precision)
-            ms = [_median_ms(lambda x=images[s], r=runner: run_batch(r, x), args.repeats)
+            runner = session_for(generator, precision)
+            ms = [_median_ms(lambda x=images[s], r=runner: r.run(x), args.repeats)
                   for s in args.sizes]  # fmt: skip
             rows.append(("Keras (compiled graph)", precision, None, None, ms))
 

@@ -7,7 +7,7 @@ slow pan (2 px per frame to the left), a slow zoom (1 % per frame into the centr
 moving object (a square cut from the photo sliding 3 px per frame to the right over the
 still, mirrored photo: a motion that no single camera motion explains). Each frame is
 stylized with the zoo model (float32), then passed through
-`keras_stylize.stabilizer.Stabilizer` at several keyframe intervals (the motion is
+`keras_stylize.video.stabilizer.Stabilizer` at several keyframe intervals (the motion is
 estimated from the input frames, as on a real video; the known motion is used only to
 score). Warping error: mean absolute difference (grey levels) between frame t+1 and frame t
 moved by the known motion, over the pixels both frames see (for the object clip: not the
@@ -140,10 +140,12 @@ def main() -> None:
 
     from keras_stylize import zoo
     from keras_stylize.evaluation import loss_for_recipe, loss_for_run
-    from keras_stylize.inference import load_generator, run_batch
-    from keras_stylize.stabilizer import Stabilizer
+    from keras_stylize.inference.session import session_for
+    from keras_stylize.video.stabilizer import Stabilizer
+    from keras_stylize.zoo import load_generator
 
     generator = load_generator(args.model)
+    session = session_for(generator, "float32")
     if args.model.endswith(".keras"):
         loss = loss_for_run(args.run_json or Path(args.model).with_suffix(".logs") / "run.json")
     else:
@@ -158,7 +160,7 @@ def main() -> None:
     clips = {"pan": pan_clip, "zoom": zoom_clip, "object": object_clip}
     for motion in args.clips.split(","):
         frames = clips[motion](photo, size, args.frames)
-        stylized = [np.clip(run_batch(generator, f[None].astype(np.float32))[0], 0, 255)
+        stylized = [np.clip(session.run(f[None].astype(np.float32))[0], 0, 255)
                     for f in frames]  # fmt: skip
         content = np.stack(frames).astype(np.float32)
 

@@ -24,7 +24,7 @@ import numpy as np
 
 def _load(name: str):
     from keras_stylize import johnson_generator, texture_net_generator
-    from keras_stylize.inference import load_generator
+    from keras_stylize.zoo import load_generator
 
     if name == "johnson":
         return johnson_generator()
@@ -34,7 +34,7 @@ def _load(name: str):
 
 
 def speed(args) -> None:
-    from keras_stylize.inference import stylize
+    from keras_stylize.inference.stylize import stylize
 
     print(f"load average: {os.getloadavg()[0]:.2f} (cpus: {os.cpu_count()})")
     print(f"{'model':10} {'precision':9} {'size':>6} {'ms/image':>9}")
@@ -58,7 +58,7 @@ def memory(args) -> None:
     """Peak RSS of the whole process (TensorFlow included) per image size, each size in
     a fresh process: `--max-memory 0` forces the whole image at once."""
     if args.child:
-        from keras_stylize.inference import stylize
+        from keras_stylize.inference.stylize import stylize
 
         generator = _load(args.models[0])
         width, height = map(int, args.sizes[0].split("x"))
@@ -93,7 +93,7 @@ def memory(args) -> None:
 def tiling(args) -> None:
     from PIL import Image
 
-    from keras_stylize.inference import stylize
+    from keras_stylize.inference.stylize import stylize
 
     generator = _load(args.model)
     image = Image.open(args.image).convert("RGB")
@@ -119,7 +119,7 @@ def precision(args) -> None:
     """PSNR of each reduced precision against float32 over a folder of photos."""
     from keras_stylize.evaluation import load_photo
     from keras_stylize.images import list_images
-    from keras_stylize.inference import run_batch, with_precision
+    from keras_stylize.inference.session import session_for
 
     photos = list_images(args.photos)
     print(f"{len(photos)} photos from {args.photos}, long side {args.size} px")
@@ -130,9 +130,9 @@ def precision(args) -> None:
         scores = {p: [] for p in args.precisions}
         for path in photos:
             x = load_photo(path, args.size)[None].astype(np.float32)
-            reference = np.clip(np.round(run_batch(generator, x)), 0, 255)
+            reference = np.clip(np.round(session_for(generator, "float32").run(x)), 0, 255)
             for p in args.precisions:
-                out = np.clip(np.round(run_batch(with_precision(generator, p), x)), 0, 255)
+                out = np.clip(np.round(session_for(generator, p).run(x)), 0, 255)
                 mse = max(float(np.mean((out - reference) ** 2)), 1e-12)
                 scores[p].append(10 * np.log10(255**2 / mse))
         for p, values in scores.items():

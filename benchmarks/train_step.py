@@ -70,11 +70,12 @@ def measure(family: str, config: dict, size: int, batch: int, steps: int, conten
     import keras
     import numpy as np
 
-    from keras_stylize.data import content_dataset
-    from keras_stylize.fit import FitConfig, build_generator
-    from keras_stylize.perceptual_loss import PerceptualLoss
-    from keras_stylize.stylization_model import StylizationModel
-    from keras_stylize.vgg_weights import VGGWeightsError
+    from keras_stylize.perceptual.loss import PerceptualLoss
+    from keras_stylize.perceptual.weights import VGGWeightsError
+    from keras_stylize.training.config import FitConfig
+    from keras_stylize.training.data import content_dataset
+    from keras_stylize.training.fit import build_generator
+    from keras_stylize.training.model import StylizationModel
 
     keras.mixed_precision.set_global_policy(config["precision"])
     keras.utils.set_random_seed(0)  # the same initial weights under every precision

@@ -3,7 +3,7 @@
     python benchmarks/video.py [--model starry_night_johnson] [--frames 12]
 
 Generates each clip (a slow pan across the bundled photo, H.264, no outside video),
-stylizes it with `keras_stylize.video.stylize_video` for each precision and batch size
+stylizes it with `keras_stylize.video.stylize.stylize_video` for each precision and batch size
 and prints the frames per second of the whole job (decode, stylize, encode), then the
 stabilizer's own cost per frame (`--stabilize 8`: flow, warps, detail). On a GPU,
 larger `--batch-size` and `--precision float16` (the default there) raise throughput;
@@ -49,7 +49,7 @@ def stabilizer_ms(clip: Path, interval: int = 8) -> float:
     standing in for its stylization; the cost does not depend on the pixels)."""
     import av
 
-    from keras_stylize.stabilizer import Stabilizer
+    from keras_stylize.video.stabilizer import Stabilizer
 
     with av.open(str(clip)) as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
@@ -70,8 +70,8 @@ def main() -> None:
     parser.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"])
     args = parser.parse_args()
 
-    from keras_stylize.inference import load_generator
-    from keras_stylize.video import stylize_video
+    from keras_stylize.video.stylize import stylize_video
+    from keras_stylize.zoo import load_generator
 
     generator = load_generator(args.model)
     print(f"load average: {os.getloadavg()[0]:.2f} (cpus: {os.cpu_count()}); {args.model}, "

@@ -8,8 +8,7 @@ Conventions used throughout the package:
 - Generators accept any height and width >= 32 (not only multiples of their stride),
   batch size 1 included, and return an image of the same size. They map their input to
   [-1, 1] and their last activation `a` to pixels by `127.5 * (a + 1)`, clipped to
-  [0, 255] at inference (`output="scaled_tanh"`: `127.5 + 150 * tanh(a)`, clipped the same
-  way; `output="tanh"`: `127.5 * (tanh(a) + 1)`).
+  [0, 255] at inference (`output="tanh"`: `127.5 * (tanh(a) + 1)`).
   Multi-style generators take `[images, style_weights]`, style weights `(batch, styles)`.
 - `InstanceNormalization` normalizes each image and channel over height and width
   (paper eq. 3), identically at training and test time.
@@ -42,13 +41,13 @@ _EXPORTS = {
     "SpatialNoise": "keras_stylize.layers",
     "StyleWeights": "keras_stylize.layers",
     "UpsampleConv2D": "keras_stylize.layers",
-    "PerceptualLoss": "keras_stylize.perceptual_loss",
-    "StylizationModel": "keras_stylize.stylization_model",
+    "PerceptualLoss": "keras_stylize.perceptual.loss",
+    "StylizationModel": "keras_stylize.training.model",
     "johnson_generator": "keras_stylize.generators",
     "texture_net_generator": "keras_stylize.generators",
-    "load_generator": "keras_stylize.inference",
-    "stylize": "keras_stylize.inference",
-    "vgg19_features": "keras_stylize.vgg",
+    "load_generator": "keras_stylize.zoo",
+    "stylize": "keras_stylize.inference.stylize",
+    "vgg19_features": "keras_stylize.perceptual.vgg",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,10 +1,10 @@
 """Reading and writing images with Pillow, the same way everywhere in keras_stylize.
 
-Decoded images are `np.uint8` arrays `(height, width, 3)`, RGB. `read_rgb` applies
-the EXIF orientation, takes the first frame of animations (GIF, WebP, APNG), and
-converts every mode to RGB: greyscale and palette images are expanded, CMYK goes
-through Pillow's conversion, 16-bit and 32-bit integer greyscale is scaled to 8 bits,
-and transparency is composited on white (`alpha=True` returns the alpha plane too).
+Decoded images are RGB PIL images (`np.asarray` gives `np.uint8` `(height, width, 3)`).
+`open_image` applies the EXIF orientation, takes the first frame of animations (GIF,
+WebP, APNG), and converts every mode to RGB: greyscale and palette images are expanded,
+CMYK goes through Pillow's conversion, 16-bit and 32-bit integer greyscale is scaled to
+8 bits, and transparency is composited on white (the alpha plane is returned beside).
 Pillow's decompression-bomb limit (`Image.MAX_IMAGE_PIXELS`) applies; pass
 `max_pixels` to change it for one call. The global limit is never changed by default
 calls (those of the tf.data threads included); a call with its own `max_pixels` sets it
@@ -23,6 +23,7 @@ from typing import IO
 import numpy as np
 from PIL import Image, ImageOps
 
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma of RGB
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 _FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".bmp": "BMP",
             ".tif": "TIFF", ".tiff": "TIFF"}  # fmt: skip
@@ -127,12 +128,6 @@ def _open_with_limit(source, limit: int | None) -> Image.Image:
             return Image.open(source)
         finally:
             Image.MAX_IMAGE_PIXELS = previous
-
-
-def read_rgb(source: str | os.PathLike | IO[bytes] | bytes, **kwargs) -> np.ndarray:
-    """Decodes an image to a `(height, width, 3)` uint8 RGB array (see `open_image`)."""
-    image, _ = open_image(source, **kwargs)
-    return np.asarray(image, dtype=np.uint8)
 
 
 def list_images(

@@ -6,6 +6,10 @@ installs both find it): `model.keras` (the generator), `card.json` (see `docs/zo
 for the fields), `style.jpg` (the public-domain style image) and `preview.jpg`.
 `load(name)` checks the weights against the card's sha256 before loading them with
 `safe_mode=True`. Set `KERAS_STYLIZE_ZOO` to use another zoo folder.
+
+This module owns model loading: `load_generator` takes a model, a `.keras` path or a zoo
+name (training, inference, export and the command line all load generators with it).
+Importing it does not import TensorFlow.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import json
 import os
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from keras_stylize.files import sha256_of
 
@@ -101,3 +105,47 @@ def load(name: str) -> keras.Model:
     import keras_stylize.layers  # noqa: F401 - registers the custom layers
 
     return keras.saving.load_model(weights_path(name), safe_mode=True, compile=False)
+
+
+def load_generator(model: keras.Model | str | os.PathLike) -> keras.Model:
+    """A generator from a `keras.Model`, a `.keras` path (loaded with `safe_mode=True`)
+    or a zoo name."""
+    import keras
+
+    import keras_stylize.layers  # noqa: F401 - registers the custom layers
+
+    if isinstance(model, keras.Model):
+        return model
+    text = str(model)
+    if text.endswith(".keras") or os.path.sep in text or os.path.exists(text):
+        if not os.path.isfile(text):
+            raise FileNotFoundError(f"model file not found: {text}")
+        return check_generator(keras.saving.load_model(text, safe_mode=True, compile=False), text)
+    return load(text)
+
+
+def check_generator(model: Any, name: str) -> keras.Model:
+    """`model` if it has a keras_stylize generator's interface: an RGB image input
+    `(batch, H, W, 3)` (and, for several styles, a style-weights input read by the style
+    layer) and an RGB image output; else ValueError, one line naming `name`."""
+    import keras
+
+    from keras_stylize.generators.blocks import STYLE_LAYER
+
+    def shape(tensor) -> tuple:
+        return tuple(getattr(tensor, "shape", ()) or ())
+
+    reason = None
+    if not isinstance(model, keras.Model):
+        reason = f"it holds a {type(model).__name__}, not a model"
+    elif len(model.inputs) not in (1, 2) or len(model.outputs) != 1:
+        reason = f"{len(model.inputs)} inputs and {len(model.outputs)} outputs"
+    elif len(shape(model.inputs[0])) != 4 or shape(model.inputs[0])[-1] != 3:
+        reason = f"input shape {shape(model.inputs[0])}, not (batch, H, W, 3)"
+    elif len(shape(model.outputs[0])) != 4 or shape(model.outputs[0])[-1] != 3:
+        reason = f"output shape {shape(model.outputs[0])}, not (batch, H, W, 3)"
+    elif len(model.inputs) == 2 and STYLE_LAYER not in {layer.name for layer in model.layers}:
+        reason = f"a second input but no {STYLE_LAYER} layer"
+    if reason:
+        raise ValueError(f"{name} is not a keras_stylize generator ({reason})")
+    return model

@@ -57,7 +57,7 @@ def _write_curve(folder: Path, rows: list[dict]) -> None:
 
 def _config(args, folder: Path, steps: int, every: int):
     from keras_stylize import zoo
-    from keras_stylize.fit import FitConfig
+    from keras_stylize.training.config import FitConfig
 
     recipe = {k: v for k, v in zoo.info(RECIPE_MODEL)["recipe"].items() if k in RECIPE_FIELDS}
     if args.lr is not None:
@@ -74,8 +74,8 @@ def _config(args, folder: Path, steps: int, every: int):
 def train(args) -> None:
     import keras
 
-    from keras_stylize.fit import fit_style
-    from keras_stylize.precision import float32_copy
+    from keras_stylize.generators.policy import float32_copy
+    from keras_stylize.training.fit import fit_style
 
     folder = Path(args.folder)
     (folder / "snapshots").mkdir(parents=True, exist_ok=True)
@@ -117,7 +117,7 @@ def time_steps(args) -> None:
     import numpy as np
 
     from keras_stylize.files import atomic_write_bytes
-    from keras_stylize.fit import fit_style
+    from keras_stylize.training.fit import fit_style
 
     durations: list[float] = []
 
@@ -150,7 +150,7 @@ def _seconds(folder: Path, row: dict) -> float:
 def score(args) -> None:
     from keras_stylize import zoo
     from keras_stylize.evaluation import loss_for_recipe, mean_losses
-    from keras_stylize.inference import load_generator
+    from keras_stylize.zoo import load_generator
 
     recipe = zoo.info(RECIPE_MODEL)["recipe"]
     photos = eval_photos(Path(args.data))[: args.photos]

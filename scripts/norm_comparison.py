@@ -34,8 +34,8 @@ from zoo_data import DEFAULT_DATA, FIGURE_PHOTOS, ROOT, card_loss, eval_photos
 
 from keras_stylize import zoo
 from keras_stylize.evaluation import mean_losses
-from keras_stylize.inference import stylize
-from keras_stylize.sheets import grid, square
+from keras_stylize.inference.sheets import grid, square
+from keras_stylize.inference.stylize import stylize
 
 
 def reduce_contrast(image: np.ndarray, factor: float) -> np.ndarray:

@@ -37,7 +37,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from keras_stylize.evaluation import loss_for_run, mean_losses
-    from keras_stylize.inference import load_generator
+    from keras_stylize.zoo import load_generator
 
     photos = sorted((Path(args.data) / "content_eval").glob("*.jpg"))[: args.limit]
     rows = []

@@ -88,8 +88,8 @@ def measure(card: dict, generator, data: Path, size: int = 512, known: dict | No
 
 
 def preview(generator, card: dict, data: Path, out: Path, size: int = 320) -> None:
-    from keras_stylize.inference import stylize
-    from keras_stylize.sheets import grid, style_sheet
+    from keras_stylize.inference.sheets import grid, style_sheet
+    from keras_stylize.inference.stylize import stylize
 
     photos = [Image.open(data / "content_eval" / name).convert("RGB") for name in FIGURE_PHOTOS]
     if len(card_styles(card)) > 1:
@@ -110,7 +110,7 @@ def _without_path(weights: dict | str) -> dict | str:
 def _command(config: dict, files: list[str], out: str, **overrides) -> str:
     """The `keras_stylize fit` command of a run's config, with the project-relative data
     paths, the output `out` and no log folder (plus `overrides` of config fields)."""
-    from keras_stylize.fit import FitConfig
+    from keras_stylize.training.config import FitConfig
 
     fields = set(FitConfig.__dataclass_fields__)
     command_config = {k: v for k, v in config.items() if k in fields}
@@ -141,7 +141,7 @@ def _seconds(run: dict) -> float:
 
 def _install_model(source: str, folder: Path):
     """Copies the trained generator `source` to `folder/model.keras` and loads the copy."""
-    from keras_stylize.inference import load_generator
+    from keras_stylize.zoo import load_generator
 
     shutil.copyfile(source, folder / "model.keras")
     return load_generator(str(folder / "model.keras"))
@@ -155,7 +155,7 @@ def unchanged_styles(old, new) -> list[str]:
     """The styles of multi-style generator `new` that render exactly as in `old`: every
     weight outside the conditional instance norms is identical, and so are the style's
     own rows of their scales and shifts (a one-hot style weight selects just those)."""
-    from keras_stylize.inference import style_names
+    from keras_stylize.generators.styles import style_names
     from keras_stylize.layers import ConditionalInstanceNormalization
 
     old_names, names = style_names(old) or [], style_names(new) or []
@@ -195,7 +195,7 @@ def _finish(
 
 
 def add(args) -> None:
-    from keras_stylize.inference import style_names
+    from keras_stylize.generators.styles import style_names
 
     data = Path(args.data)
     run = json.loads(
@@ -249,7 +249,7 @@ def add(args) -> None:
 def add_stage(args, run: dict, files: list[str], folder: Path, data: Path) -> None:
     """`add --after`: the run continues zoo model `args.name` (see the module docstring)."""
     from keras_stylize import zoo
-    from keras_stylize.fit import FitConfig
+    from keras_stylize.training.config import FitConfig
 
     card = zoo.info(args.name)
     card.pop("path")
@@ -303,8 +303,9 @@ def remeasure(args) -> None:
 
 def docs(args) -> None:
     from keras_stylize import zoo
-    from keras_stylize.inference import style_names, stylize
-    from keras_stylize.sheets import grid
+    from keras_stylize.generators.styles import style_names
+    from keras_stylize.inference.sheets import grid
+    from keras_stylize.inference.stylize import stylize
 
     cards = [zoo.info(name) for name in zoo.list()]
     rows = [

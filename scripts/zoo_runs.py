@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _config(folder: Path):
     """The checkpoint's metadata and run config, and the folder the run was started from."""
-    from keras_stylize.callbacks import CHECKPOINT_FILE, read_checkpoint_metadata
-    from keras_stylize.fit import FitConfig
+    from keras_stylize.training.checkpoint import CHECKPOINT_FILE, read_checkpoint_metadata
+    from keras_stylize.training.config import FitConfig
 
     meta = read_checkpoint_metadata(folder / CHECKPOINT_FILE)
     if meta is None:
@@ -48,7 +48,7 @@ def main() -> int:
     resume.add_argument("folder")
     args = parser.parse_args()
     if args.command == "status":
-        from keras_stylize.callbacks import CHECKPOINT_FILE
+        from keras_stylize.training.checkpoint import CHECKPOINT_FILE
 
         for folder in sorted(p for p in (ROOT / "checkpoints").iterdir() if p.is_dir()):
             if not (folder / CHECKPOINT_FILE).is_file():

@@ -69,3 +69,17 @@ def recoloured_scene(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarr
     p = photo.astype(float)
     styled = np.stack([255 - p[..., 2], 0.6 * p[..., 0] + 40, 0.8 * (255 - p[..., 1])], -1)
     return photo, styled + np.where((xx // 2) % 2, 30, -30)[..., None]
+
+
+def run_model(model, images, weights=None) -> np.ndarray:
+    """`model`'s compiled forward pass, unchanged (no fused layers, no precision copy)."""
+    from keras_stylize.inference.session import call_compiled, compiled
+
+    return call_compiled(compiled(model), images, weights)
+
+
+def read_rgb(source, **kwargs) -> np.ndarray:
+    """A decoded image as a uint8 `(H, W, 3)` array (`images.open_image`)."""
+    from keras_stylize.images import open_image
+
+    return np.asarray(open_image(source, **kwargs)[0], np.uint8)

@@ -47,7 +47,7 @@ def test_vgg_weights_sources_are_reported(tmp_path, monkeypatch):
     """Which source was tried, skipped (and why), and which one was used."""
     import logging
 
-    from keras_stylize import vgg_weights
+    from keras_stylize.perceptual import weights as vgg_weights
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))  # no cached Keras file
     monkeypatch.delenv("KERAS_STYLIZE_VGG19_WEIGHTS", raising=False)
@@ -61,7 +61,7 @@ def test_vgg_weights_sources_are_reported(tmp_path, monkeypatch):
     records = []
     handler = logging.Handler()
     handler.emit = lambda record: records.append(record.getMessage())
-    logger = logging.getLogger("keras_stylize.vgg_weights")
+    logger = logging.getLogger("keras_stylize.perceptual.weights")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:

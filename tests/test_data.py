@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from keras_stylize.data import (
+from keras_stylize.training.data import (
     DataError,
     content_dataset,
     load_style_image,
@@ -112,10 +112,10 @@ def test_style_image_resized_by_shorter_side(tmp_path):
 
 def test_flat_crops_are_redrawn_and_flat_files_skipped(tmp_path):
     # A constant crop makes every instance-normalized activation zero-variance and the
-    # gradients overflow (see keras_stylize.data); the pipeline must never yield one.
+    # gradients overflow (see keras_stylize.training.data); the pipeline must never yield one.
     from PIL import Image
 
-    from keras_stylize.data import is_flat
+    from keras_stylize.training.data import is_flat
 
     folder = tmp_path / "content"
     folder.mkdir()
@@ -132,7 +132,7 @@ def test_flat_crops_are_redrawn_and_flat_files_skipped(tmp_path):
 
 
 def test_is_flat_threshold():
-    from keras_stylize.data import is_flat
+    from keras_stylize.training.data import is_flat
 
     flat = np.full((8, 8, 3), 200.0)
     assert is_flat(flat)

@@ -6,7 +6,6 @@ from keras_stylize import PerceptualLoss, texture_net_generator
 from keras_stylize.evaluation import (
     blot_fraction,
     blot_mask,
-    box_mean,
     load_photo,
     mean_losses,
     patch_fraction,
@@ -15,6 +14,7 @@ from keras_stylize.evaluation import (
     spot_mask,
     unexplained_colour,
 )
+from keras_stylize.evaluation.measures import box_mean
 
 from .conftest import recoloured_scene, write_image
 
@@ -165,7 +165,7 @@ def test_per_layer_style_terms_add_up_to_the_style_loss(tmp_path, rng):
 def test_a_style_of_a_multi_style_model_against_a_one_style_loss(setup):
     """How a style added to a multi-style model is scored against its own single-style
     targets: the style's stylization, the loss of that one style."""
-    from keras_stylize.inference import stylize
+    from keras_stylize.inference.stylize import stylize
 
     _, loss, photos = setup
     generator = texture_net_generator(num_styles=2, style_names=["a", "b"])

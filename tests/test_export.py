@@ -229,7 +229,7 @@ def test_export_never_writes_onto_its_model(tmp_path, model_path):
 
 
 def test_export_options_are_checked_before_any_work(tmp_path, model_path, monkeypatch):
-    import keras_stylize.inference as inference
+    import keras_stylize.inference.stylize as inference
 
     def never(*args, **kwargs):
         raise AssertionError("the model was loaded")

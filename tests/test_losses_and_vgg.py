@@ -3,16 +3,13 @@ import numpy as np
 import pytest
 
 from keras_stylize import vgg19_features
-from keras_stylize.losses import (
+from keras_stylize.perceptual.losses import (
     content_loss,
-    darkening_penalty,
     gram_matrix,
-    kurtosis_penalty,
     style_loss,
     total_variation_loss,
 )
-
-from .conftest import recoloured_scene
+from keras_stylize.training.terms import darkening_penalty
 
 
 def test_gram_matrix_matches_numpy(rng):
@@ -79,29 +76,6 @@ def test_style_loss_takes_one_target_per_image(rng):
     assert float(style_loss({"a": f}, swapped, {"a": 1.0})) > 0.01
 
 
-def test_kurtosis_penalty_against_numpy_and_a_single_spot(rng):
-    features = [rng.normal(size=(2, 9, 11, 5)).astype("float32") * 3 + 1,
-                rng.standard_t(2, size=(3, 8, 8, 4)).astype("float32")]  # fmt: skip
-
-    def reference(x, limit):
-        d = x - x.mean((1, 2), keepdims=True)
-        k = (d**4).mean((1, 2)) / (d**2).mean((1, 2)) ** 2
-        return np.maximum(k - limit, 0).mean() / limit
-
-    for limit in (2.0, 4.0):
-        expected = np.mean([reference(x.astype("float64"), limit) for x in features])
-        np.testing.assert_allclose(float(kurtosis_penalty(features, limit)), expected, rtol=1e-4)
-    # Gaussian activations (kurtosis about 3) cost nothing under the default limit of 40.
-    assert float(kurtosis_penalty(features[:1], 40.0)) == 0.0
-    # One bright pixel in N = 32 * 32 has kurtosis (N^2 - 3N + 3) / (N - 1) = 1021.0,
-    # whatever its value and the channel's offset.
-    spot = np.full((1, 32, 32, 1), -7.0, np.float32)
-    spot[0, 5, 9, 0] = 500.0
-    kurtosis = (1024**2 - 3 * 1024 + 3) / 1023
-    np.testing.assert_allclose(float(kurtosis_penalty([spot], 40.0)), (kurtosis - 40) / 40,
-                               rtol=1e-3)  # fmt: skip
-
-
 def test_darkening_penalty_against_numpy_and_what_it_spares(rng):
     photos = rng.uniform(0, 255, (2, 48, 40, 3)).astype("float32")
     # from black on the left to bright on the right: some squares cost, others do not
@@ -141,51 +115,3 @@ def test_darkening_penalty_against_numpy_and_what_it_spares(rng):
     # Dark content has a low floor: a black output on a dark photo costs little.
     dark = np.full((1, 64, 64, 3), 20.0, np.float32)
     np.testing.assert_allclose(float(darkening_penalty(dark, dark * 0)), 10 / 25.5, rtol=1e-5)
-
-
-def _scene(rng):
-    """`recoloured_scene` at 200 x 200 px, both images float32, the stylization clipped."""
-    photo, styled = recoloured_scene(rng, 200, 200)
-    return photo.astype("float32"), np.clip(styled, 0, 255).astype("float32")
-
-
-def test_unexplained_colour_is_the_evaluation_measures(rng):
-    from keras_stylize.evaluation import unexplained_colour as measured
-    from keras_stylize.losses import unexplained_colour
-
-    photo, styled = _scene(rng)
-    styled[100:130, 100:130] += 40  # something the photo does not explain
-    output = np.clip(styled, 0, 255).round().astype(np.uint8)
-    expected = measured(photo.astype(np.uint8), output)
-    got = np.asarray(unexplained_colour(photo[None], output[None].astype("float32")))[0]
-    # The same fit; the loss cuts the squares off at the edges, the measure mirrors them.
-    np.testing.assert_allclose(got[90:-90, 90:-90], expected[90:-90, 90:-90], atol=0.02)
-    assert np.abs(got - expected).max() > 0.1
-
-
-def test_patch_penalty_spares_recolouring_and_strokes_not_glows_or_rings(rng):
-    from keras_stylize.losses import patch_penalty
-
-    photo, styled = _scene(rng)
-    assert float(patch_penalty(photo[None], styled[None])) == 0.0
-    yy, xx = np.mgrid[:200, :200]
-    r = np.hypot(yy - 100, xx - 100)
-    glow = np.exp(-(r**2) / (2 * 14**2))[..., None] * (60, 54, -36)
-    # A star drawn as rings 6 px apart: its mean over a 21 px square is about zero.
-    rings = (np.cos(2 * np.pi * r / 6) * (r < 16))[..., None] * np.float32(80)
-
-    def penalty(extra, **margins):
-        out = np.clip(styled + extra, 0, 255).astype("float32")
-        return float(patch_penalty(photo[None], out[None], **margins))
-
-    assert penalty(glow) > 0 and penalty(rings) > 0
-    assert penalty(glow, rms_margin=1e3) > 0  # the glow is the mean term's
-    assert penalty(rings, rms_margin=1e3) == 0.0  # the rings are the root mean square's
-    assert penalty(rings * 0.3) == 0.0  # faint rings are left alone, like strokes
-    out = keras.Variable(np.clip(styled + glow, 0, 255)[None].astype("float32"))
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:
-        value = patch_penalty(photo[None], out)
-    grad = np.asarray(tape.gradient(value, out))
-    assert np.isfinite(grad).all() and np.abs(grad[0, 90:110, 90:110]).max() > 0

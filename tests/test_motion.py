@@ -4,8 +4,8 @@ import pytest
 import tensorflow as tf
 
 from keras_stylize import PerceptualLoss, StylizationModel, johnson_generator
-from keras_stylize.losses import temporal_loss
-from keras_stylize.motion import MAX_ZOOM, move, random_motion
+from keras_stylize.training.motion import MAX_ZOOM, move, random_motion
+from keras_stylize.training.terms import Temporal, temporal_loss
 
 
 def _bilinear_crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -65,7 +65,8 @@ def _train(temporal_weight: float, images: np.ndarray, style: np.ndarray) -> Sty
     keras.utils.set_random_seed(0)
     loss = PerceptualLoss(style, vgg_weights=None, content_layer="block2_conv1",
                           style_layers=["block1_conv1", "block2_conv1"])  # fmt: skip
-    model = StylizationModel(johnson_generator(width=0.25), loss, temporal_weight=temporal_weight)
+    terms = [Temporal(temporal_weight)] if temporal_weight else []
+    model = StylizationModel(johnson_generator(width=0.25), loss, terms=terms)
     model.compile(optimizer=keras.optimizers.Adam(2e-3))
     model.fit(images, batch_size=4, epochs=12, verbose=0, shuffle=False)
     return model
@@ -78,7 +79,7 @@ def test_training_with_the_temporal_loss_makes_the_generator_steadier(rng):
     plain = _train(0.0, images, style)
     assert "temporal_loss" not in plain.evaluate(images, verbose=0, return_dict=True)
     # Score both with the same fixed motion (the evaluation's).
-    scorer = StylizationModel(plain.generator, plain.perceptual_loss, temporal_weight=1.0)
+    scorer = StylizationModel(plain.generator, plain.perceptual_loss, terms=[Temporal(1.0)])
     scorer.compile()
     plain_error = scorer.evaluate(images, verbose=0, return_dict=True)["temporal_loss"]
     result = steady.evaluate(images, verbose=0, return_dict=True)

@@ -4,8 +4,8 @@ import pytest
 from PIL import Image
 
 from keras_stylize import johnson_generator
-from keras_stylize.inference import stylize
-from keras_stylize.sheets import LABEL_HEIGHT, blend_strip, square, style_sheet
+from keras_stylize.inference.sheets import LABEL_HEIGHT, blend_strip, square, style_sheet
+from keras_stylize.inference.stylize import stylize
 
 from .test_video import PHOTO
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_stylize import stabilizer as stabilizer_module
-from keras_stylize.stabilizer import Stabilizer, restore_detail
+from keras_stylize.video import stabilizer as stabilizer_module
+from keras_stylize.video.stabilizer import Stabilizer, restore_detail
 
 from .test_video import PHOTO
 

@@ -9,17 +9,22 @@ import pytest
 from PIL import Image
 
 from keras_stylize import johnson_generator, texture_net_generator
-from keras_stylize.images import ImageReadError, read_rgb
-from keras_stylize.inference import (
-    plan_tiles,
-    run_batch,
-    stylize,
-    transfer_luminance,
-)
-from keras_stylize.memory import activation_bytes_per_pixel, reserve_for, rss_mb
-from keras_stylize.tiling import _spans, stylize_tiled
+from keras_stylize.images import ImageReadError
+from keras_stylize.inference.memory import activation_bytes_per_pixel, reserve, rss_mb
+from keras_stylize.inference.session import InferenceSession, session_for
+from keras_stylize.inference.stylize import stylize, transfer_luminance
+from keras_stylize.inference.tiling import _spans
 
-from .conftest import write_image
+from .conftest import read_rgb, write_image
+from .conftest import run_model as run_batch
+
+
+def stylize_tiled(generator, photo, **kwargs):
+    return InferenceSession(generator, "float32").stylize_tiled(photo, **kwargs)
+
+
+def reserve_for(generator, pixels):
+    return reserve(int(pixels * activation_bytes_per_pixel(generator)))
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +116,7 @@ def test_tiles_have_one_shape_and_own_regions_partition_the_axis(size, tile, ove
 
 
 def test_centred_sums_in_row_blocks_equal_the_whole_sums(rng):
-    from keras_stylize.tiling import _centred_sums
+    from keras_stylize.inference.tiling import _centred_sums
 
     features = rng.normal(3.0, 2.0, (77, 41, 5)).astype(np.float32)  # 77 rows: 2 blocks + 13
     shift = features.mean(axis=(0, 1), dtype=np.float64) + 0.25
@@ -135,7 +140,7 @@ def test_tiles_share_the_whole_image_statistics(kind):
         weights = np.array([0.2, 0.0, 0.8], np.float32)
     photo = _photo(200, 230).astype(np.float32)
     whole = run_batch(generator, photo[None], weights)[0]
-    tiled = stylize_tiled(generator, photo, tile=96, overlap=128, weights=weights)
+    tiled = stylize_tiled(generator, photo, tile=96, overlap=128, style_weights=weights)
     np.testing.assert_allclose(tiled, whole, atol=0.02)
     own = run_batch(generator, photo[None, :96, :96], weights)[0]  # a tile's own statistics
     assert np.abs(own[:64, :64] - whole[:64, :64]).mean() > 1.0
@@ -144,10 +149,11 @@ def test_tiles_share_the_whole_image_statistics(kind):
 def test_stylize_tiles_what_does_not_fit_the_memory_budget(generator):
     photo = _photo(300, 260)
     whole = stylize(photo, generator, return_array=True, precision="float32")
-    assert plan_tiles(generator, 300, 260, max_memory_mb=10**6, overlap=128) is None
-    assert plan_tiles(generator, 8000, 6000, max_memory_mb=2048, overlap=128) >= 128
-    small = rss_mb() + 2 * activation_bytes_per_pixel(generator) * 200**2 / 2**20
-    tile = plan_tiles(generator, 300, 260, max_memory_mb=small, overlap=32)
+    session = session_for(generator, "float32")  # the session stylize uses
+    assert session.plan_tiles(300, 260, max_memory_mb=10**6, overlap=128) is None
+    assert session.plan_tiles(8000, 6000, max_memory_mb=2048, overlap=128) >= 128
+    small = rss_mb() + 2 * session.bytes_per_pixel * 200**2 / 2**20
+    tile = session.plan_tiles(300, 260, max_memory_mb=small, overlap=32)
     assert tile is not None and tile < 260
     tiled = stylize(photo, generator, return_array=True, precision="float32",
                     max_memory=small, overlap=128)  # fmt: skip
@@ -155,7 +161,7 @@ def test_stylize_tiles_what_does_not_fit_the_memory_budget(generator):
 
 
 def test_reserving_the_pool_makes_no_memory_resident(generator, monkeypatch):
-    from keras_stylize import memory
+    from keras_stylize.inference import memory
 
     monkeypatch.setattr(memory, "_reserved", 0)
     assert reserve_for(generator, 64 * 64) == 0  # small passes fit in the pool as it is
@@ -169,7 +175,7 @@ def test_reserving_the_pool_makes_no_memory_resident(generator, monkeypatch):
 
 def test_reduced_precision_stays_close_to_float32():
     from keras_stylize import zoo
-    from keras_stylize.precision import for_inference, resolve
+    from keras_stylize.inference.precision import for_inference, resolve
 
     assert resolve("auto") in ("float32", "bfloat16", "float16")
     generator = zoo.load("starry_night_johnson")
@@ -185,12 +191,11 @@ def test_reduced_precision_stays_close_to_float32():
 
 def test_inference_fuses_upsampling_blocks_without_changing_the_result(tmp_path):
     from keras_stylize import zoo
-    from keras_stylize.inference import with_precision
+    from keras_stylize.generators.graph import fuse_upsampling
     from keras_stylize.layers import NearestUpsampling2D, UpsampleConv2D
-    from keras_stylize.model_graph import fuse_upsampling
 
     generator = zoo.load("ten_styles_johnson")  # trained weights, two inputs
-    fused = with_precision(generator, "float32")
+    fused = session_for(generator, "float32").model
     kinds = {type(layer) for layer in fused.layers}
     assert UpsampleConv2D in kinds and NearestUpsampling2D not in kinds
     assert fused.count_params() == generator.count_params()
@@ -207,13 +212,13 @@ def test_inference_fuses_upsampling_blocks_without_changing_the_result(tmp_path)
     generator.get_layer("decoder2_conv").kernel.assign(
         np.zeros_like(generator.get_layer("decoder2_conv").kernel)
     )  # a later weight change reaches the cached copy
-    changed = run_batch(with_precision(generator, "float32"), photo, weights)
+    changed = run_batch(session_for(generator, "float32").model, photo, weights)
     np.testing.assert_allclose(changed, run_batch(generator, photo, weights), atol=0.02)
     assert np.abs(changed - reference).max() > 1
 
 
 def test_auto_precision_keeps_the_texture_network_in_float32(monkeypatch):
-    import keras_stylize.precision as precision
+    import keras_stylize.inference.precision as precision
 
     monkeypatch.setattr(precision, "native_bfloat16", lambda: True)
     johnson, texture = johnson_generator(width=0.25), texture_net_generator()
@@ -443,7 +448,8 @@ def multi_style_path(tmp_path_factory):
 
 
 def test_style_names_indices_and_blends(multi_style_path):
-    from keras_stylize.inference import load_generator, style_vector
+    from keras_stylize.generators.styles import style_vector
+    from keras_stylize.zoo import load_generator
 
     model = load_generator(str(multi_style_path))
     np.testing.assert_array_equal(style_vector(model, None), [1, 0, 0])
@@ -465,7 +471,7 @@ def test_style_names_indices_and_blends(multi_style_path):
 
 
 def test_blending_styles_mixes_normalization_parameters(multi_style_path):
-    from keras_stylize.inference import load_generator
+    from keras_stylize.zoo import load_generator
 
     model = load_generator(str(multi_style_path))
     for layer in model.layers:  # give each style distinct parameters
@@ -522,7 +528,7 @@ def test_cli_inputs_writing_one_output_are_refused_before_any_work(tmp_path, mod
 
 
 def test_cli_an_output_created_meanwhile_is_not_replaced(tmp_path, model_path, monkeypatch):
-    import keras_stylize.inference as inference
+    import keras_stylize.inference.stylize as inference
 
     photo = write_image(tmp_path / "p.png", size=(40, 40))
     target = tmp_path / "o.png"

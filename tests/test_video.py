@@ -12,7 +12,7 @@ from PIL import Image
 
 from keras_stylize import johnson_generator
 from keras_stylize.export.verify import agreement
-from keras_stylize.video import VideoError, stylize_video
+from keras_stylize.video.stylize import VideoError, stylize_video
 
 av = pytest.importorskip("av")
 
@@ -213,7 +213,7 @@ def test_small_and_size_changing_videos_are_one_line_errors(tmp_path, generator)
 
 
 def test_video_outputs_get_the_usual_mode_and_no_clobber(tmp_path, generator, monkeypatch):
-    import keras_stylize.video as video_module
+    import keras_stylize.video.stylize as video_module
 
     clip = make_clip(tmp_path / "c.mp4", frames=3, audio=False)
     previous = os.umask(0o022)

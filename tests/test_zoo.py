@@ -118,7 +118,8 @@ def test_card_commands_rebuild_the_zoo_architectures(monkeypatch):
     mapping, width, styles), so changing a default never silently changes a recipe."""
     import shlex
 
-    from keras_stylize.fit import FitConfig, build_generator
+    from keras_stylize.training.config import FitConfig
+    from keras_stylize.training.fit import build_generator
 
     monkeypatch.delenv("KERAS_STYLIZE_ZOO", raising=False)
     stages = [(name, stage) for name in zoo.list() for stage in zoo.stages(zoo.info(name))]

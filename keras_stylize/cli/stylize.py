@@ -30,7 +30,7 @@ def _check_interval(ctx: click.Context, param: click.Parameter, value: int) -> i
 def _collect(inputs: tuple[str, ...], recursive: bool) -> list[tuple[str, Path | None]]:
     """(input, path relative to its folder argument or None) for every input."""
     from keras_stylize.images import IMAGE_EXTENSIONS, list_images
-    from keras_stylize.video import VIDEO_EXTENSIONS
+    from keras_stylize.video.stylize import VIDEO_EXTENSIONS
 
     items: list[tuple[str, Path | None]] = []
     for item in inputs:
@@ -54,7 +54,7 @@ def _output_for(item: str, relative: Path | None, out: str | None, single: bool,
         return Path(out)  # a file name; format_for() rejects unsupported extensions
     folder = Path(out) if out else Path.cwd()
     source = Path("stdin.png") if item == "-" else Path(item)
-    from keras_stylize.video import is_video
+    from keras_stylize.video.stylize import is_video
 
     if is_video(source):  # videos keep their container; --format is for images
         suffix = source.suffix.lower()
@@ -180,43 +180,23 @@ def stylize(inputs, model, style, output, fmt, recursive, max_size, strength, pr
     # Pillow warns between its limit and twice it; open_image refuses those images itself.
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
-    from keras_stylize.files import atomic_write_bytes, check_collisions, check_output
-    from keras_stylize.images import encode_image, format_for
-    from keras_stylize.inference import load_generator, style_vector
-    from keras_stylize.inference import stylize as run
-    from keras_stylize.video import VideoError, is_video, stylize_video
+    from keras_stylize.files import check_output
+    from keras_stylize.video.stylize import is_video
 
-    try:
-        generator = load_generator(model)
-    except Exception as exc:  # noqa: BLE001 - any load failure is one clear line
-        click.echo(f"error: cannot load model {model!r}: {' '.join(str(exc).split())}", err=True)
-        sys.exit(2)
-    try:
-        style_vector(generator, style)
-    except ValueError as exc:
-        click.echo(f"error: --style: {exc}", err=True)
-        sys.exit(2)
-    items = _collect(inputs, recursive)
-    if output == "-" and len(items) != 1:
-        click.echo("error: '-o -' (stdout) needs exactly one input", err=True)
-        sys.exit(2)
-    if output and len(items) > 1 and Path(output).suffix.lower() in WRITABLE:
-        click.echo(f"error: -o {output} names one file but there are {len(items)} inputs; "
-                   "give a folder", err=True)  # fmt: skip
-        sys.exit(2)
+    generator = _load(model, style)
+    items, targets = _plan(inputs, recursive, output, fmt)
     input_paths = [i for i, _ in items if i != "-"]
-    targets = [_output_for(item, relative, output, len(items) == 1, fmt)
-               for item, relative in items]  # fmt: skip
-    try:
-        check_collisions((item, target) for (item, _), target in zip(items, targets, strict=True)
-                         if target != "-" and not Path(item).is_dir())  # fmt: skip
-    except ValueError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
     records, failures = [], 0
     started = time.time()
     bar = tqdm(list(zip(items, targets, strict=True)), unit="img",
                disable=len(items) < 2 or None, file=sys.stderr)  # fmt: skip
+    image_options = dict(style=style, max_size=max_size, strength=strength,
+                         preserve_color=preserve_color, tile=tile or None, overlap=overlap,
+                         keep_alpha=keep_alpha, max_pixels=max_pixels, precision=precision,
+                         max_memory=max_memory)  # fmt: skip
+    video_options = dict(style=style, batch_size=batch_size, preserve_color=preserve_color,
+                         strength=strength, overwrite=overwrite, precision=precision,
+                         stabilize=stabilize)  # fmt: skip
     for (item, _), target in bar:
         t0 = time.time()
         try:
@@ -225,40 +205,10 @@ def stylize(inputs, model, style, output, fmt, recursive, max_size, strength, pr
             if target != "-":
                 check_output(target, input_paths, overwrite)
             if item != "-" and is_video(item):
-                if target == "-" or not is_video(target):
-                    raise VideoError(f"{item}: a video needs a video output file or a folder")
-                frames = tqdm(unit="frame", desc=Path(item).name, file=sys.stderr,
-                              disable=None, leave=False)  # fmt: skip
-                with frames:
-                    report = stylize_video(item, target, generator, style=style,
-                                           batch_size=batch_size, preserve_color=preserve_color,
-                                           strength=strength, overwrite=overwrite,
-                                           precision=precision, stabilize=stabilize,
-                                           on_frames=frames.update)  # fmt: skip
-                for skipped in report.skipped_packets:
-                    bar.write(f"warning: {item}: skipped a corrupt {skipped}", file=sys.stderr)
-                records.append({"input": item, "output": str(target), "frames": report.frames,
-                                "size": [report.width, report.height],
-                                "skipped_packets": len(report.skipped_packets),
-                                "fps": round(report.frames_per_second, 2),
-                                "seconds": round(time.time() - t0, 3)})  # fmt: skip
-                continue
-            if target != "-":
-                file_format = format_for(target)
+                record = _video(item, target, generator, bar, video_options)
             else:
-                file_format = format_for("x." + (fmt or "png"))
-            source = sys.stdin.buffer.read() if item == "-" else item
-            image = run(source, generator, style=style, max_size=max_size, strength=strength,
-                        preserve_color=preserve_color, tile=tile or None, overlap=overlap,
-                        keep_alpha=keep_alpha, max_pixels=max_pixels, precision=precision,
-                        max_memory=max_memory)  # fmt: skip
-            data = encode_image(image, file_format, quality=quality)
-            if target == "-":
-                sys.stdout.buffer.write(data)
-                sys.stdout.buffer.flush()
-            else:
-                atomic_write_bytes(target, data, overwrite=overwrite)
-            records.append({"input": item, "output": str(target), "size": list(image.size),
+                record = _image(item, target, generator, fmt, quality, overwrite, image_options)
+            records.append({"input": item, "output": str(target), **record,
                             "seconds": round(time.time() - t0, 3)})  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - report, skip, go on
             failures += 1
@@ -272,3 +222,85 @@ def stylize(inputs, model, style, output, fmt, recursive, max_size, strength, pr
                    "failed": failures, "seconds": round(time.time() - started, 3)}  # fmt: skip
         click.echo(json.dumps(summary, indent=2))
     sys.exit(1 if failures else 0)
+
+
+def _load(model: str, style: str | None):
+    """The generator of `model`, after checking that it has `style`; exits 2 otherwise."""
+    from keras_stylize.generators.styles import style_vector
+    from keras_stylize.zoo import load_generator
+
+    try:
+        generator = load_generator(model)
+    except Exception as exc:  # noqa: BLE001 - any load failure is one clear line
+        click.echo(f"error: cannot load model {model!r}: {' '.join(str(exc).split())}", err=True)
+        sys.exit(2)
+    try:
+        style_vector(generator, style)
+    except ValueError as exc:
+        click.echo(f"error: --style: {exc}", err=True)
+        sys.exit(2)
+    return generator
+
+
+def _plan(inputs: tuple[str, ...], recursive: bool, output: str | None, fmt: str | None):
+    """`(items, targets)`: the inputs found and the output of each; exits 2 when the
+    outputs do not go together (stdout for several inputs, one file for several, two
+    inputs writing one output)."""
+    from keras_stylize.files import check_collisions
+
+    items = _collect(inputs, recursive)
+    if output == "-" and len(items) != 1:
+        click.echo("error: '-o -' (stdout) needs exactly one input", err=True)
+        sys.exit(2)
+    if output and len(items) > 1 and Path(output).suffix.lower() in WRITABLE:
+        click.echo(f"error: -o {output} names one file but there are {len(items)} inputs; "
+                   "give a folder", err=True)  # fmt: skip
+        sys.exit(2)
+    targets = [_output_for(item, relative, output, len(items) == 1, fmt)
+               for item, relative in items]  # fmt: skip
+    try:
+        check_collisions((item, target) for (item, _), target in zip(items, targets, strict=True)
+                         if target != "-" and not Path(item).is_dir())  # fmt: skip
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    return items, targets
+
+
+def _video(item: str, target, generator, bar, options: dict) -> dict:
+    """Stylizes the video `item` into `target`; its record for --json."""
+    from tqdm import tqdm
+
+    from keras_stylize.video.stylize import VideoError, is_video, stylize_video
+
+    if target == "-" or not is_video(target):
+        raise VideoError(f"{item}: a video needs a video output file or a folder")
+    frames = tqdm(unit="frame", desc=Path(item).name, file=sys.stderr, disable=None,
+                  leave=False)  # fmt: skip
+    with frames:
+        report = stylize_video(item, target, generator, on_frames=frames.update, **options)
+    for skipped in report.skipped_packets:
+        bar.write(f"warning: {item}: skipped a corrupt {skipped}", file=sys.stderr)
+    return {"frames": report.frames, "size": [report.width, report.height],
+            "skipped_packets": len(report.skipped_packets),
+            "fps": round(report.frames_per_second, 2)}  # fmt: skip
+
+
+def _image(item: str, target, generator, fmt, quality: int, overwrite: bool,
+           options: dict) -> dict:  # fmt: skip
+    """Stylizes the image `item` (or stdin, "-") into `target` (or stdout, "-"); its
+    record for --json."""
+    from keras_stylize.files import atomic_write_bytes
+    from keras_stylize.images import encode_image, format_for
+    from keras_stylize.inference.stylize import stylize
+
+    file_format = format_for(target if target != "-" else "x." + (fmt or "png"))
+    source = sys.stdin.buffer.read() if item == "-" else item
+    image = stylize(source, generator, **options)
+    data = encode_image(image, file_format, quality=quality)
+    if target == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        atomic_write_bytes(target, data, overwrite=overwrite)
+    return {"size": list(image.size)}

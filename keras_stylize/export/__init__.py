@@ -24,20 +24,16 @@ from pathlib import Path
 import keras
 
 from keras_stylize.export.saved_model import export_saved_model
-from keras_stylize.export.tflite import QUANTIZATIONS, export_tflite
+from keras_stylize.export.tflite import export_tflite
 from keras_stylize.export.verify import (
     ExportMismatchError,
     check_export_output,
     source_record,
     write_sidecar,
 )
-from keras_stylize.options import EXPORT_FORMATS
+from keras_stylize.options import EXPORT_FORMATS, QUANTIZATIONS
 
-FORMATS = EXPORT_FORMATS
-
-__all__ = ["FORMATS", "QUANTIZATIONS", "ExportMismatchError", "check_export", "export_model"]
-
-_TFJS_QUANTIZATIONS = ("none", "float16")
+__all__ = ["ExportMismatchError", "check_export", "export_model"]
 
 
 def check_export(
@@ -48,16 +44,17 @@ def check_export(
 ) -> None:
     """Raises ValueError (one line) for options that do not go together; cheap, so callers
     check before loading or converting anything."""
-    if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
-    if quantization not in QUANTIZATIONS:
-        raise ValueError(f"quantization must be one of {QUANTIZATIONS}, not {quantization!r}")
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"format must be one of {EXPORT_FORMATS}, not {fmt!r}")
+    every = QUANTIZATIONS["tflite"]
+    if quantization not in every:
+        raise ValueError(f"quantization must be one of {every}, not {quantization!r}")
     if fmt == "savedmodel" and (quantization != "none" or size is not None):
         raise ValueError("SavedModel exports take no quantization and no fixed size")
     if fmt == "tfjs" and size is not None:
         raise ValueError("TF.js exports are always resizable; --size is for TFLite")
-    if fmt == "tfjs" and quantization not in _TFJS_QUANTIZATIONS:
-        raise ValueError(f"TF.js quantization must be one of {_TFJS_QUANTIZATIONS}")
+    if quantization not in QUANTIZATIONS[fmt]:
+        raise ValueError(f"TF.js quantization must be one of {QUANTIZATIONS[fmt]}")
     if quantization == "int8" and fmt == "tflite" and not representative:
         raise ValueError("--quantize int8 needs --representative FOLDER of content images")
 
@@ -87,7 +84,7 @@ def export_model(
     """Exports `model` (a `keras.Model`, `.keras` path or zoo name) to `out`; returns the
     sidecar record (also written to `<out>.json`). `overwrite` allows replacing an
     existing file, or a folder holding an earlier export in `fmt`."""
-    from keras_stylize.inference import load_generator
+    from keras_stylize.zoo import load_generator
 
     check_export(fmt, quantization, size, representative_images is not None)
     source = None if isinstance(model, keras.Model) else str(model)

@@ -28,8 +28,8 @@ from keras_stylize.export.verify import (
     test_image,
     worst,
 )
-from keras_stylize.model_graph import fuse_upsampling
-from keras_stylize.runner import forward, input_specs
+from keras_stylize.generators.graph import fuse_upsampling
+from keras_stylize.inference.session import forward, input_specs
 
 
 def export_saved_model(

@@ -38,10 +38,11 @@ from keras_stylize.export.verify import (
     test_image,
     worst,
 )
-from keras_stylize.model_graph import fuse_upsampling
-from keras_stylize.runner import forward, input_specs
+from keras_stylize.generators.graph import fuse_upsampling
+from keras_stylize.inference.session import forward, input_specs
+from keras_stylize.options import QUANTIZATIONS as _BY_FORMAT
 
-QUANTIZATIONS = ("none", "float16")
+QUANTIZATIONS = _BY_FORMAT["tfjs"]
 
 
 class TFJSUnavailableError(RuntimeError):
@@ -189,7 +190,7 @@ def export_tfjs(
         result = {**worst(results), "runtime": f"Node tfjs {info['backend']}"}
         check_target(result, quantization, f"TF.js ({quantization})")
         if len(generator.inputs) > 1:  # names for the web demo's style picker
-            from keras_stylize.inference import style_names
+            from keras_stylize.generators.styles import style_names
 
             names = json.dumps(style_names(generator))
             (converted / "styles.json").write_text(names + "\n")

@@ -36,12 +36,12 @@ from keras_stylize.export.verify import (
     worst,
 )
 from keras_stylize.files import atomic_write_bytes
+from keras_stylize.generators.graph import fuse_upsampling
+from keras_stylize.inference.session import forward, input_specs
 from keras_stylize.layers.reflection_padding import sliced_padding
-from keras_stylize.model_graph import fuse_upsampling
-from keras_stylize.options import QUANTIZE
-from keras_stylize.runner import forward, input_specs
+from keras_stylize.options import QUANTIZATIONS as _BY_FORMAT
 
-QUANTIZATIONS = QUANTIZE
+QUANTIZATIONS = _BY_FORMAT["tflite"]
 
 
 def interpreter_class():

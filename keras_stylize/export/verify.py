@@ -54,9 +54,9 @@ def style_cases(generator) -> list[tuple[str, np.ndarray | None]]:
 
 def keras_output(generator, image: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
     """The Keras generator's float32 output for `image` (and style `weights`)."""
-    from keras_stylize.inference import run_batch
+    from keras_stylize.inference.session import call_compiled, compiled
 
-    return run_batch(generator, image, weights)
+    return call_compiled(compiled(generator), image, weights)
 
 
 def worst(results: list[dict]) -> dict:

@@ -4,10 +4,11 @@ Pixel convention of every generator: input and output are float32 RGB images
 `(batch, height, width, 3)`, channels-last, values in [0, 255]. Inside, the input is
 mapped to [-1, 1] by `x / 127.5 - 1` and the last activation `a` to pixels by one of
 `OUTPUTS`: "linear", `127.5 * (a + 1)` clipped to [0, 255] at inference only (see
-`ClipToPixelRange`); "scaled_tanh", `127.5 + 150 * tanh(a)`, also clipped at inference only
-(Johnson et al.'s reference code: black and white are reached at |a| = 1.26, where tanh'
-is still 0.28, so no region can get stuck there); or "tanh", `127.5 * (tanh(a) + 1)` (the
-first zoo models: black and white only as |a| goes to infinity, where the gradient vanishes).
+`ClipToPixelRange`), or "tanh", `127.5 * (tanh(a) + 1)` (black and white only as |a|
+goes to infinity, where the gradient vanishes).
+
+The layers that compute pixels (`PIXEL_LAYERS`: the output mapping and the final crop)
+always compute in float32, whatever the model's dtype policy.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import keras
 from keras_stylize.layers import (
     ClipToPixelRange,
     ConditionalInstanceNormalization,
+    CropToReference,
     InstanceNormalization,
     NearestUpsampling2D,
     ReflectionPadding2D,
@@ -26,6 +28,9 @@ from keras_stylize.options import NORMS, OUTPUTS
 
 STYLE_INPUT = "style_weights"  # the style-weights input of multi-style generators
 STYLE_LAYER = "style_mix"  # the StyleWeights layer after it, which keeps the style names
+OUTPUT_LAYER = "scale_output"  # the last activation mapped to pixels (see `output_to_pixels`)
+CROP_LAYER = "crop"  # the output cropped back to the input's size
+PIXEL_LAYERS = (OUTPUT_LAYER, f"{OUTPUT_LAYER}_linear", f"{OUTPUT_LAYER}_tanh", CROP_LAYER)
 
 
 def check_norm(norm: str) -> str:
@@ -123,22 +128,23 @@ def input_to_unit_range(x, name: str):
     return keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name=name)(x)
 
 
+def to_pixels(x, images, output: str = "linear"):
+    """The generator's output: the last activation `x` mapped to pixels
+    (`output_to_pixels`) and cropped to the size of the input `images`, in float32."""
+    x = output_to_pixels(x, name=OUTPUT_LAYER, output=output)
+    return CropToReference(name=CROP_LAYER, dtype="float32")([x, images])
+
+
 def output_to_pixels(x, name: str, output: str = "linear"):
     """Maps network activations `a` to pixels in float32 (see `OUTPUTS`).
 
-    "linear": `127.5 * (a + 1)`, clipped to [0, 255] at inference only. "scaled_tanh":
-    `127.5 + 150 * tanh(a)`, clipped at inference only. "tanh": `127.5 * (tanh(a) + 1)`.
+    "linear": `127.5 * (a + 1)`, clipped to [0, 255] at inference only. "tanh":
+    `127.5 * (tanh(a) + 1)`.
     """
     check_output(output)
     if output == "tanh":
         x = keras.layers.Activation("tanh", dtype="float32", name=f"{name}_tanh")(x)
         return keras.layers.Rescaling(127.5, offset=127.5, dtype="float32", name=name)(x)
-    if output == "scaled_tanh":
-        x = keras.layers.Activation("tanh", dtype="float32", name=f"{name}_tanh")(x)
-        x = keras.layers.Rescaling(
-            150.0, offset=[127.5, 127.5, 127.5], dtype="float32", name=f"{name}_scaled"
-        )(x)
-        return ClipToPixelRange(name=name)(x)
     # A per-channel offset: the TF.js converter folds this add into the last convolution as
     # its bias, and its fused kernel rejects a scalar (rank-0) bias.
     x = keras.layers.Rescaling(

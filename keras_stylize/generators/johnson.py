@@ -9,11 +9,11 @@ from keras_stylize.generators.blocks import (
     check_output,
     conv_norm_act,
     input_to_unit_range,
-    output_to_pixels,
     style_input,
+    to_pixels,
     upsample_conv,
 )
-from keras_stylize.layers import CropToReference, PadToMultiple
+from keras_stylize.layers import PadToMultiple
 
 
 def _residual_block(x, filters: int, norm: str, name: str, style=None):
@@ -95,7 +95,6 @@ def johnson_generator(
     x = upsample_conv(x, filters(64), norm, "decoder1", style=style)
     x = upsample_conv(x, filters(32), norm, "decoder2", style=style)
     x = conv_norm_act(x, 3, 9, "none", "output", activation=None)
-    x = output_to_pixels(x, name="scale_output", output=output)
-    outputs = CropToReference(name="crop", dtype="float32")([x, images])
+    outputs = to_pixels(x, images, output)
     inputs = images if weights is None else [images, weights]
     return keras.Model(inputs, outputs, name=name or f"johnson_{norm}")

@@ -9,17 +9,17 @@ from keras_stylize.generators.blocks import (
     check_output,
     conv_norm_act,
     input_to_unit_range,
-    output_to_pixels,
     style_input,
+    to_pixels,
 )
 from keras_stylize.layers import (
-    CropToReference,
     NearestUpsampling2D,
     PadToMultiple,
     SpatialNoise,
 )
+from keras_stylize.options import TEXTURE_SCALES
 
-DEFAULT_RATIOS = (32, 16, 8, 4, 2, 1)
+DEFAULT_RATIOS = tuple(2**k for k in reversed(range(TEXTURE_SCALES)))  # 32, 16, ..., 2, 1
 
 
 def _block(x, filters: int, norm: str, name: str, style=None):
@@ -129,7 +129,6 @@ def texture_net_generator(
         joined = keras.layers.Concatenate(name=f"{scale}_join")([joined, branch])
         joined = _block(joined, channels_per_scale * (index + 1), norm, f"{scale}_joined", style)
     x = keras.layers.Conv2D(3, 1, name="output_conv")(joined)
-    x = output_to_pixels(x, name="scale_output", output=output)
-    outputs = CropToReference(name="crop", dtype="float32")([x, images])
+    outputs = to_pixels(x, images, output)
     inputs = images if weights is None else [images, weights]
     return keras.Model(inputs, outputs, name=name or f"texture_net_{norm}")

@@ -1,7 +1,7 @@
 """Instance normalization with statistics given from outside, for tiled inference.
 
 Instance normalization needs, at every normalization layer, the mean and variance of
-the whole image. In the tile model of `keras_stylize.tiling`, each
+the whole image. In the tile model of `keras_stylize.inference.tiling`, each
 `InstanceNormalization` or `ConditionalInstanceNormalization` of a trained generator is
 replaced by a `SharedStatisticsNormalization` with the same scale and shift, which
 normalizes with the whole image's statistics held in its `mean` and `variance`

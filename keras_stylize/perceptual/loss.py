@@ -3,7 +3,7 @@
 Pixel convention: content images and generated images are float `(batch, H, W, 3)` RGB in
 [0, 255]. Style images are float `(H, W, 3)` or `(1, H, W, 3)` in [0, 255], already at the
 size whose texture scale is wanted (see `data.load_style_image`). Every value returned is
-a float32 scalar, whatever the dtype policy (see `keras_stylize.losses` for the
+a float32 scalar, whatever the dtype policy (see `keras_stylize.perceptual.losses` for the
 definitions and their normalization).
 
 The loss object is independent of any generator and of training: `StylizationModel`
@@ -20,15 +20,21 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_stylize.losses import (
+from keras_stylize.perceptual.layers import (
+    DEFAULT_CONTENT_LAYER,
+    DEFAULT_CONTENT_WEIGHT,
+    DEFAULT_STYLE_LAYERS,
+    DEFAULT_STYLE_WEIGHT,
+    DEFAULT_TV_WEIGHT,
+)
+from keras_stylize.perceptual.losses import (
     content_loss,
     gram_matrix,
     style_loss,
     style_loss_terms,
     total_variation_loss,
 )
-from keras_stylize.vgg import vgg19_features
-from keras_stylize.vgg_layers import DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS
+from keras_stylize.perceptual.vgg import vgg19_features
 
 
 def style_layer_weights(style_layers: Sequence[str] | Mapping[str, float]) -> dict[str, float]:
@@ -74,9 +80,9 @@ class PerceptualLoss:
         style_images: Any,
         content_layer: str = DEFAULT_CONTENT_LAYER,
         style_layers: Sequence[str] | Mapping[str, float] = DEFAULT_STYLE_LAYERS,
-        content_weight: float = 1.0,
-        style_weight: float = 0.5,
-        tv_weight: float = 1e-4,
+        content_weight: float = DEFAULT_CONTENT_WEIGHT,
+        style_weight: float = DEFAULT_STYLE_WEIGHT,
+        tv_weight: float = DEFAULT_TV_WEIGHT,
         vgg_weights: str | None = "imagenet",
         vgg_weights_path: str | None = None,
         feature_extractor: keras.Model | None = None,

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
-from keras_stylize.vgg_layers import VGG19_CONV_LAYERS, VGG19_LAYERS
-from keras_stylize.vgg_weights import VGG19Weights, resolve_vgg19_weights
+from keras_stylize.perceptual.layers import VGG19_CONV_LAYERS, VGG19_LAYERS
+from keras_stylize.perceptual.weights import VGG19Weights, resolve_vgg19_weights
 
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
 

@@ -152,6 +152,30 @@ def content_dataset(
     files = list(report.files)
     deterministic = seed is not None
 
+    decode = _crop_decoder(report, image_size, min_crop)
+    if seed is None:
+        seed = int(np.random.default_rng().integers(2**31))
+    paths = _shuffled_paths(files, seed)
+    seeds = tf.data.Dataset.random(seed=seed)
+    if start_batch < 0:
+        raise ValueError(f"start_batch must be >= 0. Received: {start_batch}")
+    dataset = (
+        tf.data.Dataset.zip((paths, seeds))
+        .skip(start_batch * batch_size)
+        .map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+        .filter(lambda image, ok: ok)
+        .map(lambda image, ok: tf.cast(image, tf.float32))
+        .batch(batch_size, drop_remainder=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    return dataset, report
+
+
+def _crop_decoder(report: ContentReport, image_size: int, min_crop: float):
+    """The tf.data map from `(path, seed)` to `(crop, ok)`: a random non-flat uint8 crop
+    of the image (`random_square_crop`), or `ok` False for a file that fails to decode
+    (recorded in `report`) or yields only flat crops."""
+
     def load(path: bytes, element_seed: np.int64) -> tuple[np.ndarray, np.bool_]:
         name = path.decode()
         rng = np.random.default_rng(int(element_seed) & 0xFFFFFFFF)
@@ -171,8 +195,11 @@ def content_dataset(
         ok.set_shape(())
         return image, ok
 
-    if seed is None:
-        seed = int(np.random.default_rng().integers(2**31))
+    return decode
+
+
+def _shuffled_paths(files: list[str], seed: int) -> tf.data.Dataset:
+    """The file paths, endlessly, in a new order each epoch drawn from `seed` alone."""
     file_tensor = tf.constant(files)
 
     def one_epoch(epoch):
@@ -182,20 +209,7 @@ def content_dataset(
         keys = tf.random.stateless_uniform([len(files)], seed=tf.stack([seed, epoch]))
         return tf.data.Dataset.from_tensor_slices(tf.gather(file_tensor, tf.argsort(keys)))
 
-    paths = tf.data.Dataset.counter().flat_map(one_epoch)
-    seeds = tf.data.Dataset.random(seed=seed)
-    if start_batch < 0:
-        raise ValueError(f"start_batch must be >= 0. Received: {start_batch}")
-    dataset = (
-        tf.data.Dataset.zip((paths, seeds))
-        .skip(start_batch * batch_size)
-        .map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
-        .filter(lambda image, ok: ok)
-        .map(lambda image, ok: tf.cast(image, tf.float32))
-        .batch(batch_size, drop_remainder=True)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-    return dataset, report
+    return tf.data.Dataset.counter().flat_map(one_epoch)
 
 
 def load_style_image(path: str | os.PathLike, style_size: int | None) -> np.ndarray:

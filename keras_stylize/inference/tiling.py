@@ -25,30 +25,26 @@ tile's edge miss some far context (`benchmarks/stylize.py tiling` measures both)
 cost is the final pass plus one truncated pass per level: about 7x a whole-image pass
 for the Johnson network, paid only by images too large to stylize whole.
 
-The tile model is cached per generator and its statistics are variables: do not run
-`stylize_tiled` on the same generator object from several threads at once.
+The tile model (`TileModel`) belongs to an `InferenceSession` and its statistics are
+variables: do not run `stylize_tiled` on one tile model from several threads at once.
 
 Pixel conventions as in `inference`: `(H, W, 3)` RGB in [0, 255].
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 
 import keras
 import numpy as np
 
+from keras_stylize.generators.graph import inbound_layer_names
 from keras_stylize.layers import (
     ConditionalInstanceNormalization,
     InstanceNormalization,
     PadToMultiple,
     SharedStatisticsNormalization,
 )
-from keras_stylize.model_graph import inbound_layer_names
-from keras_stylize.runner import run
-
-_TILE_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def size_multiple(generator: keras.Model) -> int:
@@ -57,49 +53,56 @@ def size_multiple(generator: keras.Model) -> int:
                 if isinstance(layer, PadToMultiple)] or [1])  # fmt: skip
 
 
-def tile_model(generator: keras.Model) -> tuple[keras.Model, list[keras.Model], list[list]]:
-    """`(model, truncated, levels)` for `generator` (cached per generator).
+class TileModel:
+    """The models of tiled inference for `generator`.
 
     `model` shares the generator's layers except its instance norms, which become
     `SharedStatisticsNormalization` layers with the same scale, shift and dtype policy.
     `levels[i]` are the normalization layers of level i (see the module docstring) and
     `truncated[i]` the model from the generator's inputs to their feature inputs.
     """
-    if generator in _TILE_MODELS:
-        return _TILE_MODELS[generator]
-    originals = {}
 
-    def clone(layer):
-        if isinstance(layer, (InstanceNormalization, ConditionalInstanceNormalization)):
-            originals[layer.name] = layer
-            return SharedStatisticsNormalization(
-                getattr(layer, "num_styles", None), layer.epsilon, name=layer.name,
-                dtype=layer.dtype_policy,
-            )  # fmt: skip
-        return layer
+    def __init__(self, generator: keras.Model) -> None:
+        self.multiple = size_multiple(generator)
+        self._originals: dict[str, keras.layers.Layer] = {}
 
-    model = keras.models.clone_model(generator, clone_function=clone)
-    depth: dict[str, int] = {}  # layer name -> level after it
-    levels: list[list] = []
-    by_name = {layer.name: layer for layer in model.layers}
-    for config in model.get_config()["layers"]:  # topological order
-        layer = by_name.get(config["name"])  # None for a bare operation (e.g. x * 255)
-        level = max((depth[name] for name in inbound_layer_names(config)), default=0)
-        if isinstance(layer, SharedStatisticsNormalization):
-            old = originals[layer.name]
-            layer.gamma.assign(old.gamma if old.gamma is not None else np.ones(layer.gamma.shape))
-            layer.beta.assign(old.beta if old.beta is not None else np.zeros(layer.beta.shape))
-            if level == len(levels):
-                levels.append([])
-            levels[level].append(layer)
-            level += 1
-        depth[config["name"]] = level
-    truncated = [
-        keras.Model(model.input, [keras.tree.flatten(norm.input)[0] for norm in group])
-        for group in levels
-    ]
-    _TILE_MODELS[generator] = (model, truncated, levels)
-    return model, truncated, levels
+        def clone(layer):
+            if isinstance(layer, (InstanceNormalization, ConditionalInstanceNormalization)):
+                self._originals[layer.name] = layer
+                return SharedStatisticsNormalization(
+                    getattr(layer, "num_styles", None), layer.epsilon, name=layer.name,
+                    dtype=layer.dtype_policy,
+                )  # fmt: skip
+            return layer
+
+        self.model = keras.models.clone_model(generator, clone_function=clone)
+        depth: dict[str, int] = {}  # layer name -> level after it
+        self.levels: list[list] = []
+        by_name = {layer.name: layer for layer in self.model.layers}
+        for config in self.model.get_config()["layers"]:  # topological order
+            layer = by_name.get(config["name"])  # None for a bare operation (e.g. x * 255)
+            level = max((depth[name] for name in inbound_layer_names(config)), default=0)
+            if isinstance(layer, SharedStatisticsNormalization):
+                if level == len(self.levels):
+                    self.levels.append([])
+                self.levels[level].append(layer)
+                level += 1
+            depth[config["name"]] = level
+        self.truncated = [
+            keras.Model(self.model.input, [keras.tree.flatten(norm.input)[0] for norm in group])
+            for group in self.levels
+        ]
+        self.copy_parameters()
+
+    def copy_parameters(self) -> None:
+        """Gives the shared-statistics layers the scale and shift of the generator's norms
+        (the other layers are the generator's own)."""
+        for group in self.levels:
+            for layer in group:
+                old = self._originals[layer.name]
+                gamma, beta = layer.gamma, layer.beta
+                gamma.assign(old.gamma if old.gamma is not None else np.ones(gamma.shape))
+                beta.assign(old.beta if old.beta is not None else np.zeros(beta.shape))
 
 
 def _spans(size: int, tile: int, overlap: int, multiple: int) -> list[tuple[int, int, int, int]]:
@@ -134,11 +137,12 @@ def _centred_sums(features: np.ndarray, shift: np.ndarray, rows: int = 32) -> np
 
 
 def stylize_tiled(
-    generator: keras.Model,
+    tiles: TileModel,
+    run: Callable,
     pixels: np.ndarray,
     tile: int,
     overlap: int,
-    weights: np.ndarray | None = None,
+    style_weights: np.ndarray | None = None,
     finish: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
     """The generator's output for `pixels`, computed tile by tile with the whole image's
@@ -147,33 +151,35 @@ def stylize_tiled(
     function; no float32 copy of the whole image is ever made).
 
     Args:
-        generator: any generator of the package (batch norm and no norm need no
-            statistics: one pass).
+        tiles: the tile model of any generator of the package (batch norm and no norm
+            need no statistics: one pass).
+        run: `run(images, style_weights, model=...)` gives a model's float32 outputs
+            (`InferenceSession.run`).
         pixels: `(H, W, 3)` in [0, 255], uint8 or float32.
         tile: side of a tile's own region, px (rounded to the generator's multiple).
         overlap: context around each tile's own region, px.
-        weights: the style weights row of a multi-style generator.
+        style_weights: the style weights row of a multi-style generator.
         finish: turns a tile's photo and float32 output into the uint8 result.
     """
     if tile < 32 or overlap < 0:
         raise ValueError(f"need tile >= 32 and overlap >= 0; got {tile}, {overlap}")
-    multiple = size_multiple(generator)
+    multiple = tiles.multiple
     height, width, _ = pixels.shape
     padded_h, padded_w = -(-height // multiple) * multiple, -(-width // multiple) * multiple
     # the reflection the generator's PadToMultiple would apply to the whole image
     padded = np.pad(pixels, ((0, padded_h - height), (0, padded_w - width), (0, 0)), "reflect")
-    tiles = [
+    spans = [
         (rows, cols)
         for rows in _spans(padded_h, tile, overlap, multiple)
         for cols in _spans(padded_w, tile, overlap, multiple)
     ]
-    model, truncated, levels = tile_model(generator)
-    for partial, group in zip(truncated, levels, strict=True):
+    for partial, group in zip(tiles.truncated, tiles.levels, strict=True):
         sums = [np.zeros((2, norm.mean.shape[0]), np.float64) for norm in group]
         count = [0] * len(group)
         shifts = [None] * len(group)
-        for (y0, y1, oy0, oy1), (x0, x1, ox0, ox1) in tiles:
-            features = run(partial, padded[None, y0:y1, x0:x1].astype(np.float32), weights)
+        for (y0, y1, oy0, oy1), (x0, x1, ox0, ox1) in spans:
+            tile_pixels = padded[None, y0:y1, x0:x1].astype(np.float32)
+            features = run(tile_pixels, style_weights, model=partial)
             features = features if isinstance(features, list) else [features]
             for i, x in enumerate(features):
                 stride = (y1 - y0) // x.shape[1]
@@ -187,10 +193,11 @@ def stylize_tiled(
             norm.mean.assign((shift + s1 / n).astype(np.float32))
             norm.variance.assign(np.maximum(s2 / n - (s1 / n) ** 2, 0.0).astype(np.float32))
     out = np.empty((height, width, 3), np.uint8 if finish else np.float32)
-    for (y0, y1, oy0, oy1), (x0, x1, ox0, ox1) in tiles:
+    for (y0, y1, oy0, oy1), (x0, x1, ox0, ox1) in spans:
         if oy0 >= height or ox0 >= width:
             continue  # only padding
-        result = run(model, padded[None, y0:y1, x0:x1].astype(np.float32), weights)[0]
+        tile_pixels = padded[None, y0:y1, x0:x1].astype(np.float32)
+        result = run(tile_pixels, style_weights, model=tiles.model)[0]
         oy1, ox1 = min(oy1, height), min(ox1, width)
         own = result[oy0 - y0 : oy1 - y0, ox0 - x0 : ox1 - x0]
         out[oy0:oy1, ox0:ox1] = finish(pixels[oy0:oy1, ox0:ox1], own) if finish else own

@@ -76,13 +76,17 @@ def _encoder(av, target: Path) -> str:
 class _Writer:
     """The output container, set up from the first decoded frame."""
 
-    def __init__(self, av, path: str, encoder: str, video_in, audio_in: list) -> None:
+    def __init__(self, av, path: str, encoder: str) -> None:
         self.av, self.path, self.encoder = av, path, encoder
-        self.video_in, self.audio_in = video_in, audio_in
+        self.video_in, self.audio_in = None, []
         self.container = None
         self.video = None
         self.audio_map: dict[int, Any] = {}
         self.pending_audio: list = []
+
+    def set_streams(self, video_in, audio_in: list) -> None:
+        """The input's video stream (rate, time base) and audio streams (copied)."""
+        self.video_in, self.audio_in = video_in, audio_in
 
     def open(self, frame) -> None:
         av = self.av
@@ -159,16 +163,11 @@ def stylize_video(
             that exists or would replace the input, or no encoder for the extension.
     """
     from keras_stylize.files import OutputExistsError, atomic_write, check_output
-    from keras_stylize.generators import MIN_SIZE
-    from keras_stylize.inference import (
-        finish,
-        load_generator,
-        run_batch,
-        style_vector,
-        with_precision,
-    )
-    from keras_stylize.memory import reserve_for
-    from keras_stylize.stabilizer import Stabilizer
+    from keras_stylize.generators.styles import style_vector
+    from keras_stylize.inference.session import session_for
+    from keras_stylize.inference.stylize import finish
+    from keras_stylize.video.stabilizer import Stabilizer
+    from keras_stylize.zoo import load_generator
 
     av = _import_av()
     source, target = Path(source), Path(target)
@@ -181,9 +180,16 @@ def stylize_video(
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength must be in [0, 1]. Received: {strength}")
     generator = load_generator(model)
-    runner = with_precision(generator, precision)
+    session = session_for(generator, precision)
     stabilizer = Stabilizer(stabilize)
-    weights = style_vector(generator, style)
+    style_weights = style_vector(generator, style)
+
+    def stylize_frames(pixels: np.ndarray) -> list[np.ndarray]:
+        session.reserve(pixels.size // 3)
+        outputs = session.run(pixels.astype(np.float32), style_weights)
+        return [finish(original, stabilizer(original, output), preserve_color, strength)
+                for original, output in zip(pixels, outputs, strict=True)]  # fmt: skip
+
     encoder = _encoder(av, target)
     try:
         container = av.open(str(source))
@@ -194,64 +200,8 @@ def stylize_video(
 
     def write(tmp: str) -> None:
         with container:
-            video_in = next((s for s in container.streams if s.type == "video"), None)
-            if video_in is None:
-                raise VideoError(f"{source}: no video stream")
-            audio_in = [s for s in container.streams if s.type == "audio"]
-            report.audio_streams = len(audio_in)
-            report.fps = float(video_in.average_rate or 0)
-            writer = _Writer(av, tmp, encoder, video_in, audio_in)
-            batch: list = []
-
-            def flush() -> None:
-                if not batch:
-                    return
-                pixels = np.stack([f.to_ndarray(format="rgb24") for f in batch])
-                reserve_for(runner, pixels.size // 3)
-                outputs = run_batch(runner, pixels.astype(np.float32), weights)
-                for frame, original, output in zip(batch, pixels, outputs, strict=True):
-                    output = stabilizer(original, output)
-                    writer.write(finish(original, output, preserve_color, strength), frame)
-                report.frames += len(batch)
-                if on_frames:
-                    on_frames(len(batch))
-                batch.clear()
-
-            for packet in container.demux(video_in, *audio_in):
-                if packet.stream.type == "audio":
-                    writer.mux_audio(packet)
-                    continue
-                try:
-                    frames = packet.decode()
-                except av.error.FFmpegError as exc:
-                    where = f"packet at {float(packet.pts * packet.time_base):.2f} s" if (
-                        packet.pts is not None) else "a packet"  # fmt: skip
-                    report.skipped_packets.append(f"{where}: {_one_line(exc)}")
-                    continue
-                for frame in frames:
-                    if writer.container is None:
-                        if min(frame.width, frame.height) < MIN_SIZE:
-                            raise VideoError(
-                                f"{source}: frames of {frame.width}x{frame.height} px are "
-                                f"too small; videos need at least {MIN_SIZE} px on each side"
-                            )
-                        writer.open(frame)
-                        report.width, report.height = frame.width, frame.height
-                        report.rotation = int(frame.rotation or 0)
-                    elif (frame.width, frame.height) != (report.width, report.height):
-                        at = report.frames + len(batch)
-                        raise VideoError(
-                            f"{source}: the frame size changes from {report.width}x"
-                            f"{report.height} to {frame.width}x{frame.height} at frame {at}; "
-                            "videos must keep one size"
-                        )
-                    batch.append(frame)
-                    if len(batch) >= batch_size:
-                        flush()
-            flush()
-            writer.close()
-        if report.frames == 0:
-            raise VideoError(f"{source}: no decodable video frames")
+            _transcode(av, container, _Writer(av, tmp, encoder), report, stylize_frames,
+                       batch_size, on_frames)  # fmt: skip
 
     try:
         atomic_write(target, write, suffix=target.suffix, overwrite=overwrite)
@@ -261,6 +211,78 @@ def stylize_video(
         raise VideoError(f"{source}: {_one_line(exc)}") from None
     report.seconds = time.time() - started
     return report
+
+
+def _transcode(av, container, writer: _Writer, report: VideoReport,
+               stylize_frames: Callable[[np.ndarray], list[np.ndarray]], batch_size: int,
+               on_frames: Callable[[int], None] | None) -> None:  # fmt: skip
+    """Decodes `container`'s video stream, stylizes its frames in batches of
+    `batch_size` and writes them with `writer`, copying the audio streams; fills in
+    `report`."""
+    source = report.source
+    video_in = next((s for s in container.streams if s.type == "video"), None)
+    if video_in is None:
+        raise VideoError(f"{source}: no video stream")
+    audio_in = [s for s in container.streams if s.type == "audio"]
+    report.audio_streams = len(audio_in)
+    report.fps = float(video_in.average_rate or 0)
+    writer.set_streams(video_in, audio_in)
+    batch: list = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        pixels = np.stack([f.to_ndarray(format="rgb24") for f in batch])
+        for frame, result in zip(batch, stylize_frames(pixels), strict=True):
+            writer.write(result, frame)
+        report.frames += len(batch)
+        if on_frames:
+            on_frames(len(batch))
+        batch.clear()
+
+    for packet in container.demux(video_in, *audio_in):
+        if packet.stream.type == "audio":
+            writer.mux_audio(packet)
+            continue
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError as exc:
+            where = f"packet at {float(packet.pts * packet.time_base):.2f} s" if (
+                packet.pts is not None) else "a packet"  # fmt: skip
+            report.skipped_packets.append(f"{where}: {_one_line(exc)}")
+            continue
+        for frame in frames:
+            _check_frame(frame, writer, report, report.frames + len(batch))
+            batch.append(frame)
+            if len(batch) >= batch_size:
+                flush()
+    flush()
+    writer.close()
+    if report.frames == 0:
+        raise VideoError(f"{source}: no decodable video frames")
+
+
+def _check_frame(frame, writer: _Writer, report: VideoReport, index: int) -> None:
+    """Opens the output at the first frame (which must be large enough); later frames
+    must keep its size."""
+    from keras_stylize.generators import MIN_SIZE
+
+    source = report.source
+    if writer.container is None:
+        if min(frame.width, frame.height) < MIN_SIZE:
+            raise VideoError(
+                f"{source}: frames of {frame.width}x{frame.height} px are "
+                f"too small; videos need at least {MIN_SIZE} px on each side"
+            )
+        writer.open(frame)
+        report.width, report.height = frame.width, frame.height
+        report.rotation = int(frame.rotation or 0)
+    elif (frame.width, frame.height) != (report.width, report.height):
+        raise VideoError(
+            f"{source}: the frame size changes from {report.width}x"
+            f"{report.height} to {frame.width}x{frame.height} at frame {index}; "
+            "videos must keep one size"
+        )
 
 
 def _one_line(exc: BaseException) -> str:

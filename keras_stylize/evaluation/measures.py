@@ -1,0 +1,147 @@
+"""Measures of what a generator did to a photo, in numpy: each compares a uint8 photo
+`(H, W, 3)` RGB with its stylization of the same shape.
+
+- the blot rate (`blot_fraction`): the share of pixels that the generator turned
+  near-black although the photo is not dark there;
+- the spot rate (`spot_fraction`): the share of pixels inside blob-sized marks (about
+  10-40 px across at 512 px) of strong contrast that the generator painted where the photo
+  is flat there, such as the stray star swirls of a texture network. Fine strokes and
+  colour shifts do not count. Some styles paint such marks on purpose (Kandinsky's black
+  shapes): compare spot rates between models of the same style only.
+- the patch rate (`patch_fraction`): the share of pixels inside blob-sized patches (about
+  20-80 px across at 512 px), soft or sharp, whose colour no local colour mapping of the
+  photo explains (`unexplained_colour`): the stars again, and also the soft glows and
+  colour patches that `spot_fraction` misses for want of a sharp edge. Halos a style
+  paints around objects count too; the same caveat applies.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from PIL import Image
+
+from keras_stylize.images import LUMA_WEIGHTS, open_image
+
+BLOT_MAX_CHANNEL = 25
+BLOT_MIN_PHOTO_LUMA = 60
+BLOT_PHOTO_LIMIT = 0.002
+SPOT_INNER_RADIUS = 4
+SPOT_OUTER_RADIUS = 20
+SPOT_MIN_OUTPUT_CONTRAST = 30.0
+SPOT_MAX_PHOTO_CONTRAST = 8.0
+
+
+PATCH_RADIUS = 10  # patches: the unexplained colour is averaged over 21 px squares
+PATCH_FIT_RADIUS = 40  # the local colour fit of the photo spans 81 px squares
+PATCH_FIT_EPS = 100.0  # its ridge regularization, grey levels squared
+PATCH_MIN_RESIDUAL = 25.0  # evaluation.patch_mask's threshold, grey levels
+
+
+def load_photo(path: str | os.PathLike, long_side: int) -> np.ndarray:
+    """uint8 `(H, W, 3)` RGB as `images.open_image` decodes it, shrunk with Lanczos so that
+    its long side is <= `long_side` (never enlarged)."""
+    rgb, _ = open_image(path)
+    rgb.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)
+    return np.asarray(rgb)
+
+
+def luma(image: np.ndarray) -> np.ndarray:
+    """ITU-R BT.601 luma of `(..., 3)` RGB in [0, 255], float32."""
+    return np.asarray(image, np.float32) @ np.asarray(LUMA_WEIGHTS, np.float32)
+
+
+def blot_mask(photo: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """Boolean `(H, W)`: the output is near-black (every channel < `BLOT_MAX_CHANNEL`)
+    where the photo is not dark (luma > `BLOT_MIN_PHOTO_LUMA`). Both uint8 `(H, W, 3)`."""
+    if photo.shape != output.shape:
+        raise ValueError(f"photo {photo.shape} and output {output.shape} differ in shape")
+    return (np.asarray(output).max(axis=-1) < BLOT_MAX_CHANNEL) & (
+        luma(photo) > BLOT_MIN_PHOTO_LUMA
+    )
+
+
+def blot_fraction(photo: np.ndarray, output: np.ndarray) -> float:
+    """Share of all pixels in `blot_mask` (0.0 to 1.0)."""
+    return float(blot_mask(photo, output).mean())
+
+
+def box_mean(image: np.ndarray, radius: int) -> np.ndarray:
+    """Mean over the `(2 radius + 1)`-pixel square around each pixel of an `(H, W, ...)`
+    array (edges mirrored), float64, same shape."""
+    x = np.asarray(image, np.float64)
+    k = 2 * radius + 1
+    extra = ((0, 0),) * (x.ndim - 2)
+    x = np.pad(x, ((radius, radius), (radius, radius), *extra), mode="reflect")
+    c = np.pad(x, ((1, 0), (1, 0), *extra)).cumsum(0).cumsum(1)
+    return (c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]) / (k * k)
+
+
+def blob_contrast(image: np.ndarray) -> np.ndarray:
+    """`(H, W)` float64: per pixel, the largest over the RGB channels of |mean over a
+    `SPOT_INNER_RADIUS` square - mean over a `SPOT_OUTER_RADIUS` square| (a box
+    difference-of-means band-pass): high inside marks about 10-40 px across that differ
+    from their surroundings; low for flat areas, slow gradients and fine strokes."""
+    x = np.asarray(image, np.float64)
+    band = box_mean(x, SPOT_INNER_RADIUS) - box_mean(x, SPOT_OUTER_RADIUS)
+    return np.abs(band).max(axis=-1)
+
+
+def spot_mask(photo: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """Boolean `(H, W)`: the output has a blob-sized mark (`blob_contrast` above
+    `SPOT_MIN_OUTPUT_CONTRAST` grey levels) where the photo has none (below
+    `SPOT_MAX_PHOTO_CONTRAST`). Both uint8 `(H, W, 3)` RGB, photos about 512 px long
+    (the radii are in pixels)."""
+    if photo.shape != output.shape:
+        raise ValueError(f"photo {photo.shape} and output {output.shape} differ in shape")
+    return (blob_contrast(output) > SPOT_MIN_OUTPUT_CONTRAST) & (
+        blob_contrast(photo) < SPOT_MAX_PHOTO_CONTRAST
+    )
+
+
+def spot_fraction(photo: np.ndarray, output: np.ndarray) -> float:
+    """Share of all pixels in `spot_mask` (0.0 to 1.0)."""
+    return float(spot_mask(photo, output).mean())
+
+
+def unexplained_colour(photo: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """`(H, W, 3)` float64: what of the output no local colour mapping of the photo explains.
+
+    Around each pixel, the output's RGB is fitted as an affine function of the photo's RGB
+    over the `(2 PATCH_FIT_RADIUS + 1)`-pixel square (a ridge fit: the guided filter of He et
+    al. 2013 with a colour guide and regularization `PATCH_FIT_EPS`, in grey levels squared),
+    and the fits of all squares covering a pixel are averaged; the result is the output minus
+    that fit. A stylization that recolours the photo's regions and edges, however strongly,
+    is explained; what it paints where the photo has nothing to map (a star on a flat sky, a
+    glow on a cheek) or what breaks the mapping (a patch of another colour) is left.
+    Both arguments uint8 `(H, W, 3)` RGB of the same shape. `losses.unexplained_colour` is
+    its training counterpart (Keras ops, squares cut off at the edges instead of mirrored)."""
+    if photo.shape != output.shape:
+        raise ValueError(f"photo {photo.shape} and output {output.shape} differ in shape")
+    r = PATCH_FIT_RADIUS
+    guide, target = np.asarray(photo, np.float64), np.asarray(output, np.float64)
+    mean_g, mean_t = box_mean(guide, r), box_mean(target, r)
+    cov_gg = box_mean(guide[..., :, None] * guide[..., None, :], r) - (
+        mean_g[..., :, None] * mean_g[..., None, :]
+    )
+    cov_gt = box_mean(guide[..., :, None] * target[..., None, :], r) - (
+        mean_g[..., :, None] * mean_t[..., None, :]
+    )
+    gain = np.linalg.solve(cov_gg + PATCH_FIT_EPS * np.eye(3), cov_gt)  # (H, W, 3 in, 3 out)
+    offset = mean_t - np.einsum("hwi,hwio->hwo", mean_g, gain)
+    fit = np.einsum("hwi,hwio->hwo", guide, box_mean(gain, r)) + box_mean(offset, r)
+    return target - fit
+
+
+def patch_mask(photo: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """Boolean `(H, W)`: the `unexplained_colour`, averaged over the `PATCH_RADIUS` square
+    (so fine strokes cancel out), exceeds `PATCH_MIN_RESIDUAL` grey levels in some RGB
+    channel. Both uint8 `(H, W, 3)` RGB, photos about 512 px long (the radii are in pixels)."""
+    residual = box_mean(unexplained_colour(photo, output), PATCH_RADIUS)
+    return np.abs(residual).max(axis=-1) > PATCH_MIN_RESIDUAL
+
+
+def patch_fraction(photo: np.ndarray, output: np.ndarray) -> float:
+    """Share of all pixels in `patch_mask` (0.0 to 1.0)."""
+    return float(patch_mask(photo, output).mean())

@@ -1,0 +1,89 @@
+"""Perceptual losses of fast style transfer, computed in float32.
+
+Conventions: VGG activations are `(batch, height, width, channels)`; images are
+`(batch, height, width, 3)` in [0, 255]. Every loss is a mean, so values do not depend
+on image or batch size (Johnson et al.'s normalization):
+
+- `gram_matrix(F) = F^T F / (H * W * C)` per image, shape `(batch, C, C)`;
+- content loss: per image, mean squared difference of the content-layer activations,
+  divided by the mean square of the target activations, averaged over the batch (so 1.0
+  is the loss of an output whose activations are all zero; a flat grey image scores
+  about 0.94);
+- style loss: for each style layer and image, mean squared difference between the Gram
+  matrices of the output and of its style target, divided by the mean square of the
+  target Gram matrix, averaged over the batch, times the layer's weight, summed over
+  layers. Targets may differ per image (multi-style training). The division makes every
+  layer count alike: raw Gram differences of caffe-VGG activations span four orders of
+  magnitude across relu1_1 ... relu5_1, so equal raw weights would mean "relu4_1 only".
+- total variation: mean squared difference of vertically and horizontally adjacent
+  pixels (in [0, 255] units), summed over both directions.
+
+The optional terms of training (temporal consistency, darkening) are in
+`training.terms`.
+"""
+
+from __future__ import annotations
+
+from keras import ops
+
+
+def gram_matrix(features):
+    """Gram matrices `(batch, C, C)` of activations `(batch, H, W, C)`, divided by H*W*C."""
+    x = ops.cast(features, "float32")
+    shape = ops.shape(x)
+    flat = ops.reshape(x, (shape[0], -1, shape[3]))
+    size = ops.cast(shape[1] * shape[2] * shape[3], "float32")
+    return ops.matmul(ops.transpose(flat, (0, 2, 1)), flat) / size
+
+
+def content_loss(features, target_features):
+    """Per image, the mean squared difference of two activation tensors over the mean
+    square of the target; averaged over the batch (float32 scalar). Per-image
+    normalization makes the loss independent of how a batch is split across replicas."""
+    target = ops.cast(target_features, "float32")
+    diff = ops.cast(features, "float32") - target
+    axes = tuple(range(1, len(target.shape)))
+    per_image = ops.mean(ops.square(diff), axis=axes) / (
+        ops.mean(ops.square(target), axis=axes) + 1e-8
+    )
+    return ops.mean(per_image)
+
+
+def style_loss_terms(features: dict, target_grams: dict, layers) -> dict:
+    """`{layer: term}`: for each of `layers`, the mean squared Gram-matrix difference over
+    the mean square of the target Gram matrix, averaged over the batch (unweighted float32
+    scalars; `style_loss` is their weighted sum). Arguments as in `style_loss`."""
+    terms = {}
+    for name in layers:
+        gram = gram_matrix(features[name])
+        target = ops.cast(target_grams[name], "float32")
+        if len(target.shape) == 2:
+            target = target[None]
+        scale = ops.mean(ops.square(target), axis=(1, 2)) + 1e-8
+        terms[name] = ops.mean(ops.mean(ops.square(gram - target), axis=(1, 2)) / scale)
+    return terms
+
+
+def style_loss(features: dict, target_grams: dict, layer_weights: dict):
+    """Weighted sum over layers of the normalized mean squared Gram-matrix difference.
+
+    Args:
+        features: `{layer: activations (batch, H, W, C)}` of the generated images.
+        target_grams: `{layer: Gram matrices}` of the style targets, `(batch, C, C)` (one
+            target per image) or `(1, C, C)` / `(C, C)` (one target for the batch).
+        layer_weights: `{layer: weight}`; layers with weight 0 are skipped.
+    """
+    weighted = [name for name, weight in layer_weights.items() if weight != 0]
+    terms = style_loss_terms(features, target_grams, weighted)
+    total = ops.convert_to_tensor(0.0, dtype="float32")
+    for name in weighted:
+        total = total + layer_weights[name] * terms[name]
+    return total
+
+
+def total_variation_loss(images):
+    """Mean squared difference of adjacent pixels, vertical plus horizontal (float32)."""
+    x = ops.cast(images, "float32")
+    dy = x[:, 1:, :, :] - x[:, :-1, :, :]
+    dx = x[:, :, 1:, :] - x[:, :, :-1, :]
+    return ops.mean(ops.square(dy)) + ops.mean(ops.square(dx))

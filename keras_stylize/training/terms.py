@@ -1,0 +1,114 @@
+"""The optional terms of the training loss, each added to the perceptual loss with a
+weight: `StylizationModel(..., terms=[...])` loops over them, logging each as a metric of
+its name. `terms_for(config)` gives the terms a `FitConfig` asks for.
+
+Images are float `(batch, H, W, 3)` RGB in [0, 255]; every term is a float32 scalar.
+
+- `Temporal`: temporal consistency (stable video). Each step also stylizes the batch
+  moved by a random known camera motion (`motion.random_motion`) and penalizes the
+  difference between that and the moved stylization (`temporal_loss`), at the cost of one
+  more generator pass per step.
+- `Darkening`: regions painted much darker than the photo (`darkening_penalty`).
+
+A new term subclasses `LossTerm` (a `name`, a `weight`, and `__call__`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tensorflow as tf
+from keras import ops
+
+from keras_stylize.images import LUMA_WEIGHTS
+from keras_stylize.options import DARKENING_CELL, DARKENING_RATIO
+from keras_stylize.training.motion import move, random_motion
+
+
+def temporal_loss(moved_outputs, outputs_of_moved):
+    """Mean squared difference (in [0, 255] units, float32) between the moved outputs
+    `move(G(x))` and the outputs of the moved inputs `G(move(x))` (see
+    `keras_stylize.training.motion`); 0 for a generator that commutes with camera motion."""
+    diff = ops.cast(moved_outputs, "float32") - ops.cast(outputs_of_moved, "float32")
+    return ops.mean(ops.square(diff))
+
+
+def darkening_penalty(images, outputs, ratio: float = DARKENING_RATIO,
+                      cell: int = DARKENING_CELL):  # fmt: skip
+    """Penalty on regions the output paints much darker than the photo (float32 scalar).
+
+    The luma (BT.601) of the photos `images` and of the `outputs` (both `(batch, H, W,
+    3)` RGB in [0, 255]) is averaged over `cell` x `cell` squares (partial squares at
+    the edges average what they hold); per square the penalty is how far the output's
+    mean falls below `ratio` times the photo's, in units of 25.5 grey levels (a tenth of
+    the range), averaged over squares and images. It is zero while every square keeps at
+    least `ratio` of the photo's brightness, so dark strokes narrower than a square and
+    dark content (whose floor is low) cost little; a mid-grey wall painted black costs.
+    Instance normalization discards an image's absolute brightness (that is its point),
+    so nothing else in the perceptual loss stops a generator from rendering a region
+    that is only darker than its surroundings as black (the near-black blots of
+    `evaluation.measures.blot_mask`, docs/zoo.md).
+    """
+    weights = ops.convert_to_tensor(LUMA_WEIGHTS, dtype="float32")
+    photo = ops.sum(ops.cast(images, "float32") * weights, axis=-1, keepdims=True)
+    output = ops.sum(ops.cast(outputs, "float32") * weights, axis=-1, keepdims=True)
+    photo = ops.average_pool(photo, cell, strides=cell, padding="same")
+    output = ops.average_pool(output, cell, strides=cell, padding="same")
+    return ops.mean(ops.relu(ratio * photo - output)) / 25.5
+
+
+class LossTerm:
+    """A term of the training loss: the model adds `weight * term(...)` to the loss and
+    logs the unweighted value as the metric `name`."""
+
+    name = "term_loss"
+
+    def __init__(self, weight: float) -> None:
+        if not weight >= 0:
+            raise ValueError(f"the weight of {self.name} must be >= 0, not {weight}")
+        self.weight = float(weight)
+
+    def __call__(self, model: Any, images, generated, style_weights, training: bool):
+        """The unweighted term for a batch: `images` and the generator's output for them
+        `generated`; `model` is the `StylizationModel` (for more generator passes)."""
+        raise NotImplementedError
+
+
+class Temporal(LossTerm):
+    """`temporal_loss` under a random camera motion drawn from `seed` and the step number
+    (so a resumed run draws the same motion; one fixed motion when not training)."""
+
+    name = "temporal_loss"
+
+    def __init__(self, weight: float, seed: int = 0) -> None:
+        super().__init__(weight)
+        self.seed = int(seed)
+
+    def __call__(self, model, images, generated, style_weights, training: bool):
+        if training:
+            step = tf.cast(model.optimizer.iterations, tf.int64)
+            replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+            seed = tf.random.experimental.stateless_fold_in(
+                tf.stack([tf.constant(self.seed, tf.int64), step]), replica
+            )
+        else:
+            seed = tf.constant([self.seed, -1], tf.int64)
+        boxes = random_motion(tf.shape(images)[0], seed)
+        of_moved = model.generate(move(images, boxes), style_weights, training=training)
+        return temporal_loss(move(generated, boxes), of_moved)
+
+
+class Darkening(LossTerm):
+    """`darkening_penalty` over squares of `cell` px with the brightness share `ratio`
+    (lower: only regions painted near-black cost, the style's own dark palette is
+    spared; smaller squares also see small dark objects painted black)."""
+
+    name = "darkening_loss"
+
+    def __init__(self, weight: float, cell: int = DARKENING_CELL,
+                 ratio: float = DARKENING_RATIO) -> None:  # fmt: skip
+        super().__init__(weight)
+        self.cell, self.ratio = int(cell), float(ratio)
+
+    def __call__(self, model, images, generated, style_weights, training: bool):
+        return darkening_penalty(images, generated, ratio=self.ratio, cell=self.cell)
