@@ -70,7 +70,7 @@ def given_command(ctx: click.Context) -> str:
 
     from keras_stylize.training.config import command_arguments
 
-    args = [ctx.find_root().info_name or "keras_stylize", ctx.info_name or "fit"]
+    args = ["keras_stylize", "fit"]
     for param in ctx.command.params:
         source = ctx.get_parameter_source(param.name)
         if source is None or source.name in ("DEFAULT", "DEFAULT_MAP"):

@@ -15,8 +15,8 @@ class ClipToPixelRange(keras.layers.Layer):
     The last layer of generators with a linear output (`output="linear"`). During
     training the perceptual losses see the unclipped values, so a region pushed out of
     the pixel range costs loss and keeps its gradient; a saturating output (`tanh`, or a
-    clip inside the graph) would give such a region no gradient at all, which is how the
-    solid black blots of our first zoo models stayed in place (docs/zoo.md, "Recipe").
+    clip inside the graph) would give such a region no gradient at all, so a region stuck
+    at black would stay there (docs/zoo.md, "Recipe").
     At inference (`training=False`, every export) the result is a valid image in [0, 255].
     Computed in float32.
     """

@@ -30,11 +30,8 @@ the camera's motion (a homography fitted to corners tracked by Lucas-Kanade) or 
 optical flow (OpenCV's DIS), whichever explains the frame better, the camera's motion
 winning ties: in flat regions (skies, walls) the dense flow is unreliable and a wrong flow
 drags the strokes, on an object that moves by itself only the dense flow is right.
-Measured on clips of known motion (`benchmarks/flicker.py`, docs/video.md), interval 8 cuts
-the flicker of a pan to about a tenth, of a zoom and of an object moving over a still
-background to about a third, with the style loss per frame of plain stylization;
-blending with the motion-compensated previous output (the first version of this module)
-cost 3-18 % of style loss for less.
+`benchmarks/flicker.py` measures the flicker and the style loss per frame on clips of
+known motion (docs/video.md has the figures and the alternatives measured).
 
 Pixel convention: uint8 or float `(H, W, 3)` RGB in [0, 255]; outputs are float32.
 """
