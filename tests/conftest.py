@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -83,3 +84,62 @@ def read_rgb(source, **kwargs) -> np.ndarray:
     from keras_stylize.images import open_image
 
     return np.asarray(open_image(source, **kwargs)[0], np.uint8)
+
+
+PHOTO = Path(__file__).resolve().parents[1] / "keras_stylize" / "assets" / "kodim23.jpg"
+TINY_FIT = ["--family", "texture", "--image-size", "32", "--batch-size", "2", "--random-vgg",
+            "--content-layer", "block2_conv1", "--style-layers", "block1_conv1,block2_conv1:0.5",
+            "--style-size", "32"]  # fmt: skip
+
+
+def pattern_photo(h=64, w=80) -> np.ndarray:
+    """A smooth colour pattern, uint8 `(h, w, 3)`."""
+    i, j = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    planes = [
+        128 + 100 * np.sin(i / 6.0),
+        128 + 100 * np.cos(j / 7.0),
+        128 + 60 * np.sin((i + j) / 9),
+    ]
+    return np.stack(planes, -1).astype(np.uint8)
+
+
+def cli_command(*args) -> list[str]:
+    """The command line running `keras_stylize ARGS` in a new Python process."""
+    return [sys.executable, "-m", "keras_stylize.cli", *map(str, args)]
+
+
+def invoke(*args):
+    """`keras_stylize ARGS` run in this process (click's CliRunner)."""
+    from click.testing import CliRunner
+
+    from keras_stylize.cli import main
+
+    return CliRunner().invoke(main, list(map(str, args)))
+
+
+@pytest.fixture(scope="module")
+def generator():
+    # tanh keeps a random network's colours inside the pixel range (a random linear output
+    # is mostly clipped), so colour tests measure the code, not clipping.
+    keras.utils.set_random_seed(3)
+    from keras_stylize import johnson_generator
+
+    return johnson_generator(width=0.25, output="tanh")
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory, generator):
+    path = tmp_path_factory.mktemp("model") / "g.keras"
+    generator.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def multi_style_path(tmp_path_factory):
+    keras.utils.set_random_seed(5)
+    from keras_stylize import johnson_generator
+
+    model = johnson_generator(width=0.25, num_styles=3, style_names=["wave", "scream", "stars"])
+    path = tmp_path_factory.mktemp("multi") / "multi.keras"
+    model.save(path)
+    return path

@@ -115,7 +115,7 @@ def sandbox(tmp_path_factory):
         write_image(folder / "tiny_content" / f"{i}.jpg", size=(48, 40), seed=i)
         write_image(folder / "tiny_styles" / f"style{i}.jpg", size=(40, 40), seed=10 + i)
     write_image(folder / "tiny_style.jpg", size=(40, 40), seed=9)
-    from .test_video import make_clip
+    from .video.test_video import make_clip
 
     make_clip(folder / "clip.mp4", frames=4)
     return folder

@@ -16,7 +16,7 @@ from keras_stylize.evaluation import (
 )
 from keras_stylize.evaluation.measures import box_mean
 
-from .conftest import recoloured_scene, write_image
+from ..conftest import recoloured_scene, write_image
 
 SMALL_LAYERS = {"content_layer": "block2_conv1", "style_layers": ["block1_conv1", "block2_conv1"]}
 

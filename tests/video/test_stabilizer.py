@@ -5,7 +5,7 @@ from PIL import Image
 from keras_stylize.video import stabilizer as stabilizer_module
 from keras_stylize.video.stabilizer import Stabilizer, restore_detail
 
-from .test_video import PHOTO
+from ..conftest import PHOTO
 
 
 def _pan(frames=8, step=2, size=(96, 128)):

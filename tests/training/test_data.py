@@ -9,7 +9,7 @@ from keras_stylize.training.data import (
     with_style_weights,
 )
 
-from .conftest import write_image
+from ..conftest import write_image
 
 
 def test_dataset_yields_batches_in_pixel_range(content_dir):

@@ -7,7 +7,7 @@ from keras_stylize import johnson_generator
 from keras_stylize.inference.sheets import LABEL_HEIGHT, blend_strip, square, style_sheet
 from keras_stylize.inference.stylize import stylize
 
-from .test_video import PHOTO
+from ..conftest import PHOTO
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_sheet_never_writes_onto_its_photo_or_model(tmp_path):
 
     from keras_stylize.cli import main
 
-    from .conftest import write_image
+    from ..conftest import write_image
 
     photo = write_image(tmp_path / "photo.jpg", size=(64, 64))
     original = photo.read_bytes()

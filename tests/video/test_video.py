@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -14,9 +13,9 @@ from keras_stylize import johnson_generator
 from keras_stylize.export.verify import agreement
 from keras_stylize.video.stylize import VideoError, stylize_video
 
-av = pytest.importorskip("av")
+from ..conftest import PHOTO
 
-PHOTO = Path(__file__).resolve().parents[1] / "keras_stylize" / "assets" / "kodim23.jpg"
+av = pytest.importorskip("av")
 
 
 def make_clip(path, frames=16, width=96, height=64, rotation=0, audio=True, codec="libx264"):

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from .conftest import write_image
+from ..conftest import write_image
 
 
 def _env(**extra):

@@ -100,7 +100,7 @@ def test_full_int8_is_refused_for_instance_norm(tmp_path):
 
     from keras_stylize import zoo
 
-    photos = Path(__file__).resolve().parents[2] / "shared" / "data" / "content_eval"
+    photos = Path(__file__).resolve().parents[3] / "shared" / "data" / "content_eval"
     if not photos.is_dir():
         pytest.skip("needs ../shared/data/content_eval (the project's data)")
     generator = zoo.load("starry_night_johnson")
@@ -122,7 +122,7 @@ def test_every_zoo_model_has_current_verified_exports():
     from keras_stylize import zoo
     from keras_stylize.export.verify import PSNR_TARGETS, agreement, keras_output, style_cases
 
-    root = Path(__file__).resolve().parents[1] / "export"
+    root = Path(__file__).resolve().parents[2] / "export"
     for name in zoo.list():
         sha256 = zoo.info(name)["weights"]["sha256"]
         tflite = root / name / f"{name}_float16.tflite"

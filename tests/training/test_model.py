@@ -1,0 +1,159 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_stylize import (
+    PerceptualLoss,
+    StylizationModel,
+    johnson_generator,
+    texture_net_generator,
+    vgg19_features,
+)
+from keras_stylize.generators.extend import add_styles
+from keras_stylize.layers import ConditionalInstanceNormalization
+
+SMALL_LAYERS = {"content_layer": "block2_conv1", "style_layers": ["block1_conv1", "block2_conv1"]}
+
+
+def _loss(rng, styles=1, **kwargs):
+    images = [rng.uniform(0, 255, (1, 40, 40, 3)).astype("float32") for _ in range(styles)]
+    return PerceptualLoss(images, vgg_weights=None, **SMALL_LAYERS, **kwargs)
+
+
+def test_loss_decreases_over_a_few_steps(rng):
+    keras.utils.set_random_seed(0)
+    model = StylizationModel(johnson_generator(width=0.25), _loss(rng))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    images = rng.uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    history = model.fit(images, batch_size=2, epochs=8, verbose=0).history
+    assert set(history) == {"loss", "content_loss", "style_loss", "tv_loss"}
+    assert history["loss"][-1] < 0.7 * history["loss"][0]
+    assert history["style_loss"][-1] < history["style_loss"][0]
+    evaluated = model.evaluate(images, batch_size=2, verbose=0, return_dict=True)
+    assert np.isfinite(evaluated["loss"])
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_keeps_losses_float32(policy, rng):
+    keras.mixed_precision.set_global_policy(policy)
+    model = StylizationModel(texture_net_generator(), _loss(rng))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    if policy == "mixed_float16":
+        assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    images = rng.uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    parts = model.perceptual_loss(images, model.generator(images))
+    assert all(v.dtype == "float32" for v in parts.values())
+    history = model.fit(images, batch_size=2, epochs=2, verbose=0).history
+    assert all(np.isfinite(v).all() for v in history.values())
+    assert model.generator.output.dtype == "float32"
+
+
+def test_shared_feature_extractor_and_generator_is_the_artifact(rng, tmp_path):
+    features = vgg19_features(["block1_conv1", "block2_conv1"], weights=None)
+    style = rng.uniform(0, 255, (1, 32, 32, 3)).astype("float32")
+    loss = PerceptualLoss(style, feature_extractor=features, **SMALL_LAYERS)
+    assert loss.feature_extractor is features
+    model = StylizationModel(texture_net_generator(), loss)
+    model.generator.save(tmp_path / "g.keras")
+    loaded = keras.saving.load_model(tmp_path / "g.keras", safe_mode=True)
+    assert not any("vgg" in layer.name or "block1" in layer.name for layer in loaded.layers)
+
+
+def test_loss_optimizes_pixels_without_a_generator(rng):
+    # The loss is independent of training: Gatys-style optimization of an image.
+    loss = _loss(rng)
+    photo = rng.uniform(0, 255, (1, 32, 32, 3)).astype("float32")
+    pixels = keras.Variable(photo)
+    optimizer = keras.optimizers.Adam(5.0)
+    import tensorflow as tf
+
+    first = None
+    for _ in range(15):
+        with tf.GradientTape() as tape:
+            value = loss(photo, pixels)["loss"]
+        optimizer.apply([tape.gradient(value, pixels)], [pixels])
+        first = float(value) if first is None else first
+    assert float(loss(photo, pixels)["loss"]) < 0.8 * first
+
+
+def test_multi_style_loss_scores_each_image_against_its_style(rng):
+    loss = _loss(rng, styles=2)
+    assert loss.num_styles == 2
+    images = rng.uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    generated = rng.uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    one_hot = np.eye(2, dtype="float32")
+    both = float(loss(images, generated, one_hot)["style_loss"])
+    single = [
+        float(loss(images[i : i + 1], generated[i : i + 1], one_hot[i : i + 1])["style_loss"])
+        for i in range(2)
+    ]
+    np.testing.assert_allclose(both, np.mean(single), rtol=1e-5)
+    swapped = float(loss(images, generated, one_hot[::-1])["style_loss"])
+    assert abs(swapped - both) > 1e-3 * both
+    with pytest.raises(ValueError, match="style_weights"):
+        loss(images, generated)
+
+
+def test_multi_style_training_and_adding_a_style(rng):
+    keras.utils.set_random_seed(0)
+    generator = johnson_generator(width=0.25, num_styles=2, style_names=["a", "b"])
+    model = StylizationModel(generator, _loss(rng, styles=2))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    images = rng.uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    weights = np.eye(2, dtype="float32")[[0, 1, 0, 1]]
+    history = model.fit((images, weights), batch_size=2, epochs=3, verbose=0).history
+    assert history["loss"][-1] < history["loss"][0]
+
+    grown, new = add_styles(generator, ["c"])
+    assert new == [2] and grown.get_layer("style_mix").style_names == ["a", "b", "c"]
+    x = images[:1]
+    for i in range(2):  # the old styles are unchanged
+        w = np.eye(3, dtype="float32")[i : i + 1]
+        np.testing.assert_allclose(
+            np.asarray(grown([x, w])), np.asarray(generator([x, w[:, :2]])), atol=1e-4
+        )
+    before = [v.numpy().copy() for v in grown.weights]
+    adapt = StylizationModel(grown, _loss(rng, styles=3), train_styles=new)
+    adapt.compile(optimizer=keras.optimizers.Adam(1e-2))
+    adapt.fit((images, np.eye(3, dtype="float32")[[2] * 4]), batch_size=2, epochs=2, verbose=0)
+    changed_rows = set()
+    for old, variable in zip(before, grown.weights, strict=True):
+        diff = np.abs(variable.numpy() - old)
+        if isinstance(variable.path, str) and ("gamma" in variable.path or "beta" in variable.path):
+            changed_rows |= {int(r) for r in np.nonzero(diff.max(axis=-1) > 0)[0]}
+        else:
+            assert diff.max() == 0, variable.path  # frozen
+    assert changed_rows == {2}
+    cin = [layer for layer in grown.layers if isinstance(layer, ConditionalInstanceNormalization)]
+    assert cin and all(layer.num_styles == 3 for layer in cin)
+
+
+def test_darkening_penalty_in_training(rng):
+    from keras_stylize.training.terms import Darkening, darkening_penalty
+
+    keras.utils.set_random_seed(0)
+    generator = johnson_generator(width=0.25)
+    model = StylizationModel(generator, _loss(rng), terms=[Darkening(3.0)])
+    images = rng.uniform(100, 255, (2, 32, 32, 3)).astype("float32")
+    parts = model._batch_losses(images, None, training=True)
+    generated = generator(images, training=True)
+    penalty = float(darkening_penalty(images, generated))
+    np.testing.assert_allclose(parts["darkening_loss"], penalty, rtol=1e-4)
+    plain = model.perceptual_loss(images, generated)
+    np.testing.assert_allclose(parts["loss"], plain["loss"] + 3.0 * penalty, rtol=1e-4)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    history = model.fit(images, batch_size=2, epochs=1, verbose=0).history
+    assert "darkening_loss" in history and np.isfinite(history["darkening_loss"][0])
+    # Smaller squares (fit --darkening-cell) give another penalty, used as such.
+    small = StylizationModel(generator, _loss(rng), terms=[Darkening(3.0, cell=4)])
+    generated = generator(images, training=True)
+    fine, coarse = (float(darkening_penalty(images, generated, cell=c)) for c in (4, 16))
+    assert fine != pytest.approx(coarse, rel=1e-3)
+    parts = small._batch_losses(images, None, training=True)
+    np.testing.assert_allclose(parts["darkening_loss"], fine, rtol=1e-4)
+    # A lower ratio (fit --darkening-ratio) lets squares lose more brightness for free.
+    lenient = StylizationModel(generator, _loss(rng), terms=[Darkening(3.0, ratio=0.2)])
+    strict, low = (float(darkening_penalty(images, generated, ratio=r)) for r in (0.5, 0.2))
+    assert low < strict
+    parts = lenient._batch_losses(images, None, training=True)
+    np.testing.assert_allclose(parts["darkening_loss"], low, rtol=1e-4)
