@@ -23,6 +23,8 @@ from typing import IO
 import numpy as np
 from PIL import Image, ImageOps
 
+from keras_stylize.options import DEFAULT_QUALITY
+
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma of RGB
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 _FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".bmp": "BMP",
@@ -158,7 +160,7 @@ def format_for(path: str | os.PathLike) -> str:
     return _FORMATS[suffix]
 
 
-def encode_image(image: Image.Image, fmt: str, quality: int = 95) -> bytes:
+def encode_image(image: Image.Image, fmt: str, quality: int = DEFAULT_QUALITY) -> bytes:
     """Encodes a PIL image in `fmt`; JPEG drops alpha."""
     if fmt == "JPEG" and image.mode != "RGB":
         image = image.convert("RGB")

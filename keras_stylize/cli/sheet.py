@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from keras_stylize.options import DEFAULT_BLEND_STEPS, DEFAULT_SHEET_COLUMNS, DEFAULT_SHEET_TILE
+
 
 @click.command(context_settings={"show_default": True})
 @click.argument("photo")
@@ -17,15 +19,24 @@ import click
     multiple=True,
     help="Zoo name or .keras file; repeat for several [default: every zoo model].",
 )
-@click.option("--tile", type=click.IntRange(min=64), default=256, help="Tile side, px.")
-@click.option("--columns", type=click.IntRange(min=1), default=4, help="Tiles per row.")
+@click.option(
+    "--tile", type=click.IntRange(min=64), default=DEFAULT_SHEET_TILE, help="Tile side, px."
+)
+@click.option(
+    "--columns", type=click.IntRange(min=1), default=DEFAULT_SHEET_COLUMNS, help="Tiles per row."
+)
 @click.option(
     "--blend",
     default=None,
     metavar="A,B",
     help="Instead: a strip blending two styles of one multi-style --model from A to B.",
 )
-@click.option("--steps", type=click.IntRange(min=2), default=5, help="Tiles of a --blend strip.")
+@click.option(
+    "--steps",
+    type=click.IntRange(min=2),
+    default=DEFAULT_BLEND_STEPS,
+    help="Tiles of a --blend strip.",
+)
 @click.option(
     "--overwrite", is_flag=True, help="Replace an existing output file (never PHOTO or a model)."
 )

@@ -13,7 +13,10 @@ from keras_stylize.cli.params import FiniteFloatRange
 from keras_stylize.options import (
     DEFAULT_MAX_MEMORY_MB,
     DEFAULT_OVERLAP,
+    DEFAULT_PRECISION,
+    DEFAULT_QUALITY,
     DEFAULT_TILE,
+    DEFAULT_VIDEO_BATCH,
     INFERENCE_PRECISIONS,
 )
 
@@ -125,7 +128,7 @@ def _output_for(item: str, relative: Path | None, out: str | None, single: bool,
 @click.option(
     "--precision",
     type=click.Choice(INFERENCE_PRECISIONS),
-    default="auto",
+    default=DEFAULT_PRECISION,
     show_default=True,
     help="Compute precision; auto = bfloat16 on CPUs with native bfloat16 (not for texture "
     "networks), float16 on GPUs, else float32.",
@@ -139,9 +142,14 @@ def _output_for(item: str, relative: Path | None, out: str | None, single: bool,
     default=None,
     help="Decompression-bomb limit [default: Pillow's, about 89 megapixels].",
 )
-@click.option("--quality", type=click.IntRange(1, 100), default=95, help="JPEG/WebP quality.")
 @click.option(
-    "--batch-size", type=click.IntRange(min=1), default=4, help="Video frames per model call."
+    "--quality", type=click.IntRange(1, 100), default=DEFAULT_QUALITY, help="JPEG/WebP quality."
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=DEFAULT_VIDEO_BATCH,
+    help="Video frames per model call.",
 )
 @click.option(
     "--stabilize",

@@ -9,7 +9,7 @@ import keras
 
 from keras_stylize.generators.graph import fuse_upsampling
 from keras_stylize.generators.policy import native_bfloat16, with_policy
-from keras_stylize.options import INFERENCE_PRECISIONS
+from keras_stylize.options import DEFAULT_PRECISION, INFERENCE_PRECISIONS
 
 POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 
@@ -40,7 +40,7 @@ def resolve(precision: str, generator: keras.Model | None = None) -> str:
     return "bfloat16" if native_bfloat16() and bfloat16_safe(generator) else "float32"
 
 
-def for_inference(generator: keras.Model, precision: str = "auto") -> keras.Model:
+def for_inference(generator: keras.Model, precision: str = DEFAULT_PRECISION) -> keras.Model:
     """`generator` as inference runs it: upsampling blocks fused into sub-pixel
     convolutions (`model_graph.fuse_upsampling`; same values, less memory and work),
     computing in `precision` (see `resolve`). Returns `generator` itself when neither

@@ -22,6 +22,7 @@ import numpy as np
 from keras_stylize.generators.blocks import STYLE_INPUT
 from keras_stylize.inference import memory, tiling
 from keras_stylize.inference.precision import for_inference
+from keras_stylize.options import DEFAULT_PRECISION
 
 _SESSIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -81,7 +82,7 @@ class InferenceSession:
     from several threads at once.
     """
 
-    def __init__(self, generator: keras.Model, precision: str = "auto") -> None:
+    def __init__(self, generator: keras.Model, precision: str = DEFAULT_PRECISION) -> None:
         prepared = for_inference(generator, precision)
         # The session refers to its generator weakly (sessions are cached per generator).
         self._generator = weakref.ref(generator)
@@ -152,7 +153,7 @@ class InferenceSession:
         )
 
 
-def session_for(generator: keras.Model, precision: str = "auto") -> InferenceSession:
+def session_for(generator: keras.Model, precision: str = DEFAULT_PRECISION) -> InferenceSession:
     """The session of `generator` in `precision`, made on first use and kept as long as
     the generator lives; its copy gets the generator's current weights."""
     sessions = _SESSIONS.setdefault(generator, {})

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 from PIL import Image, ImageDraw, ImageOps
 
+from keras_stylize.options import DEFAULT_BLEND_STEPS, DEFAULT_SHEET_COLUMNS, DEFAULT_SHEET_TILE
+
 LABEL_HEIGHT = 18
 
 
@@ -59,7 +61,10 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, width: int) -> str:
 
 
 def style_sheet(
-    photo: Image.Image, models: Sequence[tuple[str, object]], tile: int = 256, columns: int = 4
+    photo: Image.Image,
+    models: Sequence[tuple[str, object]],
+    tile: int = DEFAULT_SHEET_TILE,
+    columns: int = DEFAULT_SHEET_COLUMNS,
 ) -> Image.Image:
     """Every style of every `(label, generator)` in `models` applied to `photo`, one tile
     each, labelled "label" (single-style) or "label: style" (multi-style), `columns` tiles
@@ -85,8 +90,8 @@ def style_sheet(
 
 
 def blend_strip(
-    photo: Image.Image, generator: object, first: str, second: str, steps: int = 5,
-    tile: int = 256,
+    photo: Image.Image, generator: object, first: str, second: str,
+    steps: int = DEFAULT_BLEND_STEPS, tile: int = DEFAULT_SHEET_TILE,
 ) -> Image.Image:  # fmt: skip
     """`photo` stylized by the multi-style `generator` with the blend of styles `first`
     and `second` going from all `first` to all `second` in `steps` equal steps, one

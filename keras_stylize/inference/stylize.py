@@ -27,7 +27,7 @@ from keras_stylize.generators import MIN_SIZE
 from keras_stylize.generators.styles import style_vector
 from keras_stylize.images import ImageReadError, open_image, to_rgb
 from keras_stylize.inference.session import session_for
-from keras_stylize.options import DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP
+from keras_stylize.options import DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP, DEFAULT_PRECISION
 from keras_stylize.zoo import load_generator
 
 
@@ -103,7 +103,7 @@ def stylize(
     keep_alpha: bool = False,
     max_pixels: int | None = None,
     return_array: bool = False,
-    precision: str = "auto",
+    precision: str = DEFAULT_PRECISION,
     max_memory: float | None = DEFAULT_MAX_MEMORY_MB,
 ) -> Image.Image | np.ndarray:
     """Stylizes one image with a generator (see the module docstring for conventions).

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from keras_stylize.options import DEFAULT_PRECISION, DEFAULT_VIDEO_BATCH
+
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi")
 _ENCODERS = {".webm": ("libvpx-vp9",), ".avi": ("mpeg4",)}
 _DEFAULT_ENCODERS = ("libx264", "mpeg4")
@@ -135,11 +137,11 @@ def stylize_video(
     target: str | os.PathLike,
     model: Any,
     style: Any = None,
-    batch_size: int = 4,
+    batch_size: int = DEFAULT_VIDEO_BATCH,
     preserve_color: bool = False,
     strength: float = 1.0,
     overwrite: bool = False,
-    precision: str = "auto",
+    precision: str = DEFAULT_PRECISION,
     stabilize: int = 0,
     on_frames: Callable[[int], None] | None = None,
 ) -> VideoReport:
