@@ -51,7 +51,7 @@ def test_cli_zoo_list_and_info(tiny_zoo):
     run = [sys.executable, "-m", "keras_stylize.cli", "zoo"]
     table = subprocess.run([*run, "list"], capture_output=True, text=True, timeout=120)
     assert table.returncode == 0 and "tiny_texture" in table.stdout and "family" in table.stdout
-    info = subprocess.run([*run, "info", "tiny_texture"], capture_output=True, text=True)
+    info = subprocess.run([*run, "info", "tiny_texture", "--json"], capture_output=True, text=True)
     assert json.loads(info.stdout)["name"] == "tiny_texture"
     missing = subprocess.run([*run, "info", "nope"], capture_output=True, text=True)
     assert missing.returncode == 1 and "unknown zoo model" in missing.stderr
@@ -235,3 +235,23 @@ def test_a_broken_card_is_named_and_the_other_models_listed(tiny_zoo):
         assert "broken" in line and "card.json is not valid JSON" in line
     result = CliRunner().invoke(main, ["zoo", "info", "broken"])
     assert result.exit_code == 1 and result.stderr.startswith("error: zoo model 'broken'")
+
+
+def test_zoo_info_summarizes_a_card_for_people():
+    from keras_stylize.cli.zoo import summary
+
+    card = zoo.info("ten_styles_johnson")
+    text = summary(card)
+    lines = text.splitlines()
+    assert lines[0] == "ten_styles_johnson"
+    assert "1,706,435 parameters" in lines[1] and "instance normalization" in lines[1]
+    for style in card["styles"]:  # every style's CLI name beside its painting's title
+        row = next(line for line in lines if line.split()[:1] == [style["name"]])
+        assert style["title"] in row and style["artist"] in row
+    steps = sum(stage["steps"] for stage in zoo.stages(card))
+    assert f"Trained: {steps:,} steps in {len(zoo.stages(card))} stages" in text
+    assert f"content loss {card['metrics']['stylized_content_loss']:.3f}" in text
+    single = summary(zoo.info("starry_night_johnson"))
+    assert (
+        single.splitlines()[0] == "starry_night_johnson: The Starry Night, Vincent van Gogh (1889)"
+    )
