@@ -301,6 +301,68 @@ def remeasure(args) -> None:
         print(name, json.dumps({k: v for k, v in card["metrics"].items() if k != "per_style"}))
 
 
+# The README's picture: the bundled photo and these (model, style) pairs.
+HERO = [("starry_night_johnson", None), ("ten_styles_johnson", "great_wave_off_kanagawa"),
+        ("starry_night_texture", None)]  # fmt: skip
+GALLERY = ROOT / "docs" / "gallery"  # painting montages of multi-style models
+
+
+def painting_montage(card: dict, out: Path, thumb: int = 64, columns: int = 8) -> None:
+    """The paintings of a multi-style model as one image of square thumbnails."""
+    from keras_stylize.inference.sheets import square
+
+    folder = Path(card["path"])
+    images = [square(Image.open(folder / s["image"]).convert("RGB"), thumb)
+              for s in card["styles"]]  # fmt: skip
+    rows = -(-len(images) // columns)
+    montage = Image.new("RGB", (min(columns, len(images)) * thumb, rows * thumb), "white")
+    for i, image in enumerate(images):
+        montage.paste(image, ((i % columns) * thumb, (i // columns) * thumb))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    montage.save(out, quality=88)
+
+
+def gallery_rows(cards: list[dict]) -> list[str]:
+    """The README's model gallery: name and painting(s), a thumbnail of the painting(s), the
+    preview, parameters and file size (the metrics are on the cards and in docs/zoo.md)."""
+    rows = ["| model | painting | example | parameters | file |", "|---|---|---|---|---|"]
+    for c in cards:
+        styles, name = card_styles(c), c["name"]
+        if len(styles) == 1:
+            s = styles[0]
+            what = f"{s['title']}, {s['artist']} ({s['year']})"
+            painting = f"zoo/{name}/style.jpg"
+        else:
+            what = f"{len(styles)} paintings (`keras_stylize zoo info {name}`)"
+            painting = f"docs/gallery/{name}_paintings.jpg"
+            painting_montage(c, ROOT / painting)
+        rows.append(
+            f'| `{name}`<br>{what} | <img src="{painting}" height="96"> '
+            f'| <img src="zoo/{name}/preview.jpg" height="96"> '
+            f"| {c['parameters']:,} | {c['weights']['bytes'] / 1e6:.1f} MB |"
+        )
+    return rows
+
+
+def hero(pairs: list[tuple[str, str | None]], height: int = 256) -> None:
+    """docs/hero.jpg: the bundled photo, then its stylization by each (model, style)."""
+    from importlib import resources
+
+    from keras_stylize.inference.stylize import stylize
+
+    with resources.as_file(resources.files("keras_stylize") / "assets" / "kodim23.jpg") as p:
+        photo = Image.open(p).convert("RGB")
+    photo = photo.resize((round(photo.width * height / photo.height), height),
+                         Image.Resampling.LANCZOS)  # fmt: skip
+    tiles = [photo] + [stylize(photo, model, style=style) for model, style in pairs]
+    strip = Image.new("RGB", (sum(t.width for t in tiles) + 4 * (len(tiles) - 1), height), "white")
+    x = 0
+    for tile in tiles:
+        strip.paste(tile, (x, 0))
+        x += tile.width + 4
+    strip.save(ROOT / "docs" / "hero.jpg", quality=90)
+
+
 def docs(args) -> None:
     from keras_stylize import zoo
     from keras_stylize.generators.styles import style_names
@@ -308,27 +370,7 @@ def docs(args) -> None:
     from keras_stylize.inference.stylize import stylize
 
     cards = [zoo.info(name) for name in zoo.list()]
-    rows = [
-        "| model | family | norm | params | style | content loss | style loss (photo) "
-        "| blots | spots | patches | training | preview |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for c in cards:
-        m, styles = c["metrics"], card_styles(c)
-        s = styles[0]
-        style = (f"{s['title']}, {s['artist']} ({s['year']})" if len(styles) == 1
-                 else f"{len(styles)} styles: " + ", ".join(r["name"] for r in styles))  # fmt: skip
-        minutes = c["recipe"]["wall_time_seconds"] / 60  # every stage
-        steps = sum(stage["steps"] for stage in zoo.stages(c))
-        blots = f"{m['blot_rate']:.3f} %" if "blot_rate" in m else "n/a"
-        spots = f"{m['spot_rate']:.3f} %" if "spot_rate" in m else "n/a"
-        patches = f"{m['patch_rate']:.2f} %" if "patch_rate" in m else "n/a"
-        rows.append(
-            f"| `{c['name']}` | {c['family']} | {c['norm']} | {c['parameters']:,} | {style} | "
-            f"{m['stylized_content_loss']:.3f} | {m['stylized_style_loss']:.3f} "
-            f"({m['unstyled_style_loss']:.2f}) | {blots} | {spots} | {patches} | {steps} steps, "
-            f"{minutes:.0f} min | ![{c['name']}](zoo/{c['name']}/preview.jpg) |"
-        )
+    rows = gallery_rows(cards)
     readme = ROOT / "README.md"
     text = re.sub(r"(<!-- models:start -->\n).*?(<!-- models:end -->)",
                   lambda mt: mt.group(1) + "\n".join(rows) + "\n" + mt.group(2),
@@ -346,7 +388,8 @@ def docs(args) -> None:
     sheet = grid(rows_of_tiles, ["content_eval photo", *titles], tile=192)
     (ROOT / "docs").mkdir(exist_ok=True)
     sheet.save(ROOT / "docs" / "zoo.jpg", quality=88)
-    print(f"{len(cards)} models; README table and docs/zoo.jpg updated")
+    hero(HERO)
+    print(f"{len(cards)} models; README gallery, docs/hero.jpg and docs/zoo.jpg updated")
 
 
 def main() -> None:
