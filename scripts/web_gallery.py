@@ -36,6 +36,9 @@ FAMILIES = {
 SAMPLES = [
     {"name": "kodim23", "title": "Parrots (Kodak kodim23)",
      "url": "../keras_stylize/assets/kodim23.jpg"},
+    {"name": "kodim04", "title": "Portrait (Kodak kodim04)", "url": "samples/kodim04.jpg"},
+    {"name": "kodim08", "title": "Houses (Kodak kodim08)", "url": "samples/kodim08.jpg"},
+    {"name": "kodim13", "title": "Mountain stream (Kodak kodim13)", "url": "samples/kodim13.jpg"},
 ]  # fmt: skip
 
 

@@ -294,7 +294,7 @@ def test_demo_page_default_backend_gallery_samples_download(repo_server, tmp_pat
         index = json.loads(GALLERY.read_text())
         cards = page.evaluate("document.querySelectorAll('#gallery .card').length")
         samples = page.evaluate("document.querySelectorAll('#samples .card').length")
-        assert cards == len(index["models"]) >= 5 and samples >= 1
+        assert cards == len(index["models"]) >= 5 and samples == len(index["samples"]) >= 4
         expected = ("starry_night_johnson", "512x341", "kodim23")
         assert (data["model"], data["size"], data["photo"]) == expected
         assert data["backend"] in ("webgl", "wasm")
@@ -319,8 +319,12 @@ def test_demo_page_default_backend_gallery_samples_download(repo_server, tmp_pat
         })()""")
         assert _wait_done(page, runs=3)["photo"] == "dropped"
 
-        page.evaluate("document.querySelector('#gallery [data-model=ten_styles_johnson]').click()")
+        page.evaluate("document.querySelector('#samples [data-sample=kodim04]').click()")
         data = _wait_done(page, runs=4)
+        assert (data["photo"], data["size"]) == ("kodim04", "171x256")  # portrait, Size 256
+
+        page.evaluate("document.querySelector('#gallery [data-model=ten_styles_johnson]').click()")
+        data = _wait_done(page, runs=5)
         assert data["model"] == "ten_styles_johnson"
         assert data["style"] == "Landscape with trees and houses"  # the first style
         strip = page.evaluate("document.querySelectorAll('#style-strip .card').length")
@@ -332,12 +336,12 @@ def test_demo_page_default_backend_gallery_samples_download(repo_server, tmp_pat
               s.dispatchEvent(new Event('input')); s.dispatchEvent(new Event('change'));
             })""")  # fmt: skip
         threading.Event().wait(1.0)
-        assert page.evaluate("document.body.dataset.runs") == "4"
+        assert page.evaluate("document.body.dataset.runs") == "5"
         page.evaluate("document.getElementById('apply-blend').click()")
-        data = _wait_done(page, runs=5)
+        data = _wait_done(page, runs=6)
         assert data["style"].startswith("Blend: ") and "Udnie 75%" in data["style"], data
         assert page.evaluate("document.getElementById('style').value") == "blend"
-        assert page.evaluate("document.body.dataset.runs") == "5"
+        assert page.evaluate("document.body.dataset.runs") == "6"
         weights = [0.25] + [0.0] * 6 + [0.75] + [0.0] * 2
         result = _matches_keras(page, "ten_styles_johnson", weights)
         assert result["psnr_db"] >= 40.0, result
