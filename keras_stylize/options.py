@@ -4,6 +4,7 @@ stays fast). The library validates against these and the CLI offers exactly thes
 FAMILIES = ("johnson", "texture")  # generator families (keras_stylize.generators.FAMILIES)
 NORMS = ("instance", "batch", "none")  # normalization layers of a generator
 OUTPUTS = ("linear", "tanh")  # pixel mapping of a generator's last activation
+STYLE_MEASURES = ("gram", "sliced")  # how a style loss compares activations
 TEXTURE_SCALES = 6  # scales of the texture network (pooling ratios 32, 16, ..., 1, as in the paper)
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")  # training dtype policies
 INFERENCE_PRECISIONS = ("auto", "float32", "bfloat16", "float16")  # stylize/video compute dtype

@@ -124,6 +124,50 @@ def load_generator(model: keras.Model | str | os.PathLike) -> keras.Model:
     return load(text)
 
 
+def load_predictor(model: keras.Model | str | os.PathLike) -> keras.Model:
+    """The style predictor of a generator (`generators.prediction`): for a `.keras` path
+    `NAME.keras`, the file `NAME.predictor.keras` beside it (or that file itself); for a
+    zoo name, the card's `predictor` file (checked against its sha256). Loaded with
+    `safe_mode=True`.
+
+    Raises:
+        ValueError: the model has no predictor (one line saying so).
+    """
+    import keras
+
+    import keras_stylize.layers  # noqa: F401 - registers the custom layers
+    from keras_stylize.generators.prediction import predictor_path
+
+    if isinstance(model, keras.Model):
+        raise ValueError(
+            f"a painting as a style needs the style predictor of {model.name}: pass "
+            "predictor= (a model or its .keras file)"
+        )
+    text = str(model)
+    if text.endswith(".keras") or os.path.sep in text or os.path.exists(text):
+        path = Path(text) if text.endswith(".predictor.keras") else predictor_path(text)
+        if not path.is_file():
+            raise ValueError(
+                f"{text} has no style predictor ({path.name} not found beside it): a "
+                "painting as a style needs a model trained with --style-prediction"
+            )
+    else:
+        card = info(text)
+        entry = card.get("predictor")
+        if not entry:
+            with_one = [n for n in list() if info(n).get("predictor")]
+            raise ZooError(
+                f"zoo model {text!r} has no style predictor; models that take any painting: "
+                f"{', '.join(with_one) or 'none yet'}"
+            )
+        path = Path(card["path"]) / entry["file"]
+        actual = sha256_of(path) if path.is_file() else "missing"
+        if actual != entry["sha256"]:
+            raise ZooError(f"zoo model {text!r}: {path.name} has sha256 {actual}, card says "
+                           f"{entry['sha256']}")  # fmt: skip
+    return keras.saving.load_model(path, safe_mode=True, compile=False)
+
+
 def check_generator(model: Any, name: str) -> keras.Model:
     """`model` if it has a keras_stylize generator's interface: an RGB image input
     `(batch, H, W, 3)` (and, for several styles, a style-weights input read by the style

@@ -2,17 +2,23 @@
 
     python scripts/zoo_runs.py status                 # every run in checkpoints/: step, time
     python scripts/zoo_runs.py resume checkpoints/RUN # prints and runs the run's command
+    python scripts/zoo_runs.py styles LIST.csv FOLDER # the style folder of a multi-style run
 
 A run's folder holds its `checkpoint.npz`, whose metadata keeps the run's full config; the
 command is rebuilt from it (`FitConfig.command`). Its paths (style, content, output) are
 relative to the folder the run was started from; `resume` finds that folder from where the
 stored `--log-dir` sits (e.g. `main/checkpoints/RUN` started from the project's parent) and
 runs the command there, so it works from any working directory.
+
+A multi-style run names its styles after the files of its style folder; `styles` makes
+that folder (links named `<name>.jpg`) from a list whose columns `file` (relative to the
+data folder) and `name` give each painting, e.g. `docs/notes/zoo-styles-34.csv`.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import shlex
 import subprocess
@@ -40,13 +46,36 @@ def _config(folder: Path):
     return meta, config, here.parents[depth - 1]
 
 
+def link_styles(listing: Path, folder: Path, data: Path) -> int:
+    """Links each painting of `listing` into `folder` as `<name><suffix>`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with listing.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        source = (data / row["file"]).resolve()
+        if not source.is_file():
+            raise SystemExit(f"{listing}: {source} not found (give --data)")
+        link = folder / f"{row['name']}{source.suffix}"
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(source)
+    print(f"{len(rows)} styles linked in {folder}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("status")
     resume = sub.add_parser("resume")
     resume.add_argument("folder")
+    styles = sub.add_parser("styles")
+    styles.add_argument("list")
+    styles.add_argument("folder")
+    styles.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     args = parser.parse_args()
+    if args.command == "styles":
+        return link_styles(Path(args.list), Path(args.folder), Path(args.data))
     if args.command == "status":
         from keras_stylize.training.checkpoint import CHECKPOINT_FILE
 

@@ -60,6 +60,12 @@ def _representative(content: str | None, size: tuple[int, int] | None, count: in
     default=None,
     help="Folder of content images for --quantize int8.",
 )
+@click.option(
+    "--predictor",
+    is_flag=True,
+    help="Export MODEL's style predictor instead (models trained with --style-prediction; "
+    "--format tflite, --quantize none or float16).",
+)
 @click.option("-o", "--output", required=True, help="Output path (for --format all: a folder).")
 @click.option(
     "--overwrite",
@@ -67,7 +73,7 @@ def _representative(content: str | None, size: tuple[int, int] | None, count: in
     help="Replace an existing output file, or a folder holding an earlier export of the "
     "same format (any other folder is never replaced).",
 )
-def export(model, fmt, quantize, size, representative, output, overwrite) -> None:
+def export(model, fmt, quantize, size, representative, predictor, output, overwrite) -> None:
     """Export MODEL (a .keras file or zoo name) and verify it against Keras.
 
     A JSON sidecar (<output>.json) records the agreement (max abs diff, PSNR). Options and
@@ -80,6 +86,9 @@ def export(model, fmt, quantize, size, representative, output, overwrite) -> Non
     from keras_stylize.export.verify import check_export_output
 
     fixed = _size(size)
+    if predictor:
+        _export_predictor(model, fmt, quantize, size, output, overwrite)
+        return
     jobs = [(fmt, quantize, output)]
     if fmt == "all":
         folder = Path(output)
@@ -117,3 +126,28 @@ def export(model, fmt, quantize, size, representative, output, overwrite) -> Non
                    f"max abs diff {a['max_abs_diff']:.3g}, PSNR {psnr}; "
                    f"sidecar {job_out.rstrip('/')}.json)")  # fmt: skip
     sys.exit(1 if failed else 0)
+
+
+def _export_predictor(model, fmt, quantize, size, output, overwrite) -> None:
+    """`export --predictor`: the style predictor as TFLite; exits 2 on bad options, 1 when
+    the export fails."""
+    import os
+
+    from keras_stylize.cli.quiet import quiet_stderr
+    from keras_stylize.export import ExportMismatchError, export_predictor
+
+    if fmt != "tflite" or quantize not in ("none", "float16") or size:
+        click.echo("error: --predictor exports TFLite only (--format tflite, --quantize none "
+                   "or float16, no --size)", err=True)  # fmt: skip
+        sys.exit(2)
+    quiet = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3") != "0"
+    try:
+        with quiet_stderr(quiet):
+            record = export_predictor(model, output, quantize, overwrite=overwrite)
+    except (ExportMismatchError, ValueError, OSError, LookupError, RuntimeError) as exc:
+        click.echo(f"error: {output}: {' '.join(str(exc).split())}", err=True)
+        sys.exit(1)
+    psnr = record["agreement"]["psnr_db"]
+    psnr = "inf" if psnr is None else f"{psnr:.1f} dB"
+    click.echo(f"wrote {output} ({sum(record['files'].values()):,} bytes; stylization PSNR "
+               f"{psnr} against Keras; sidecar {output}.json)")  # fmt: skip

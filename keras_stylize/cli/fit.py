@@ -8,7 +8,14 @@ import sys
 import click
 
 from keras_stylize.cli.params import FiniteFloatRange
-from keras_stylize.options import DISTRIBUTE, FAMILIES, NORMS, OUTPUTS, PRECISIONS
+from keras_stylize.options import (
+    DISTRIBUTE,
+    FAMILIES,
+    NORMS,
+    OUTPUTS,
+    PRECISIONS,
+    STYLE_MEASURES,
+)
 from keras_stylize.perceptual.layers import VGG19_LAYERS
 from keras_stylize.training.config import FitConfig
 
@@ -213,6 +220,22 @@ def given_command(ctx: click.Context) -> str:
     help="Shorter side of the style image when computing style targets, px.",
 )
 @click.option(
+    "--style-measure",
+    type=click.Choice(STYLE_MEASURES),
+    default=DEFAULT("style_measure"),
+    help="How the style loss compares activations: 'gram' (Gram matrices) or 'sliced' "
+    "(sliced Wasserstein distance of their distributions: the painting's palette and mix "
+    "of marks).",
+)
+@click.option(
+    "--style-window",
+    type=click.IntRange(min=32),
+    default=DEFAULT("style_window"),
+    help="Match the style window by window, in squares of this many px (a multiple of the "
+    "deepest style layer's stride, e.g. 64), so every region takes the painting's palette "
+    "and marks (default: over the whole image).",
+)
+@click.option(
     "--vgg-weights",
     type=click.Path(exists=True, dir_okay=False),
     default=DEFAULT("vgg_weights"),
@@ -236,6 +259,27 @@ def given_command(ctx: click.Context) -> str:
     type=click.Choice(DISTRIBUTE),
     default=DEFAULT("distribute"),
     help="mirrored: all GPUs of this machine; multiworker: the machines in TF_CONFIG.",
+)
+@click.option(
+    "--style-prediction",
+    is_flag=True,
+    default=DEFAULT("style_prediction"),
+    help="Train a style-prediction network with the --warm-start multi-style model, so "
+    "that any painting becomes a style in one pass; the --style images are its training "
+    "paintings. Writes OUT and OUT's predictor (NAME.predictor.keras).",
+)
+@click.option(
+    "--hold-out",
+    type=click.Path(exists=True, dir_okay=False),
+    default=DEFAULT("hold_out"),
+    help="With --style-prediction: a text file of painting file names (one per line) never "
+    "trained on (validation paintings).",
+)
+@click.option(
+    "--freeze-generator",
+    is_flag=True,
+    default=DEFAULT("freeze_generator"),
+    help="With --style-prediction: train the predictor only, the generator stays as it is.",
 )
 @click.option("--seed", type=int, default=DEFAULT("seed"))
 @click.option(

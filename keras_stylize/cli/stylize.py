@@ -75,7 +75,15 @@ def _output_for(item: str, relative: Path | None, out: str | None, single: bool,
     "-s",
     default=None,
     help="For multi-style models: a style name or index, or a blend such as "
-    "'starry_night:0.7,the_scream:0.3' [default: the first style].",
+    "'starry_night:0.7,the_scream:0.3'; with a style predictor an entry may be a painting "
+    "file ('starry_night:0.6,my_painting.jpg:0.4') [default: the first style].",
+)
+@click.option(
+    "--style-image",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Any painting as the style, predicted in one pass (models trained with "
+    "--style-prediction); same as --style PAINTING.",
 )
 @click.option(
     "--output",
@@ -167,9 +175,9 @@ def _output_for(item: str, relative: Path | None, out: str | None, single: bool,
 )
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
-def stylize(inputs, model, style, output, fmt, recursive, max_size, strength, preserve_color, tile,
-            overlap, max_memory, precision, keep_alpha, max_pixels, quality, batch_size,
-            stabilize, overwrite, as_json) -> None:  # fmt: skip
+def stylize(inputs, model, style, style_image, output, fmt, recursive, max_size, strength,
+            preserve_color, tile, overlap, max_memory, precision, keep_alpha, max_pixels,
+            quality, batch_size, stabilize, overwrite, as_json) -> None:  # fmt: skip
     """Stylize INPUTS (image or video files, folders, or '-' for stdin) with a style model.
 
     Videos (mp4, mov, mkv, webm, avi, m4v; needs the [video] extra) keep their size, frame
@@ -191,7 +199,12 @@ def stylize(inputs, model, style, output, fmt, recursive, max_size, strength, pr
     from keras_stylize.files import check_output
     from keras_stylize.video.stylize import is_video
 
-    generator = _load(model, style)
+    if style_image is not None:
+        if style is not None:
+            click.echo("error: give --style or --style-image, not both", err=True)
+            sys.exit(2)
+        style = {style_image: 1.0}
+    generator, style = _load(model, style)
     items, targets = _plan(inputs, recursive, output, fmt)
     input_paths = [i for i, _ in items if i != "-"]
     records, failures = [], 0
@@ -232,9 +245,12 @@ def stylize(inputs, model, style, output, fmt, recursive, max_size, strength, pr
     sys.exit(1 if failures else 0)
 
 
-def _load(model: str, style: str | None):
-    """The generator of `model`, after checking that it has `style`; exits 2 otherwise."""
-    from keras_stylize.generators.styles import style_vector
+def _load(model: str, style):
+    """`(generator, style)`: the generator of `model` and `style` resolved once (a
+    painting is predicted here, not per image); exits 2 when either fails."""
+    from keras_stylize.generators.styles import ResolvedStyle, style_vector
+    from keras_stylize.images import ImageReadError
+    from keras_stylize.inference.stylize import predictor_for
     from keras_stylize.zoo import load_generator
 
     try:
@@ -243,11 +259,11 @@ def _load(model: str, style: str | None):
         click.echo(f"error: cannot load model {model!r}: {' '.join(str(exc).split())}", err=True)
         sys.exit(2)
     try:
-        style_vector(generator, style)
-    except ValueError as exc:
-        click.echo(f"error: --style: {exc}", err=True)
+        row = style_vector(generator, style, predictor_for(model, style))
+    except (ValueError, ImageReadError, OSError) as exc:
+        click.echo(f"error: --style: {' '.join(str(exc).split())}", err=True)
         sys.exit(2)
-    return generator
+    return generator, None if row is None else ResolvedStyle(row)
 
 
 def _plan(inputs: tuple[str, ...], recursive: bool, output: str | None, fmt: str | None):

@@ -61,6 +61,8 @@ def loss_for_recipe(recipe: dict, style_files: list[str | os.PathLike]) -> Perce
         styles, content_layer=recipe["content_layer"], style_layers=recipe["style_layers"],
         content_weight=recipe["content_weight"], style_weight=recipe["style_weight"],
         tv_weight=recipe["tv_weight"], vgg_weights_path=recipe.get("vgg_weights"),
+        style_measure=recipe.get("style_measure", "gram"),
+        style_window=recipe.get("style_window"),
     )  # fmt: skip
     used = recipe.get("vgg19_weights")
     info = loss.vgg_weights_info

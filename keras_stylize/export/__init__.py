@@ -13,6 +13,10 @@ model itself. Options and outputs are checked before any work (`check_export`).
 Formats: "savedmodel" (`export.saved_model`), "tflite" (`export.tflite`), "tfjs"
 (`export.tfjs`, needs the `[tfjs]` extra and Node.js with npm: the Node verifier installs
 @tensorflow/tfjs into a cache folder on first use).
+
+`export_predictor(model, out, quantization)` writes the style predictor of a model trained
+with `--style-prediction` as TFLite ("none" or "float16"), beside its generator's export
+(`export.predictor`).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from keras_stylize.export.verify import (
 )
 from keras_stylize.options import EXPORT_FORMATS, QUANTIZATIONS
 
-__all__ = ["ExportMismatchError", "check_export", "export_model"]
+__all__ = ["ExportMismatchError", "check_export", "export_model", "export_predictor"]
 
 
 def check_export(
@@ -101,6 +105,32 @@ def export_model(
     else:
         record = export_tflite(generator, out, quantization, size, representative_images, overwrite)
     record = {**provenance, **record,
+              "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "keras": keras.__version__}  # fmt: skip
+    write_sidecar(out, record)
+    return record
+
+
+def export_predictor(
+    model: str | os.PathLike,
+    out: str | os.PathLike,
+    quantization: str = "none",
+    overwrite: bool = False,
+) -> dict:
+    """Exports the style predictor of `model` (a `.keras` path or zoo name with a
+    predictor, `zoo.load_predictor`) to the TFLite file `out`, verified with its generator
+    (`export.predictor`); returns the sidecar record (also written to `<out>.json`)."""
+    from keras_stylize.export.predictor import PREDICTOR_QUANTIZATIONS, export_predictor_tflite
+    from keras_stylize.zoo import load_generator, load_predictor
+
+    if quantization not in PREDICTOR_QUANTIZATIONS:
+        raise ValueError(f"a predictor's quantization must be one of {PREDICTOR_QUANTIZATIONS}")
+    check_export_output(out, "tflite", overwrite, inputs=(str(model),))
+    predictor = load_predictor(model)
+    generator = load_generator(model)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    record = export_predictor_tflite(predictor, generator, out, quantization, overwrite)
+    record = {**_provenance(model), **record,
               "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "keras": keras.__version__}  # fmt: skip
     write_sidecar(out, record)

@@ -3,6 +3,8 @@ style or a blend of styles (the second input of a multi-style generator)."""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -18,55 +20,112 @@ def style_names(generator: keras.Model) -> list[str] | None:
     return list(generator.get_layer(STYLE_LAYER).style_names)
 
 
-def style_vector(generator: keras.Model, style: Any = None) -> np.ndarray | None:
+@dataclass(frozen=True)
+class ResolvedStyle:
+    """A style weights row already computed by `style_vector` (e.g. a painting's
+    prediction), used as it is: resolve a style once, then stylize many images with it."""
+
+    weights: np.ndarray
+
+
+def is_painting(entry: Any) -> bool:
+    """True if a style entry names a painting rather than a style: an image array, or a
+    path (str or `os.PathLike`) with an image file extension."""
+    from keras_stylize.images import IMAGE_EXTENSIONS
+
+    if isinstance(entry, np.ndarray):
+        return entry.ndim == 3
+    if isinstance(entry, (str, os.PathLike)):
+        return os.fspath(entry).lower().endswith(IMAGE_EXTENSIONS)
+    return False
+
+
+def has_painting(style: Any) -> bool:
+    """True if `style` (as `style_vector` takes it) has a painting among its entries."""
+    if is_painting(style) or isinstance(style, os.PathLike):
+        return True
+    if isinstance(style, str):
+        items = (part.strip() for part in style.split(","))
+        return any(is_painting(item) or is_painting(item.rpartition(":")[0]) for item in items)
+    if isinstance(style, dict):
+        return any(map(is_painting, style))
+    return False
+
+
+def style_vector(generator: keras.Model, style: Any = None, predictor: Any = None):
     """The style weights row `(num_styles,)` float32 for `style`, None for single-style
     generators (which take no style).
 
-    `style` may be None (the first style), a style name, an index, a string of
-    `name_or_index:weight` items separated by commas (`"starry_night:0.7,the_scream:0.3"`),
-    a `{name_or_index: weight}` dict, or a sequence of `num_styles` weights. Weights must
-    be non-negative and not all zero; they are divided by their sum, so a blend mixes the
-    styles' normalization parameters convexly.
+    `style` may be None (the first style), a style name, an index, a painting (an image
+    file path or an `(H, W, 3)` array, whose style `predictor` predicts: see
+    `generators.prediction`), a string of `entry:weight` items separated by commas
+    (`"starry_night:0.7,the_scream:0.3"`, `"starry_night:0.6,my_painting.jpg:0.4"`), a
+    `{entry: weight}` dict, a sequence of `num_styles` non-negative weights, or a
+    `ResolvedStyle` (returned as it is). Weights
+    must be non-negative and not all zero; they are divided by their sum, so a blend
+    mixes the entries' rows convexly (a named style's row is one-hot; a painting's is
+    the predictor's output, any real numbers).
 
     Raises:
-        ValueError: one line naming the valid styles.
+        ValueError: one line naming the valid styles (or why a painting cannot be used).
     """
     names = style_names(generator)
     if names is None:
         if style is not None:
             raise ValueError("this model has a single style; --style is for multi-style models")
         return None
+    if isinstance(style, ResolvedStyle):
+        if style.weights.shape != (len(names),):
+            raise ValueError(f"a resolved style of {style.weights.size} weights for a model of "
+                             f"{len(names)} styles")  # fmt: skip
+        return np.asarray(style.weights, np.float32)
     valid = f"valid styles: {', '.join(names)} (or indices 0-{len(names) - 1})"
 
-    def index_of(key: Any) -> int:
+    def row_of(key: Any) -> np.ndarray:
+        row = np.zeros(len(names), np.float64)
+        if is_painting(key):
+            if predictor is None:
+                raise ValueError(
+                    "a painting as a style needs the model's style predictor, and this "
+                    "model has none"
+                )
+            from keras_stylize.generators.prediction import predict_style
+
+            label = "the painting" if isinstance(key, np.ndarray) else os.fspath(key)
+            return np.asarray(predict_style(predictor, key, label), np.float64)
         text = str(key).strip()
         if text in names:
-            return names.index(text)
-        if text.lstrip("-").isdigit() and 0 <= int(text) < len(names):
-            return int(text)
-        raise ValueError(f"unknown style {text!r}; {valid}")
+            row[names.index(text)] = 1.0
+        elif text.lstrip("-").isdigit() and 0 <= int(text) < len(names):
+            row[int(text)] = 1.0
+        else:
+            raise ValueError(f"unknown style {text!r}; {valid}")
+        return row
 
-    weights = np.zeros(len(names), np.float64)
+    entries: list[tuple[Any, float]] = []
     if style is None:
-        weights[0] = 1.0
-    elif isinstance(style, (int, np.integer)):
-        weights[index_of(style)] = 1.0
+        entries = [(0, 1.0)]
+    elif isinstance(style, (int, np.integer)) or is_painting(style):
+        entries = [(style, 1.0)]
+    elif isinstance(style, os.PathLike):
+        entries = [(style, 1.0)]
     elif isinstance(style, str):
         for item in filter(None, (part.strip() for part in style.split(","))):
-            key, sep, value = item.rpartition(":") if ":" in item else (item, "", "1")
+            key, sep, value = item.rpartition(":")
+            if not sep or is_painting(item):
+                key, value = item, "1"
             try:
-                weight = float(value)
+                entries.append((key, float(value)))
             except ValueError:
                 raise ValueError(f"bad style weight in {item!r}; use NAME:WEIGHT") from None
-            weights[index_of(key if sep else item)] += weight
     elif isinstance(style, dict):
-        for key, value in style.items():
-            weights[index_of(key)] += float(value)
+        entries = [(key, float(value)) for key, value in style.items()]
     else:
         given = np.asarray(style, np.float64).reshape(-1)
-        if given.shape != weights.shape:
+        if given.shape != (len(names),):
             raise ValueError(f"expected {len(names)} style weights, got {given.size}; {valid}")
-        weights = given
+        entries = [(i, w) for i, w in enumerate(given)]
+    weights = np.array([w for _, w in entries], np.float64)
     if not np.all(np.isfinite(weights)) or np.any(weights < 0):
         raise ValueError(f"style weights must be finite and non-negative; {valid}")
     with np.errstate(over="ignore"):
@@ -75,4 +134,5 @@ def style_vector(generator: keras.Model, style: Any = None) -> np.ndarray | None
         raise ValueError(f"style weights are all zero; {valid}")
     if not np.isfinite(total):
         raise ValueError(f"style weights are too large (their sum overflows); {valid}")
-    return (weights / total).astype(np.float32)
+    rows = np.stack([row_of(key) for key, _ in entries])
+    return ((weights / total) @ rows).astype(np.float32)

@@ -24,11 +24,11 @@ import numpy as np
 from PIL import Image
 
 from keras_stylize.generators import MIN_SIZE
-from keras_stylize.generators.styles import style_vector
+from keras_stylize.generators.styles import has_painting, style_vector
 from keras_stylize.images import ImageReadError, open_image, to_rgb
 from keras_stylize.inference.session import session_for
 from keras_stylize.options import DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP, DEFAULT_PRECISION
-from keras_stylize.zoo import load_generator
+from keras_stylize.zoo import load_generator, load_predictor
 
 
 def _as_image(image: Any, max_pixels: int | None) -> tuple[Image.Image, Image.Image | None]:
@@ -91,6 +91,16 @@ def finish(
     return result
 
 
+def predictor_for(model: Any, style: Any, predictor: Any = None) -> keras.Model | None:
+    """The style predictor `style` needs: None when it names no painting, else
+    `predictor` (a model or a `.keras` path) or the one stored with `model`."""
+    if not has_painting(style):
+        return None
+    if isinstance(predictor, keras.Model):
+        return predictor
+    return load_predictor(model if predictor is None else predictor)
+
+
 def stylize(
     image: Any,
     model: keras.Model | str | os.PathLike,
@@ -105,13 +115,15 @@ def stylize(
     return_array: bool = False,
     precision: str = DEFAULT_PRECISION,
     max_memory: float | None = DEFAULT_MAX_MEMORY_MB,
+    predictor: keras.Model | str | os.PathLike | None = None,
 ) -> Image.Image | np.ndarray:
     """Stylizes one image with a generator (see the module docstring for conventions).
 
     Args:
         image: path, bytes, PIL image or (H, W, 3) array.
         model: `keras.Model`, `.keras` path or zoo name.
-        style: for multi-style models, the style or blend (see `style_vector`).
+        style: for multi-style models, the style or blend (see `style_vector`); an entry
+            may be a painting (image path or array) when the model has a style predictor.
         max_size: if set, the long side is first downscaled to at most this many pixels.
         strength: in [0, 1]; the result is `strength * stylized + (1 - strength) * input`.
         preserve_color: keep the input's colours (transfer luminance only).
@@ -126,6 +138,8 @@ def stylize(
             worst photo included (`precision.resolve`).
         max_memory: memory budget of the process, MB, for choosing tiles (None: no
             limit, whole image unless `tile` is given).
+        predictor: the style predictor for paintings in `style` (a model or its `.keras`
+            path); default: the one stored with `model` (`zoo.load_predictor`).
 
     Raises:
         ImageReadError: unreadable input, or smaller than 32 px on a side.
@@ -134,7 +148,7 @@ def stylize(
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength must be in [0, 1]. Received: {strength}")
     generator = load_generator(model)
-    style_weights = style_vector(generator, style)
+    style_weights = style_vector(generator, style, predictor_for(model, style, predictor))
     rgb, alpha = _prepare(image, max_size, max_pixels)
     original = np.asarray(rgb, dtype=np.uint8)
     if strength == 0.0:

@@ -1,5 +1,6 @@
 """Custom Keras layers of keras_stylize; all are registered for `.keras` serialization."""
 
+from keras_stylize.layers.channel_statistics import ChannelStatistics
 from keras_stylize.layers.conditional_instance_normalization import (
     ConditionalInstanceNormalization,
 )
@@ -11,8 +12,10 @@ from keras_stylize.layers.size_alignment import CropToReference, PadToMultiple
 from keras_stylize.layers.spatial_noise import SpatialNoise
 from keras_stylize.layers.style_weights import StyleWeights
 from keras_stylize.layers.upsampling import NearestUpsampling2D, UpsampleConv2D
+from keras_stylize.layers.vgg_preprocessing import VGGPreprocessing
 
 __all__ = [
+    "ChannelStatistics",
     "ClipToPixelRange",
     "ConditionalInstanceNormalization",
     "CropToReference",
@@ -24,4 +27,5 @@ __all__ = [
     "SpatialNoise",
     "StyleWeights",
     "UpsampleConv2D",
+    "VGGPreprocessing",
 ]

@@ -15,6 +15,14 @@ VGG19_LAYERS = tuple(
     + [f"block{block}_pool"]
 )
 
+
+def layer_stride(name: str) -> int:
+    """How many image pixels one position of VGG19 layer `name` steps over (1 in block 1,
+    doubling with each pooling: `block3_conv1` 4, `block3_pool` 8)."""
+    block = int(name.split("_")[0].removeprefix("block"))
+    return 2 ** (block - 1 + name.endswith("_pool"))
+
+
 # relu4_2 as in Gatys et al. and the texture networks; relu1_1 ... relu5_1 for style.
 DEFAULT_CONTENT_LAYER = "block4_conv2"
 DEFAULT_STYLE_LAYERS = (

@@ -20,21 +20,26 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_stylize.options import STYLE_MEASURES
 from keras_stylize.perceptual.layers import (
     DEFAULT_CONTENT_LAYER,
     DEFAULT_CONTENT_WEIGHT,
     DEFAULT_STYLE_LAYERS,
     DEFAULT_STYLE_WEIGHT,
     DEFAULT_TV_WEIGHT,
+    layer_stride,
 )
 from keras_stylize.perceptual.losses import (
     content_loss,
     gram_matrix,
-    style_loss,
+    sliced_wasserstein_terms,
+    split_windows,
     style_loss_terms,
     total_variation_loss,
 )
 from keras_stylize.perceptual.vgg import vgg19_features
+
+MAX_STYLE_SAMPLES = 16384  # activation vectors kept per style and layer for "sliced"
 
 
 def style_layer_weights(style_layers: Sequence[str] | Mapping[str, float]) -> dict[str, float]:
@@ -59,8 +64,28 @@ class PerceptualLoss:
     image of a batch is scored against the Gram matrices mixed by its row of
     `style_weights` `(batch, num_styles)` (one-hot rows: one style per image).
 
+    `style_measure` chooses how the style loss compares activations: "gram" (Gram
+    matrices, `losses.style_loss_terms`) or "sliced" (the sliced Wasserstein distance
+    between activation distributions, `losses.sliced_wasserstein_terms`; the targets are
+    up to `MAX_STYLE_SAMPLES` activation vectors per style and layer, drawn once with a
+    fixed seed, and with several styles each image is scored against the style with the
+    largest weight in its row).
+
+    `style_window` matches the style statistics window by window instead of over the
+    whole image: the generated image's activations are cut into squares of that many
+    image pixels per side (`split_windows`, at each layer's stride), and every window is
+    scored against the whole painting's statistics. A global statistic lets a network
+    paint the texture where the photo is busy and leave skies and walls as smooth
+    gradients; windows ask every region for the painting's palette and marks. Images
+    must be at least one window wide and high.
+
+    `style_targets(images)` gives the targets of any batch of style images instead, one
+    per image, for training where every image has a painting of its own (style
+    prediction): pass them as `loss(content, generated, style_targets=...)`.
+
     Args:
-        style_images: one style image or a sequence of them (sizes may differ).
+        style_images: one style image or a sequence of them (sizes may differ), or None
+            (no stored targets; every call then passes `style_targets`).
         content_layer: VGG19 layer of the content loss.
         style_layers: VGG19 layers of the style loss, or `{layer: weight}`.
         content_weight, style_weight, tv_weight: loss weights.
@@ -68,10 +93,15 @@ class PerceptualLoss:
         vgg_weights_path: explicit VGG19 notop weights file.
         feature_extractor: an existing `vgg19_features` model covering the layers (to
             share one between loss objects); built here when None.
+        style_measure: "gram" or "sliced" (see above).
+        style_window: window side in image pixels, or None for the whole image (see
+            above); a multiple of the deepest style layer's stride.
+        seed: seed of the sliced measure's sampling and random directions.
 
     Attributes:
         num_styles: number of style images.
         style_grams: `{layer: (num_styles, C, C)}` float32 tensors.
+        style_samples: `{layer: (num_styles, M, C)}` float32 tensors ("sliced" only).
         vgg_weights_info: the `VGG19Weights` used (None when random or shared).
     """
 
@@ -86,7 +116,16 @@ class PerceptualLoss:
         vgg_weights: str | None = "imagenet",
         vgg_weights_path: str | None = None,
         feature_extractor: keras.Model | None = None,
+        style_measure: str = "gram",
+        style_window: int | None = None,
+        seed: int = 0,
     ) -> None:
+        if style_measure not in STYLE_MEASURES:
+            raise ValueError(
+                f"style_measure must be one of {STYLE_MEASURES}, not {style_measure!r}"
+            )
+        self.style_measure = style_measure
+        self.style_window = style_window
         self.content_layer = content_layer
         self.style_layer_weights = style_layer_weights(style_layers)
         self.content_weight = float(content_weight)
@@ -98,6 +137,13 @@ class PerceptualLoss:
                 [content_layer, *self.style_layer_weights], weights=vgg_weights,
                 weights_path=vgg_weights_path, return_weights_info=True,
             )  # fmt: skip
+        if style_window is not None:
+            strides = {name: layer_stride(name) for name in self.style_layer_weights}
+            if style_window < 1 or any(style_window % s for s in strides.values()):
+                raise ValueError(
+                    f"style_window must be a positive multiple of {max(strides.values())} "
+                    f"(the deepest style layer's stride), not {style_window}"
+                )
         self.feature_extractor = feature_extractor
         self.content_network = keras.Model(
             feature_extractor.input,
@@ -105,7 +151,7 @@ class PerceptualLoss:
             name="vgg19_content",
         )
         self.content_network.trainable = False
-        styles = _as_style_list(style_images)
+        styles = [] if style_images is None else _as_style_list(style_images)
         per_style = [self.feature_extractor(style) for style in styles]
         self.num_styles = len(styles)
         self.style_grams = {
@@ -113,7 +159,19 @@ class PerceptualLoss:
                 ops.concatenate([gram_matrix(f[name]) for f in per_style], axis=0)
             )
             for name in self.style_layer_weights
+            if per_style
         }
+        self.style_samples = {}
+        if style_measure == "sliced":
+            self.seed_generator = keras.random.SeedGenerator(seed)
+        if style_measure == "sliced" and per_style:
+            rng = np.random.default_rng(seed)
+            self.style_samples = {
+                name: ops.convert_to_tensor(
+                    _sample_positions([np.asarray(f[name]) for f in per_style], rng)
+                )
+                for name in self.style_layer_weights
+            }
 
     def target_grams(self, style_weights=None) -> dict:
         """`{layer: Gram targets}`: `(1, C, C)` for a single style without weights, else
@@ -135,19 +193,67 @@ class PerceptualLoss:
         `losses.style_loss_terms`); `style_loss` is their sum weighted by
         `style_layer_weights`. Shows which layers a generator pays or gains on."""
         features = self.feature_extractor(generated)
-        return style_loss_terms(
-            features, self.target_grams(style_weights), list(self.style_layer_weights)
-        )
+        return self._style_terms(features, style_weights, list(self.style_layer_weights))
 
-    def __call__(self, content_images, generated, style_weights=None) -> dict:
-        """Unweighted parts and the weighted total, float32 scalars (batch means)."""
+    def _style_terms(self, features: dict, style_weights, layers: list[str],
+                     style_targets=None) -> dict:  # fmt: skip
+        if style_targets is None and not self.num_styles:
+            raise ValueError("this loss has no stored styles: pass style_targets")
+        per_image = style_targets is not None or style_weights is not None
+        if style_targets is not None:
+            targets = style_targets
+        elif self.style_measure == "gram":
+            targets = self.target_grams(style_weights)
+        else:
+            targets = self.target_samples(style_weights)
+        if self.style_window is not None:
+            features, targets = dict(features), dict(targets)
+            for name in layers:
+                features[name], count = split_windows(
+                    features[name], self.style_window // layer_stride(name)
+                )
+                if per_image:  # one target per image: one per window
+                    targets[name] = ops.repeat(targets[name], count, axis=0)
+        if self.style_measure == "gram":
+            return style_loss_terms(features, targets, layers)
+        return sliced_wasserstein_terms(features, targets, layers, seed=self.seed_generator)
+
+    def target_samples(self, style_weights=None) -> dict:
+        """`{layer: activation samples}` of the "sliced" measure: `(1, M, C)` for a
+        single style without weights, else `(batch, M, C)`, each row's style being the
+        one with the largest weight."""
+        if style_weights is None:
+            if self.num_styles != 1:
+                raise ValueError(
+                    f"this loss has {self.num_styles} styles: pass style_weights "
+                    "(batch, num_styles)"
+                )
+            return self.style_samples
+        index = ops.argmax(style_weights, axis=-1)
+        return {name: ops.take(s, index, axis=0) for name, s in self.style_samples.items()}
+
+    def style_targets(self, style_images) -> dict:
+        """`{layer: (batch, ...)}`: the style targets of each of `style_images` `(batch,
+        H, W, 3)` in [0, 255] (Gram matrices, or every activation vector for "sliced"),
+        outside the gradient."""
+        features = self.feature_extractor(style_images)
+        targets = {}
+        for name in self.style_layer_weights:
+            f = ops.stop_gradient(ops.cast(features[name], "float32"))
+            if self.style_measure == "gram":
+                targets[name] = gram_matrix(f)
+            else:
+                targets[name] = ops.reshape(f, (ops.shape(f)[0], -1, f.shape[-1]))
+        return targets
+
+    def __call__(self, content_images, generated, style_weights=None, style_targets=None) -> dict:
+        """Unweighted parts and the weighted total, float32 scalars (batch means).
+        `style_targets` (from `style_targets`, one per image) replace the stored styles'."""
         content_target = ops.stop_gradient(self.content_network(content_images))
         features = self.feature_extractor(generated)
         parts = {
             "content_loss": content_loss(features[self.content_layer], content_target),
-            "style_loss": style_loss(
-                features, self.target_grams(style_weights), self.style_layer_weights
-            ),
+            "style_loss": self._weighted_style(features, style_weights, style_targets),
             "tv_loss": total_variation_loss(generated),
         }
         parts["loss"] = (
@@ -156,6 +262,23 @@ class PerceptualLoss:
             + self.tv_weight * parts["tv_loss"]
         )
         return parts
+
+    def _weighted_style(self, features: dict, style_weights, style_targets=None):
+        weights = {name: w for name, w in self.style_layer_weights.items() if w != 0}
+        terms = self._style_terms(features, style_weights, list(weights), style_targets)
+        total = ops.convert_to_tensor(0.0, dtype="float32")
+        for name, weight in weights.items():
+            total = total + weight * terms[name]
+        return total
+
+
+def _sample_positions(features: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """`(num_styles, M, C)`: M activation vectors of each style's `(1, H, W, C)`
+    activations, M the fewest positions of any style, at most `MAX_STYLE_SAMPLES`
+    (a random subset, without repeats, where a style has more)."""
+    flat = [f.reshape(-1, f.shape[-1]).astype(np.float32) for f in features]
+    count = min(MAX_STYLE_SAMPLES, *(len(f) for f in flat))
+    return np.stack([f[np.sort(rng.choice(len(f), count, replace=False))] for f in flat])
 
 
 def _as_style_list(style_images: Any) -> list[np.ndarray]:

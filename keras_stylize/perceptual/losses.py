@@ -36,6 +36,18 @@ def gram_matrix(features):
     return ops.matmul(ops.transpose(flat, (0, 2, 1)), flat) / size
 
 
+def split_windows(features, size: int):
+    """`(batch * n, size, size, C)`: activations `(batch, H, W, C)` cut into the `n`
+    non-overlapping `size` x `size` windows that fit (a remainder at the bottom and right
+    edges is left out), image by image; and `n`. Needs H and W >= `size`."""
+    shape = ops.shape(features)
+    rows, cols = shape[1] // size, shape[2] // size
+    x = features[:, : rows * size, : cols * size, :]
+    x = ops.reshape(x, (shape[0], rows, size, cols, size, features.shape[-1]))
+    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+    return ops.reshape(x, (-1, size, size, features.shape[-1])), rows * cols
+
+
 def content_loss(features, target_features):
     """Per image, the mean squared difference of two activation tensors over the mean
     square of the target; averaged over the batch (float32 scalar). Per-image
@@ -87,3 +99,60 @@ def total_variation_loss(images):
     dy = x[:, 1:, :, :] - x[:, :-1, :, :]
     dx = x[:, :, 1:, :] - x[:, :, :-1, :]
     return ops.mean(ops.square(dy)) + ops.mean(ops.square(dx))
+
+
+def sliced_wasserstein_terms(features: dict, target_samples: dict, layers, seed=None) -> dict:
+    """`{layer: term}`: for each of `layers`, the sliced Wasserstein distance between the
+    distribution of the generated activations and that of the style's (Heitz et al.,
+    "A sliced Wasserstein loss for neural texture synthesis", CVPR 2021), as unweighted
+    float32 scalars averaged over the batch.
+
+    Every spatial position's activation vector is a sample. Both sample sets are projected
+    on C random unit directions (drawn anew at each call from `seed`, a
+    `keras.random.SeedGenerator` or None); each projection is sorted, and the sorted
+    values are compared at the same quantiles (`min(N, M)` evenly spaced ones), so the
+    term matches the whole distribution of every projection: the painting's palette and
+    its mix of marks, not only their second moments as a Gram matrix does. The mean
+    squared difference is divided by the mean square of the style's projections, so every
+    layer counts alike (as in `style_loss_terms`) and activations scaled by s > 0 score
+    (s - 1)^2.
+
+    Args:
+        features: `{layer: activations (batch, H, W, C)}` of the generated images.
+        target_samples: `{layer: (batch or 1, M, C)}` activation vectors of the style
+            targets (all positions of the style image or a random subset of them).
+        layers: the layers to score.
+        seed: the random directions' seed generator.
+    """
+    from keras import random
+
+    terms = {}
+    for name in layers:
+        x = ops.cast(features[name], "float32")
+        shape = ops.shape(x)
+        channels = x.shape[-1]
+        samples = ops.reshape(x, (shape[0], -1, channels))
+        target = ops.cast(target_samples[name], "float32")
+        directions = random.normal((channels, channels), seed=seed)
+        directions = directions / ops.sqrt(ops.sum(ops.square(directions), axis=0, keepdims=True))
+        projected = ops.sort(ops.transpose(ops.matmul(samples, directions), (0, 2, 1)), axis=-1)
+        wanted = ops.sort(ops.transpose(ops.matmul(target, directions), (0, 2, 1)), axis=-1)
+        scale = ops.mean(ops.square(wanted), axis=(1, 2)) + 1e-8
+        projected, wanted = _at_common_quantiles(projected, wanted)
+        per_image = ops.mean(ops.square(projected - wanted), axis=(1, 2)) / scale
+        terms[name] = ops.mean(per_image)
+    return terms
+
+
+def _at_common_quantiles(a, b):
+    """Two sorted sample sets `(batch, K, N)` and `(batch', K, M)` at the same
+    `min(N, M)` quantiles (the centres of equal-mass bins), by index gathering."""
+    n, m = ops.shape(a)[-1], ops.shape(b)[-1]
+    q = ops.minimum(n, m)
+    centres = (ops.cast(ops.arange(q), "float32") + 0.5) / ops.cast(q, "float32")
+
+    def take(values, count):
+        index = ops.cast(ops.floor(centres * ops.cast(count, "float32")), "int32")
+        return ops.take(values, ops.minimum(index, count - 1), axis=-1)
+
+    return take(a, n), take(b, m)

@@ -12,22 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
-from keras import ops
 
+from keras_stylize.layers.vgg_preprocessing import VGGPreprocessing
 from keras_stylize.perceptual.layers import VGG19_CONV_LAYERS, VGG19_LAYERS
 from keras_stylize.perceptual.weights import VGG19Weights, resolve_vgg19_weights
-
-IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
-
-
-@keras.saving.register_keras_serializable(package="keras_stylize")
-class VGGPreprocessing(keras.layers.Layer):
-    """[0, 255] RGB -> caffe-style BGR minus the ImageNet mean (as `vgg19.preprocess_input`)."""
-
-    def call(self, inputs):
-        x = ops.cast(inputs, self.compute_dtype)
-        bgr = ops.flip(x, axis=-1)
-        return bgr - ops.convert_to_tensor(IMAGENET_MEAN_BGR, dtype=self.compute_dtype)
 
 
 def _truncated_vgg19(images, deepest: str):

@@ -92,6 +92,8 @@ class SampleImages(keras.callbacks.Callback):
         log_dir: TensorBoard log folder.
         every_n_epochs: interval.
         num_styles: styles of a multi-style generator (None: a single-style generator).
+        paintings: with a style-prediction model (`model.predictor`), paintings `(k, H,
+            W, 3)` in [0, 255]: the columns are then the styles predicted for them.
     """
 
     def __init__(
@@ -100,8 +102,10 @@ class SampleImages(keras.callbacks.Callback):
         log_dir: str | os.PathLike,
         every_n_epochs: int = 1,
         num_styles: int | None = None,
+        paintings: np.ndarray | None = None,
     ) -> None:
         super().__init__()
+        self.paintings = paintings
         self.images = np.asarray(images, dtype=np.float32)
         self.log_dir = Path(log_dir)
         self.every = max(1, int(every_n_epochs))
@@ -113,6 +117,8 @@ class SampleImages(keras.callbacks.Callback):
         if self.num_styles is None:
             return [np.asarray(generator(self.images, training=False), np.float32)]
         rows = np.eye(self.num_styles, dtype=np.float32)
+        if self.paintings is not None:
+            rows = np.asarray(self.model.predictor(self.paintings, training=False), np.float32)
         return [np.asarray(generator([self.images, np.broadcast_to(row, (len(self.images),
                 self.num_styles))], training=False), np.float32) for row in rows]  # fmt: skip
 

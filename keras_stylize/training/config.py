@@ -26,6 +26,7 @@ from keras_stylize.options import (
     NORMS,
     OUTPUTS,
     PRECISIONS,
+    STYLE_MEASURES,
     TEXTURE_SCALES,
 )
 from keras_stylize.perceptual.layers import (
@@ -88,6 +89,8 @@ class FitConfig:
         default_factory=lambda: list(DEFAULT_STYLE_LAYERS)
     )
     style_size: int | None = 384
+    style_measure: str = "gram"
+    style_window: int | None = None
     vgg_weights: str | None = None
     random_vgg: bool = False
     seed: int = 0
@@ -98,6 +101,9 @@ class FitConfig:
     warm_start: str | None = None
     distribute: str = "none"
     style_shares: dict[str, float] = field(default_factory=dict, metadata={"flag": "--style-share"})
+    style_prediction: bool = False
+    hold_out: str | None = None
+    freeze_generator: bool = False
 
     def __post_init__(self) -> None:
         styles = [self.style] if isinstance(self.style, (str, os.PathLike)) else self.style
@@ -125,10 +131,19 @@ class FitConfig:
             (self.darkening_cell >= 1, f"darkening_cell must be >= 1, not {self.darkening_cell}"),
             (0 < self.darkening_ratio <= 1,
              f"darkening_ratio must be in (0, 1], not {self.darkening_ratio}"),
+            (self.style_measure in STYLE_MEASURES,
+             f"style_measure must be one of {STYLE_MEASURES}, not {self.style_measure!r}"),
+            (self.style_window is None or 32 <= self.style_window <= self.image_size,
+             f"style_window must be between 32 and image_size ({self.image_size}), "
+             f"not {self.style_window}"),
             (bool(self.style), "at least one --style is required"),
             (not (self.init_from and self.warm_start),
              "--from and --warm-start exclude each other"),
             (all(w >= 0 for w in self.style_shares.values()), "style shares must be >= 0"),
+            (not self.style_prediction or (self.warm_start and not self.init_from),
+             "--style-prediction needs --warm-start MODEL, a multi-style model"),
+            (self.style_prediction or not (self.hold_out or self.freeze_generator),
+             "--hold-out and --freeze-generator are options of --style-prediction"),
         ]  # fmt: skip
         for ok, message in checks:
             if not ok:
@@ -187,13 +202,29 @@ class FitConfig:
             raise ValueError(f"style names must be unique; repeated: {', '.join(duplicates)}")
         return files
 
+    def held_out(self) -> set[str]:
+        """The file names `hold_out` lists (one per line; blank lines and `#` comments
+        ignored): paintings a style-prediction run never trains on."""
+        if not self.hold_out:
+            return set()
+        lines = Path(self.hold_out).read_text(encoding="utf-8").splitlines()
+        return {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+
+    def training_paintings(self) -> list[Path]:
+        """The style files less the held-out ones (a style-prediction run's paintings)."""
+        held = self.held_out()
+        files = [f for f in self.style_files() if f.name not in held]
+        if not files:
+            raise ValueError("every style image is held out: no painting left to train on")
+        return files
+
 
 # Settings a resumed run may change: the step budget and learning rate (not state: a
 # resumed run follows the given schedule from the restored step count), where things are
 # written, and how the same computation is run. Every other setting must match.
 RESUMABLE_SETTINGS = ("steps", "learning_rate", "lr_decay_steps", "out", "log_dir",
                       "sample_every", "distribute", "precision", "vgg_weights")  # fmt: skip
-_PATH_SETTINGS = ("style", "content", "init_from", "warm_start")
+_PATH_SETTINGS = ("style", "content", "init_from", "warm_start", "hold_out")
 # Settings of earlier versions, with the value that meant "off": a checkpoint that stored
 # another value was trained with a removed option and cannot be resumed.
 REMOVED_SETTINGS = {"kurtosis_weight": 0.0, "patch_weight": 0.0}

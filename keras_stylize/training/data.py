@@ -124,7 +124,7 @@ def is_flat(array: np.ndarray, threshold: float = FLAT_STD) -> bool:
 
 
 def content_dataset(
-    directory: str | os.PathLike,
+    directory: str | os.PathLike | None,
     image_size: int = 256,
     batch_size: int = 4,
     seed: int | None = None,
@@ -139,7 +139,9 @@ def content_dataset(
     `start_batch` begins the sequence at that batch, as if that many batches had been
     drawn (skipped before decoding, so it costs nothing): a resumed training goes on with
     the crops the uninterrupted run would have seen next, instead of seeing the first
-    ones again (exact unless files failed to decode on the way).
+    ones again (exact unless files failed to decode on the way). With a `report` (from
+    `scan_content_folder`, or listing files chosen otherwise) its files are used and
+    `directory` is not scanned (it may be None).
 
     Returns:
         `(dataset, report)`; `report.skipped` grows if files fail to decode later.
@@ -221,6 +223,31 @@ def load_style_image(path: str | os.PathLike, style_size: int | None) -> np.ndar
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
         image = image.resize(size, Image.Resampling.LANCZOS)
     return np.asarray(image, dtype=np.float32)[None]
+
+
+def painting_dataset(
+    files: list[str | os.PathLike],
+    image_size: int = 256,
+    batch_size: int = 4,
+    seed: int | None = None,
+    min_crop: float = 0.4,
+    start_batch: int = 0,
+) -> tf.data.Dataset:
+    """An endless dataset of painting crops `(batch_size, image_size, image_size, 3)`
+    float32 in [0, 255] for style-prediction training: every element a random square
+    crop of a random painting (side a uniform fraction in [`min_crop`, 1] of the
+    painting's shorter side, so the strokes are seen at several scales), resized and
+    randomly mirrored, exactly as `content_dataset` draws photos (same reproducibility
+    and `start_batch`). Unreadable files are skipped."""
+    files = [str(f) for f in files]
+    if not files:
+        raise DataError("no training paintings")
+    report = ContentReport(directory=f"{len(files)} paintings", files=files)
+    dataset, _ = content_dataset(
+        None, image_size, batch_size, seed=seed, min_crop=min_crop, report=report,
+        start_batch=start_batch,
+    )  # fmt: skip
+    return dataset
 
 
 def with_style_weights(

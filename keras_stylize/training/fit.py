@@ -42,6 +42,7 @@ from keras_stylize.files import atomic_write, atomic_write_bytes, check_output, 
 from keras_stylize.generators import BUILDERS
 from keras_stylize.generators.extend import add_styles, warm_start
 from keras_stylize.generators.policy import float32_copy, native_bfloat16
+from keras_stylize.generators.prediction import float32_predictor, predictor_path
 from keras_stylize.generators.styles import style_names
 from keras_stylize.perceptual.loss import PerceptualLoss
 from keras_stylize.training.callbacks import PlainProgress, SampleImages, StopAtStep
@@ -158,6 +159,8 @@ class Training:
     dataset: Any
     report: Any
     samples: np.ndarray
+    predictor: keras.Model | None = None  # a style-prediction run's (training.prediction)
+    paintings: np.ndarray | None = None  # held-out paintings shown in its sample sheets
 
 
 def loss_terms(config: FitConfig) -> list[LossTerm]:
@@ -175,6 +178,10 @@ def build_training(config: FitConfig, strategy, start_step: int = 0) -> Training
     """Data, generator, loss and compiled `StylizationModel` for `config`, built under
     `strategy`; the data begins at batch `start_step` (a resumed run). Call with the run's
     dtype policy set."""
+    if config.style_prediction:
+        from keras_stylize.training.prediction import build_prediction_training
+
+        return build_prediction_training(config, strategy, start_step)
     files = config.style_files()
     styles = [load_style_image(f, config.style_size) for f in files]
     names = [f.stem for f in files]
@@ -209,7 +216,8 @@ def build_training(config: FitConfig, strategy, start_step: int = 0) -> Training
             styles, content_layer=config.content_layer, style_layers=config.style_layers,
             content_weight=config.content_weight, style_weight=config.style_weight,
             tv_weight=config.tv_weight, vgg_weights=None if config.random_vgg else "imagenet",
-            vgg_weights_path=config.vgg_weights,
+            vgg_weights_path=config.vgg_weights, style_measure=config.style_measure,
+            style_window=config.style_window, seed=config.seed,
         )  # fmt: skip
         model = StylizationModel(
             generator, loss, train_styles=trained_styles if config.init_from else None,
@@ -235,7 +243,8 @@ def make_callbacks(config: FitConfig, training: Training, verbose: int | str) ->
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.CSVLogger(str(log_dir / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(log_dir), update_freq=max(1, config.steps_per_epoch // 10)),
-        SampleImages(training.samples, log_dir, config.sample_every, num_styles),
+        SampleImages(training.samples, log_dir, config.sample_every, num_styles,
+                     paintings=training.paintings),
     ]  # fmt: skip
     if verbose == "plain":
         callbacks.append(PlainProgress(config.steps, every=max(1, config.steps_per_epoch // 10)))
@@ -289,8 +298,9 @@ def fit_style(
         strategy = strategy or make_strategy(config.distribute)
         training = build_training(config, strategy, start_step=done["iterations"])
         checkpoint = ResumableCheckpoint(
-            log_dir / CHECKPOINT_FILE, extra={"config": dataclasses.asdict(config)}
-        )
+            log_dir / CHECKPOINT_FILE, extra={"config": dataclasses.asdict(config)},
+            generator_attr="networks" if training.predictor is not None else "generator",
+        )  # fmt: skip
         callbacks = [checkpoint, *make_callbacks(config, training, verbose), *(callbacks or [])]
         remaining = max(0, config.steps - done["iterations"])
         started = time.time()
@@ -310,6 +320,9 @@ def fit_style(
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     save_generator_atomically(float32_copy(training.generator), config.out, replace)
+    if training.predictor is not None:
+        predictor = float32_predictor(training.predictor)
+        save_generator_atomically(predictor, predictor_path(config.out), replace)
     summary = run_summary(config, training, checkpoint, seconds, last)
     summary["command"] = command or config.command()
     atomic_write_bytes(log_dir / "run.json", json.dumps(summary, indent=2).encode())

@@ -57,7 +57,7 @@ class StylizationModel(keras.Model):
         self.perceptual_loss = perceptual_loss
         self.multi_style = len(generator.inputs) == 2
         generator_styles = int(generator.inputs[1].shape[-1]) if self.multi_style else 1
-        if generator_styles != perceptual_loss.num_styles:
+        if perceptual_loss.num_styles and generator_styles != perceptual_loss.num_styles:
             raise ValueError(
                 f"the generator has {generator_styles} style(s), the loss "
                 f"{perceptual_loss.num_styles}"
@@ -93,7 +93,7 @@ class StylizationModel(keras.Model):
         # in the strategy's scope, before the first (replicated) step.
         if self.optimizer is not None and not self.optimizer.built:
             with self.distribute_strategy.scope():
-                self.optimizer.build(self.generator.trainable_variables)
+                self.optimizer.build(self.trained_variables())
 
     @property
     def metrics(self) -> list:
@@ -124,10 +124,11 @@ class StylizationModel(keras.Model):
         generator)."""
         return self.generator(self._generator_inputs(images, style_weights), training=training)
 
-    def _batch_losses(self, images, style_weights, training: bool) -> dict:
-        """The perceptual loss's parts of one batch plus each term, weighted into `loss`."""
+    def _batch_losses(self, images, style_weights, training: bool, style_targets=None) -> dict:
+        """The perceptual loss's parts of one batch plus each term, weighted into `loss`
+        (`style_targets`: per-image targets replacing the loss's stored styles)."""
         generated = self.generate(images, style_weights, training=training)
-        parts = self.perceptual_loss(images, generated, style_weights)
+        parts = self.perceptual_loss(images, generated, style_weights, style_targets)
         for term in self.terms:
             parts[term.name] = term(self, images, generated, style_weights, training)
             parts["loss"] = parts["loss"] + term.weight * parts[term.name]
@@ -147,12 +148,20 @@ class StylizationModel(keras.Model):
             results = {name: tf.reshape(value, [1]) for name, value in results.items()}
         return results
 
-    def train_step(self, data):
+    def trained_variables(self) -> list:
+        """The variables `train_step` updates."""
+        return self.generator.trainable_variables
+
+    def losses_of_batch(self, data, training: bool) -> dict:
+        """The loss parts of one batch as the dataset yields it."""
         images, style_weights = self._unpack(data)
-        variables = self.generator.trainable_variables
+        return self._batch_losses(images, style_weights, training=training)
+
+    def train_step(self, data):
+        variables = self.trained_variables()
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
-            parts = self._batch_losses(images, style_weights, training=True)
+            parts = self.losses_of_batch(data, training=True)
             loss = self.optimizer.scale_loss(parts["loss"] / replicas)
         grads = tape.gradient(loss, variables)
         if self.row_mask is not None:  # only the rows of the styles being trained
@@ -161,5 +170,4 @@ class StylizationModel(keras.Model):
         return self._update_metrics(parts)
 
     def test_step(self, data):
-        images, style_weights = self._unpack(data)
-        return self._update_metrics(self._batch_losses(images, style_weights, training=False))
+        return self._update_metrics(self.losses_of_batch(data, training=False))

@@ -144,6 +144,7 @@ def stylize_video(
     precision: str = DEFAULT_PRECISION,
     stabilize: int = 0,
     on_frames: Callable[[int], None] | None = None,
+    predictor: Any = None,
 ) -> VideoReport:
     """Stylizes the video `source` into `target` (see the module docstring).
 
@@ -159,6 +160,8 @@ def stylize_video(
             (`stabilizer.Stabilizer`: a keyframe's stylization carried along the motion;
             8 is a good choice); 0 turns it off.
         on_frames: called with the number of frames just written (progress bars).
+        predictor: the style predictor for a painting in `style` (one prediction for the
+            whole clip; default: the one stored with `model`).
 
     Raises:
         VideoError: unreadable input (no video stream, no frames, undecodable), an output
@@ -167,7 +170,7 @@ def stylize_video(
     from keras_stylize.files import OutputExistsError, atomic_write, check_output
     from keras_stylize.generators.styles import style_vector
     from keras_stylize.inference.session import session_for
-    from keras_stylize.inference.stylize import finish
+    from keras_stylize.inference.stylize import finish, predictor_for
     from keras_stylize.video.stabilizer import Stabilizer
     from keras_stylize.zoo import load_generator
 
@@ -184,7 +187,7 @@ def stylize_video(
     generator = load_generator(model)
     session = session_for(generator, precision)
     stabilizer = Stabilizer(stabilize)
-    style_weights = style_vector(generator, style)
+    style_weights = style_vector(generator, style, predictor_for(model, style, predictor))
 
     def stylize_frames(pixels: np.ndarray) -> list[np.ndarray]:
         session.reserve(pixels.size // 3)

@@ -14,7 +14,7 @@ from keras_stylize.evaluation import (
     spot_mask,
     unexplained_colour,
 )
-from keras_stylize.evaluation.measures import box_mean
+from keras_stylize.evaluation.measures import box_mean, palette_distance, rgb_to_lab
 
 from ..conftest import recoloured_scene, write_image
 
@@ -208,3 +208,22 @@ def test_bad_input_is_a_clear_error(setup):
         mean_losses(generator, loss, [])
     with pytest.raises(ValueError, match="changed the shape"):
         mean_losses(generator, loss, photos, long_side=48, transform=lambda p: p[:16])
+
+
+def test_rgb_to_lab_reference_colours():
+    lab = rgb_to_lab(np.array([[255, 255, 255], [0, 0, 0], [255, 0, 0]], np.uint8))
+    np.testing.assert_allclose(lab[0], [100, 0, 0], atol=0.05)
+    np.testing.assert_allclose(lab[1], [0, 0, 0], atol=1e-6)
+    np.testing.assert_allclose(lab[2], [53.24, 80.09, 67.20], atol=0.1)  # sRGB red, D65
+
+
+def test_palette_distance_sees_colours_not_places(rng):
+    # A painting of four flat colours; the same colours in other places are the same
+    # palette; a grade onto one of them is not.
+    colours = np.array([[200, 40, 30], [30, 60, 200], [240, 220, 60], [20, 20, 20]], np.uint8)
+    painting = colours[rng.integers(0, 4, (64, 64))].repeat(4, 0).repeat(4, 1)
+    moved = colours[rng.integers(0, 4, (32, 32))].repeat(8, 0).repeat(8, 1)
+    graded = np.broadcast_to(colours[0], (200, 200, 3)) * rng.uniform(0.7, 1.0, (200, 200, 1))
+    assert palette_distance(painting, painting) == 0.0
+    assert palette_distance(moved, painting) < 5.0
+    assert palette_distance(graded.astype(np.uint8), painting) > 20.0

@@ -324,3 +324,29 @@ def _tiny_tfjs_model(tmp_path):
                 "modelTopology": topology, "weightsManifest": []}  # fmt: skip
     (model / "model.json").write_text(json.dumps(manifest))
     return model
+
+
+def test_predictor_export_drives_the_generator_like_keras(tmp_path):
+    from keras_stylize.export.predictor import test_paintings
+    from keras_stylize.generators.prediction import style_predictor
+
+    from ..conftest import invoke
+
+    keras.utils.set_random_seed(4)
+    generator = johnson_generator(width=0.125, num_styles=2, style_names=["a", "b"])
+    predictor = style_predictor(2, hidden=8, vgg_weights=None)
+    predictor.get_layer("style_weights").kernel.assign(np.full((8, 2), 0.01, "float32"))
+    generator.save(tmp_path / "g.keras")
+    predictor.save(tmp_path / "g.predictor.keras")
+    out = tmp_path / "p.tflite"
+    result = invoke("export", tmp_path / "g.keras", "--predictor", "--format", "tflite",
+                    "--quantize", "float16", "-o", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "p.tflite.json").read_text())
+    assert record["role"] == "style predictor" and record["agreement"]["psnr_db"] > 40
+    painting = test_paintings()[1][1]
+    got = run_tflite(out.read_bytes(), painting)
+    np.testing.assert_allclose(got, np.asarray(predictor(painting)), atol=2e-2)
+    result = invoke("export", tmp_path / "g.keras", "--predictor", "--format", "tfjs",
+                    "-o", tmp_path / "p")  # fmt: skip
+    assert result.exit_code == 2 and "TFLite only" in result.output

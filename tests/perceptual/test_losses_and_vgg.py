@@ -6,6 +6,8 @@ from keras_stylize import vgg19_features
 from keras_stylize.perceptual.losses import (
     content_loss,
     gram_matrix,
+    sliced_wasserstein_terms,
+    split_windows,
     style_loss,
     total_variation_loss,
 )
@@ -115,3 +117,38 @@ def test_darkening_penalty_against_numpy_and_what_it_spares(rng):
     # Dark content has a low floor: a black output on a dark photo costs little.
     dark = np.full((1, 64, 64, 3), 20.0, np.float32)
     np.testing.assert_allclose(float(darkening_penalty(dark, dark * 0)), 10 / 25.5, rtol=1e-5)
+
+
+def test_sliced_wasserstein_sees_distributions_a_gram_matrix_cannot(rng):
+    # x and -x have the same Gram matrix, but skewed (ReLU-like) activations and their
+    # negatives are different distributions: the palette, not the correlations.
+    f = rng.exponential(size=(1, 8, 8, 4)).astype("float32")
+    target = {"a": f.reshape(1, -1, 4)}
+    seed = keras.random.SeedGenerator(3)
+    assert float(style_loss({"a": -f}, {"a": gram_matrix(f)}, {"a": 1.0})) < 1e-6
+    assert float(sliced_wasserstein_terms({"a": -f}, target, ["a"], seed)["a"]) > 0.5
+    # Positions do not matter; a positive scale by 2 moves every quantile by itself.
+    shuffled = f.reshape(64, 4)[rng.permutation(64)].reshape(1, 8, 8, 4)
+    assert float(sliced_wasserstein_terms({"a": shuffled}, target, ["a"], seed)["a"]) < 1e-10
+    doubled = sliced_wasserstein_terms({"a": 2 * f}, target, ["a"], seed)["a"]
+    assert float(doubled) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_sliced_wasserstein_compares_different_sample_counts_at_quantiles(rng):
+    # 4 copies of each of the target's 16 vectors is the same distribution.
+    base = rng.normal(size=(16, 3)).astype("float32")
+    generated = np.repeat(base, 4, axis=0).reshape(1, 8, 8, 3)
+    target = {"a": base[None]}
+    terms = sliced_wasserstein_terms({"a": generated}, target, ["a"], keras.random.SeedGenerator(1))
+    assert float(terms["a"]) < 1e-10
+    shifted = sliced_wasserstein_terms({"a": generated + 1.0}, target, ["a"], None)
+    assert float(shifted["a"]) > 0.1
+
+
+def test_split_windows_matches_numpy(rng):
+    f = rng.normal(size=(2, 9, 13, 3)).astype("float32")  # 2 x 3 windows of 4, edges cut
+    windows, count = split_windows(f, 4)
+    expected = [f[b, 4 * i : 4 * i + 4, 4 * j : 4 * j + 4] for b in range(2)
+                for i in range(2) for j in range(3)]  # fmt: skip
+    assert int(count) == 6
+    np.testing.assert_array_equal(np.asarray(windows), np.stack(expected))

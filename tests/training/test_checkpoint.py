@@ -152,9 +152,10 @@ def test_a_checkpoint_of_version_0_2_0_resumes(tmp_path, monkeypatch):
     config = _checkpoint_0_2_0(tmp_path)
     stored = read_checkpoint_metadata("out/g.logs/checkpoint.npz")["extra"]["config"]
     assert {"kurtosis_weight", "kurtosis_limit", "patch_weight"} <= set(stored)
-    assert set(stored) - {"kurtosis_weight", "kurtosis_limit", "patch_weight"} == set(
-        FitConfig.__dataclass_fields__
-    )  # the settings keep their names
+    kept = set(stored) - {"kurtosis_weight", "kurtosis_limit", "patch_weight"}
+    added = {"style_measure", "style_window", "style_prediction", "hold_out", "freeze_generator"}
+    assert kept | added == set(FitConfig.__dataclass_fields__)  # the settings keep their names
+    assert not kept & added  # and a resume takes the new ones at their defaults
     summary = fit_style(config, verbose=0)
     assert summary["resumed_from_epoch"] == 1 and summary["steps_done"] == 2
     assert "darkening_loss" in summary["final_metrics"]

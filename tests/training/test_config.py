@@ -13,6 +13,26 @@ def test_fit_config_validation(tmp_path):
         FitConfig(style="s", content="c", out="g.keras", family="unet")
     with pytest.raises(ValueError, match="not found"):
         FitConfig(style="missing.jpg", content="c", out="g.keras").style_files()
+    with pytest.raises(ValueError, match="style_measure"):
+        FitConfig(style="s", content="c", out="g.keras", style_measure="moments")
+    with pytest.raises(ValueError, match="style_window must be between 32 and image_size"):
+        FitConfig(style="s", content="c", out="g.keras", style_window=512)
+
+
+def test_held_out_paintings_are_left_out_of_training(tmp_path):
+    from ..conftest import write_image
+
+    for name in ("a.png", "b.png", "c.png"):
+        write_image(tmp_path / "paintings" / name)
+    (tmp_path / "held.txt").write_text("# validation\n\nb.png\n")
+    config = FitConfig(style=str(tmp_path / "paintings"), content="c", out="g.keras",
+                       style_prediction=True, warm_start="m.keras",
+                       hold_out=str(tmp_path / "held.txt"))  # fmt: skip
+    assert config.held_out() == {"b.png"}
+    assert [f.name for f in config.training_paintings()] == ["a.png", "c.png"]
+    (tmp_path / "held.txt").write_text("a.png\nb.png\nc.png\n")
+    with pytest.raises(ValueError, match="every style image is held out"):
+        config.training_paintings()
 
 
 def test_a_stored_config_matches_its_own_command_with_other_steps(tmp_path, style_path):
@@ -30,7 +50,8 @@ def test_a_stored_config_matches_its_own_command_with_other_steps(tmp_path, styl
 
     given = parse(["--style", str(style_path), "--content", str(tmp_path / "c"), "--out",
                    "o.keras", "--family", "texture", "--scales", "4", "--style-layers",
-                   "block1_conv1:0.3,block2_conv1", "--lr", "0.002", "--seed", "7"])  # fmt: skip
+                   "block1_conv1:0.3,block2_conv1", "--lr", "0.002", "--seed", "7",
+                   "--style-measure", "sliced", "--style-window", "64"])  # fmt: skip
     stored = json.loads(json.dumps(dataclasses.asdict(given)))  # as in checkpoint.npz
     again = parse(shlex.split(FitConfig(**stored).command())[2:] + ["--steps", "5000"])
     assert config_differences(stored, again) == []

@@ -33,6 +33,43 @@ def test_loss_decreases_over_a_few_steps(rng):
     assert np.isfinite(evaluated["loss"])
 
 
+def test_sliced_style_measure_scores_each_image_against_its_style(rng):
+    styles = [rng.uniform(0, 255, (1, 24, 24, 3)).astype("float32") for _ in range(2)]
+    loss = PerceptualLoss(styles, vgg_weights=None, style_measure="sliced", **SMALL_LAYERS)
+    assert loss.style_samples["block1_conv1"].shape == (2, 24 * 24, 64)
+    batch = np.concatenate(styles)  # each style image, scored against itself and the other
+    own = loss.style_loss_by_layer(batch, np.eye(2, dtype="float32"))
+    other = loss.style_loss_by_layer(batch, np.eye(2, dtype="float32")[::-1])
+    for layer in SMALL_LAYERS["style_layers"]:
+        assert float(own[layer]) < 1e-9 < 1e-3 < float(other[layer])
+    with pytest.raises(ValueError, match="style_measure"):
+        PerceptualLoss(styles, vgg_weights=None, style_measure="moments", **SMALL_LAYERS)
+
+
+@pytest.mark.parametrize("measure", ["gram", "sliced"])
+def test_style_window_asks_every_region_for_the_style(measure, rng):
+    # Half texture, half flat grey: as a whole the image has the painting's statistics
+    # exactly; window by window, no region does.
+    painting = np.full((1, 32, 64, 3), 128.0, "float32")
+    painting[:, :, :32] = rng.uniform(0, 255, (1, 32, 32, 3))
+    args = {"vgg_weights": None, "style_measure": measure, **SMALL_LAYERS}
+    whole = PerceptualLoss(painting, **args)
+    windowed = PerceptualLoss(painting, style_window=16, **args)
+    assert float(whole(painting, painting)["style_loss"]) < 1e-6
+    assert float(windowed(painting, painting)["style_loss"]) > 0.1
+    with pytest.raises(ValueError, match="multiple of 2"):
+        PerceptualLoss(painting, style_window=15, **args)
+
+
+def test_training_with_the_sliced_measure_lowers_it(rng):
+    keras.utils.set_random_seed(0)
+    model = StylizationModel(johnson_generator(width=0.25), _loss(rng, style_measure="sliced"))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    images = rng.uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    history = model.fit(images, batch_size=2, epochs=8, verbose=0).history
+    assert history["style_loss"][-1] < 0.7 * history["style_loss"][0]
+
+
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 def test_mixed_precision_keeps_losses_float32(policy, rng):
     keras.mixed_precision.set_global_policy(policy)

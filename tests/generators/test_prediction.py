@@ -1,0 +1,89 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_stylize import johnson_generator
+from keras_stylize.generators.prediction import (
+    PREDICTOR_SIZE,
+    STATISTICS_SIZE,
+    adapt_predictor,
+    float32_predictor,
+    painting_statistics,
+    predict_style,
+    read_painting,
+    style_predictor,
+)
+from keras_stylize.generators.styles import ResolvedStyle, has_painting, style_vector
+from keras_stylize.images import ImageReadError
+from keras_stylize.layers import ChannelStatistics
+
+from ..conftest import write_image
+
+
+def test_channel_statistics_match_numpy(rng):
+    x = rng.normal(3.0, 2.0, size=(2, 5, 7, 4)).astype("float32")
+    out = np.asarray(ChannelStatistics(epsilon=1e-5)(x))
+    expected = np.concatenate([x.mean(axis=(1, 2)), np.sqrt(x.var(axis=(1, 2)) + 1e-5)], -1)
+    np.testing.assert_allclose(out, expected, rtol=1e-5)
+    layer = ChannelStatistics.from_config(ChannelStatistics(epsilon=0.1).get_config())
+    assert layer.epsilon == 0.1
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    keras.utils.set_random_seed(1)
+    return style_predictor(3, hidden=8, vgg_weights=None)
+
+
+def test_predictor_starts_at_the_even_blend_and_standardizes(predictor, rng, tmp_path):
+    paintings = rng.uniform(0, 255, (3, 40, 48, 3)).astype("float32")
+    np.testing.assert_allclose(np.asarray(predictor(paintings)), 1 / 3, atol=1e-7)
+    stats = painting_statistics(predictor, paintings)
+    assert stats.shape == (3, STATISTICS_SIZE)
+    adapt_predictor(predictor, stats)
+    standardize = keras.Model(predictor.input, predictor.get_layer("standardize").output)
+    z = np.asarray(standardize(paintings))
+    np.testing.assert_allclose(z.mean(axis=0), 0.0, atol=1e-3)
+    # A trained predictor saved and loaded (safe mode) predicts the same.
+    predictor.get_layer("style_weights").kernel.assign(rng.normal(size=(8, 3)))
+    path = tmp_path / "p.keras"
+    predictor.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(np.asarray(loaded(paintings)), np.asarray(predictor(paintings)),
+                               rtol=1e-5, atol=1e-5)  # fmt: skip
+    copy = float32_predictor(predictor)
+    np.testing.assert_allclose(np.asarray(copy(paintings)), np.asarray(predictor(paintings)),
+                               rtol=1e-5, atol=1e-5)  # fmt: skip
+
+
+def test_read_painting_resizes_and_refuses_what_has_no_style(tmp_path, rng):
+    painting = read_painting(write_image(tmp_path / "p.png", size=(80, 40)))
+    assert painting.shape == (1, PREDICTOR_SIZE, 2 * PREDICTOR_SIZE, 3)
+    with pytest.raises(ImageReadError, match="too small"):
+        read_painting(rng.integers(0, 255, (20, 64, 3), dtype=np.uint8))
+    with pytest.raises(ImageReadError, match="flat colour"):
+        read_painting(np.full((64, 64, 3), 120, np.uint8), "grey.png")
+    (tmp_path / "bad.jpg").write_bytes(b"not an image")
+    with pytest.raises(ImageReadError, match="bad.jpg"):
+        read_painting(tmp_path / "bad.jpg")
+
+
+def test_paintings_in_styles_and_blends(tmp_path, rng):
+    generator = johnson_generator(width=0.125, num_styles=3, style_names=["a", "b", "c"])
+    predictor = style_predictor(3, hidden=4, vgg_weights=None)
+    row = np.array([0.5, -0.25, 2.0], np.float32)  # zero kernel: every painting gives the bias
+    predictor.get_layer("style_weights").bias.assign(row)
+    path = write_image(tmp_path / "my painting.jpg", size=(64, 48))
+    assert has_painting(f"a:0.6,{path}:0.4") and has_painting(path) and not has_painting("a:1")
+    np.testing.assert_allclose(predict_style(predictor, path), row)
+    np.testing.assert_allclose(style_vector(generator, str(path), predictor), row)
+    blend = style_vector(generator, f"a:0.6,{path}:0.4", predictor)
+    np.testing.assert_allclose(blend, 0.6 * np.eye(3)[0] + 0.4 * row, rtol=1e-6)
+    array = rng.integers(0, 255, (50, 60, 3), dtype=np.uint8)
+    np.testing.assert_allclose(style_vector(generator, {"b": 1, path: 3}, predictor),
+                               (np.eye(3)[1] + 3 * row) / 4, rtol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(style_vector(generator, array, predictor), row)
+    resolved = ResolvedStyle(style_vector(generator, array, predictor))
+    np.testing.assert_allclose(style_vector(generator, resolved), row)
+    with pytest.raises(ValueError, match="style predictor"):
+        style_vector(generator, str(path))

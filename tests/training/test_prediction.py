@@ -1,0 +1,94 @@
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from keras_stylize import PerceptualLoss, johnson_generator
+from keras_stylize.generators.prediction import style_predictor
+from keras_stylize.training.checkpoint import load_checkpoint
+from keras_stylize.training.prediction import PredictionModel
+
+from ..conftest import TINY_FIT, invoke, write_image
+
+SMALL = {"content_layer": "block2_conv1", "style_layers": ["block1_conv1", "block2_conv1"]}
+
+
+def test_prediction_model_lowers_the_loss_of_each_photo_painting_pair(rng):
+    keras.utils.set_random_seed(0)
+    generator = johnson_generator(width=0.25, num_styles=3)
+    predictor = style_predictor(3, hidden=16, vgg_weights=None)
+    loss = PerceptualLoss(None, vgg_weights=None, **SMALL)
+    model = PredictionModel(generator, predictor, loss)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    photos = rng.uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    paintings = rng.uniform(0, 255, (4, 40, 40, 3)).astype("float32") * [1, 0.3, 0.6]
+    history = model.fit((photos, paintings), batch_size=2, epochs=10, verbose=0).history
+    assert history["style_loss"][-1] < 0.6 * history["style_loss"][0]
+    assert history["loss"][-1] < 0.6 * history["loss"][0]
+    assert len(model.trained_variables()) == len(generator.trainable_variables) + len(
+        predictor.trainable_variables
+    )
+    frozen = PredictionModel(generator, predictor, loss, train_generator=False)
+    assert frozen.trained_variables() == predictor.trainable_variables
+    with pytest.raises(ValueError, match="predictor gives 3"):
+        PredictionModel(johnson_generator(width=0.25, num_styles=2), predictor, loss)
+
+
+@pytest.fixture
+def paintings(tmp_path):
+    folder = tmp_path / "paintings"
+    for i in range(4):
+        write_image(folder / f"p{i}.png", size=(64, 56), seed=10 + i)
+    (tmp_path / "held.txt").write_text("# validation\np3.png\n")
+    return folder
+
+
+def test_fit_style_prediction_writes_both_models_resumes_and_stylizes(
+    tmp_path, content_dir, paintings, multi_style_path
+):
+    out = tmp_path / "run" / "any.keras"
+    args = ["fit", *TINY_FIT, "--family", "johnson", "--width", "0.25", "--style-prediction",
+            "--style", paintings, "--hold-out", tmp_path / "held.txt", "--warm-start",
+            multi_style_path, "--content", content_dir, "--out", out, "--steps-per-epoch", "2",
+            "--quiet"]  # fmt: skip
+    result = invoke(*args, "--steps", "2")
+    assert result.exit_code == 0, result.output
+    predictor_file = tmp_path / "run" / "any.predictor.keras"
+    assert out.is_file() and predictor_file.is_file()
+    meta, weights, _ = load_checkpoint(tmp_path / "run" / "any.logs" / "checkpoint.npz")
+    generator = keras.saving.load_model(out, safe_mode=True)
+    predictor = keras.saving.load_model(predictor_file, safe_mode=True)
+    vgg = len(predictor.get_layer("vgg19_features").weights)
+    assert len(weights) == len(generator.weights) + len(predictor.weights) - vgg
+    result = invoke(*args, "--steps", "4")
+    assert result.exit_code == 0, result.output
+    run = json.loads((tmp_path / "run" / "any.logs" / "run.json").read_text())
+    assert run["resumed_from_epoch"] == 1 and run["steps_done"] == 4
+    photo = write_image(tmp_path / "photo.png", size=(48, 40))
+    result = invoke("stylize", photo, "-m", out, "--style-image", paintings / "p3.png",
+                    "-o", tmp_path / "a.png")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    result = invoke("stylize", photo, "-m", out, "--style", f"wave:0.5,{paintings / 'p3.png'}:0.5",
+                    "-o", tmp_path / "b.png")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    a, b = (np.asarray(keras.utils.load_img(tmp_path / n), np.float32) for n in ("a.png", "b.png"))
+    assert np.abs(a - b).mean() > 0.5  # the blend is another style
+    # A fresh process loads the predictor with the library's own imports (safe mode).
+    code = f"from keras_stylize.zoo import load_predictor; load_predictor({str(out)!r})"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr[-1500:]
+    result = invoke("stylize", photo, "-m", multi_style_path, "--style-image",
+                    paintings / "p3.png", "-o", tmp_path / "c.png")  # fmt: skip
+    assert result.exit_code == 2 and "no style predictor" in result.output
+
+
+def test_prediction_options_are_checked_before_any_work(tmp_path, content_dir, paintings):
+    base = ["fit", "--style", paintings, "--content", content_dir, "--out", tmp_path / "g.keras",
+            *TINY_FIT]  # fmt: skip
+    result = invoke(*base, "--hold-out", tmp_path / "held.txt")
+    assert result.exit_code == 2 and "options of --style-prediction" in result.output
+    result = invoke(*base, "--style-prediction")
+    assert result.exit_code == 2 and "needs --warm-start" in result.output
