@@ -64,7 +64,7 @@ def _representative(content: str | None, size: tuple[int, int] | None, count: in
     "--predictor",
     is_flag=True,
     help="Export MODEL's style predictor instead (models trained with --style-prediction; "
-    "--format tflite, --quantize none or float16).",
+    "--format tflite or tfjs, --quantize none or float16).",
 )
 @click.option("-o", "--output", required=True, help="Output path (for --format all: a folder).")
 @click.option(
@@ -129,21 +129,27 @@ def export(model, fmt, quantize, size, representative, predictor, output, overwr
 
 
 def _export_predictor(model, fmt, quantize, size, output, overwrite) -> None:
-    """`export --predictor`: the style predictor as TFLite; exits 2 on bad options, 1 when
-    the export fails."""
+    """`export --predictor`: the style predictor as TFLite or TF.js; exits 2 on bad
+    options, 1 when the export fails."""
     import os
 
     from keras_stylize.cli.quiet import quiet_stderr
     from keras_stylize.export import ExportMismatchError, export_predictor
+    from keras_stylize.export.verify import check_export_output
 
-    if fmt != "tflite" or quantize not in ("none", "float16") or size:
-        click.echo("error: --predictor exports TFLite only (--format tflite, --quantize none "
-                   "or float16, no --size)", err=True)  # fmt: skip
+    if fmt not in ("tflite", "tfjs") or quantize not in ("none", "float16") or size:
+        click.echo("error: --predictor exports --format tflite or tfjs, --quantize none or "
+                   "float16, no --size", err=True)  # fmt: skip
+        sys.exit(2)
+    try:
+        check_export_output(output, fmt, overwrite, (model if os.path.exists(model) else None,))
+    except (ValueError, OSError) as exc:
+        click.echo(f"error: {' '.join(str(exc).split())}", err=True)
         sys.exit(2)
     quiet = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3") != "0"
     try:
         with quiet_stderr(quiet):
-            record = export_predictor(model, output, quantize, overwrite=overwrite)
+            record = export_predictor(model, output, fmt, quantize, overwrite=overwrite)
     except (ExportMismatchError, ValueError, OSError, LookupError, RuntimeError) as exc:
         click.echo(f"error: {output}: {' '.join(str(exc).split())}", err=True)
         sys.exit(1)

@@ -14,9 +14,9 @@ Formats: "savedmodel" (`export.saved_model`), "tflite" (`export.tflite`), "tfjs"
 (`export.tfjs`, needs the `[tfjs]` extra and Node.js with npm: the Node verifier installs
 @tensorflow/tfjs into a cache folder on first use).
 
-`export_predictor(model, out, quantization)` writes the style predictor of a model trained
-with `--style-prediction` as TFLite ("none" or "float16"), beside its generator's export
-(`export.predictor`).
+`export_predictor(model, out, fmt, quantization)` writes the style predictor of a model
+trained with `--style-prediction` as TFLite or TF.js ("none" or "float16"), beside its
+generator's export (`export.predictor`).
 """
 
 from __future__ import annotations
@@ -114,22 +114,34 @@ def export_model(
 def export_predictor(
     model: str | os.PathLike,
     out: str | os.PathLike,
+    fmt: str = "tflite",
     quantization: str = "none",
     overwrite: bool = False,
 ) -> dict:
     """Exports the style predictor of `model` (a `.keras` path or zoo name with a
-    predictor, `zoo.load_predictor`) to the TFLite file `out`, verified with its generator
-    (`export.predictor`); returns the sidecar record (also written to `<out>.json`)."""
-    from keras_stylize.export.predictor import PREDICTOR_QUANTIZATIONS, export_predictor_tflite
+    predictor, `zoo.load_predictor`) to `out` as "tflite" (a file) or "tfjs" (a folder),
+    verified with its generator (`export.predictor`); returns the sidecar record (also
+    written to `<out>.json`)."""
+    from keras_stylize.export.predictor import PREDICTOR_QUANTIZATIONS
     from keras_stylize.zoo import load_generator, load_predictor
 
-    if quantization not in PREDICTOR_QUANTIZATIONS:
-        raise ValueError(f"a predictor's quantization must be one of {PREDICTOR_QUANTIZATIONS}")
-    check_export_output(out, "tflite", overwrite, inputs=(str(model),))
+    if fmt not in ("tflite", "tfjs") or quantization not in PREDICTOR_QUANTIZATIONS:
+        raise ValueError(
+            f"a predictor exports as tflite or tfjs with quantization "
+            f"{' or '.join(PREDICTOR_QUANTIZATIONS)}, not {fmt} {quantization}"
+        )
+    check_export_output(out, fmt, overwrite, inputs=(str(model),))
     predictor = load_predictor(model)
     generator = load_generator(model)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    record = export_predictor_tflite(predictor, generator, out, quantization, overwrite)
+    if fmt == "tfjs":
+        from keras_stylize.export.predictor import export_predictor_tfjs
+
+        record = export_predictor_tfjs(predictor, generator, out, quantization, overwrite)
+    else:
+        from keras_stylize.export.predictor import export_predictor_tflite
+
+        record = export_predictor_tflite(predictor, generator, out, quantization, overwrite)
     record = {**_provenance(model), **record,
               "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "keras": keras.__version__}  # fmt: skip

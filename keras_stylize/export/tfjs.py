@@ -143,8 +143,33 @@ def run_tfjs_node(
             lines = proc.stderr.strip().splitlines() or ["(no message)"]
             message = next((ln for ln in lines if "Error" in ln), lines[-1])
             raise RuntimeError(f"TF.js run failed: {message.strip()[:500]}")
-        output = np.fromfile(dst, "<f4").reshape(images.shape)
-    return output, json.loads(proc.stdout.strip().splitlines()[-1])
+        info = json.loads(proc.stdout.strip().splitlines()[-1])
+        output = np.fromfile(dst, "<f4").reshape(info.get("shape", images.shape))
+    return output, info
+
+
+def convert_graph_model(model, function, specs, staging: Path, quantization: str) -> Path:
+    """Writes `function` (traced with `specs`, the variables of `model`) as a SavedModel in
+    `staging` and converts it to a TF.js graph model folder there; returns that folder."""
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serving_default", function, specs)
+    archive.write_out(str(staging / "saved_model"), verbose=False)
+    converted = staging / "tfjs"
+    cmd = [sys.executable, "-m", "tensorflowjs.converters.converter",
+           "--input_format=tf_saved_model", "--output_format=tfjs_graph_model",
+           "--signature_name=serving_default", "--saved_model_tags=serve"]  # fmt: skip
+    if quantization == "float16":
+        cmd.append("--quantize_float16=*")
+    proc = subprocess.run(
+        [*cmd, str(staging / "saved_model"), str(converted)],
+        capture_output=True, text=True, timeout=1200,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        if "No module named 'tensorflowjs'" in proc.stderr:
+            raise TFJSUnavailableError("TF.js export needs: pip install 'keras_stylize[tfjs]'")
+        raise RuntimeError(f"tensorflowjs converter failed: {proc.stderr.strip()[-800:]}")
+    return converted
 
 
 def export_tfjs(
@@ -163,24 +188,8 @@ def export_tfjs(
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         graph = fuse_upsampling(generator)  # same values, less memory and work
-        archive = keras.export.ExportArchive()
-        archive.track(graph)
-        archive.add_endpoint("serving_default", forward(graph), input_specs(graph))
-        archive.write_out(str(staging / "saved_model"), verbose=False)
-        converted = staging / "tfjs"
-        cmd = [sys.executable, "-m", "tensorflowjs.converters.converter",
-               "--input_format=tf_saved_model", "--output_format=tfjs_graph_model",
-               "--signature_name=serving_default", "--saved_model_tags=serve"]  # fmt: skip
-        if quantization == "float16":
-            cmd.append("--quantize_float16=*")
-        proc = subprocess.run(
-            [*cmd, str(staging / "saved_model"), str(converted)],
-            capture_output=True, text=True, timeout=1200,
-        )  # fmt: skip
-        if proc.returncode != 0:
-            if "No module named 'tensorflowjs'" in proc.stderr:
-                raise TFJSUnavailableError("TF.js export needs: pip install 'keras_stylize[tfjs]'")
-            raise RuntimeError(f"tensorflowjs converter failed: {proc.stderr.strip()[-800:]}")
+        converted = convert_graph_model(graph, forward(graph), input_specs(graph), staging,
+                                        quantization)  # fmt: skip
         image = test_image()
         results = []
         for label, weights in style_cases(generator):

@@ -348,5 +348,10 @@ def test_predictor_export_drives_the_generator_like_keras(tmp_path):
     got = run_tflite(out.read_bytes(), painting)
     np.testing.assert_allclose(got, np.asarray(predictor(painting)), atol=2e-2)
     result = invoke("export", tmp_path / "g.keras", "--predictor", "--format", "tfjs",
-                    "-o", tmp_path / "p")  # fmt: skip
-    assert result.exit_code == 2 and "TFLite only" in result.output
+                    "-o", tmp_path / "p_tfjs")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "p_tfjs.json").read_text())
+    assert record["format"] == "tfjs" and record["agreement"]["psnr_db"] > 40
+    result = invoke("export", tmp_path / "g.keras", "--predictor", "--format", "savedmodel",
+                    "-o", tmp_path / "p_saved")  # fmt: skip
+    assert result.exit_code == 2 and "--format tflite or tfjs" in result.output
