@@ -77,6 +77,8 @@ def build() -> dict[str, bytes]:
             "psnr_db": round(record["agreement"]["psnr_db"], 1) if record else None,
             "model": f"../export/{name}/{name}_tfjs/model.json",
         }
+        if (export / f"{name}_predictor_tfjs" / "model.json").is_file():  # any painting
+            entry["predictor"] = f"../export/{name}/{name}_predictor_tfjs/model.json"
         if "styles" in card:  # multi-style: one thumbnail per style, in the export's order
             order = json.loads((tfjs / "styles.json").read_text())
             by_name = {s["name"]: s for s in card["styles"]}

@@ -411,3 +411,38 @@ def test_demo_page_opened_from_disk_explains_how_to_serve_it(requirements):
         hint = page.evaluate("document.getElementById('hint').hidden ? '' : "
                              "document.getElementById('hint').textContent")  # fmt: skip
         assert "python -m http.server" in hint and "http://localhost:8000/web/" in hint
+
+
+def test_demo_page_uses_a_painting_of_ones_own(requirements, tmp_path):
+    """With a style predictor, a painting's predicted style drives the generator in the
+    browser as in Keras (the painting at its working size: shorter side 256 px)."""
+    from PIL import Image
+
+    from keras_stylize.export.predictor import export_predictor_tfjs
+    from keras_stylize.generators.prediction import style_predictor
+
+    generator = _multi_style_generator()
+    keras.utils.set_random_seed(13)
+    predictor = style_predictor(3, hidden=8, vgg_weights=None)
+    rng = np.random.default_rng(2)
+    predictor.get_layer("style_weights").kernel.assign(rng.normal(0, 0.02, (8, 3)))
+    export_model(generator, tmp_path / "model", "tfjs", "none")
+    export_predictor_tfjs(predictor, generator, tmp_path / "predictor")
+    painting = (fixed_image(256, 320)[0] * [1.0, 0.6, 0.3]).astype(np.uint8)
+    Image.fromarray(painting).save(tmp_path / "painting.png")
+    h, w = 64, 80
+    image = fixed_image(h, w)
+    image.astype("<f4").tofile(tmp_path / "input.f32")
+    weights = np.asarray(predictor(painting[None].astype("float32")))
+    reference = np.asarray(generator([image, weights]))
+
+    url = ("/index.html?model=/model/model.json&predictor=/predictor/model.json"
+           "&backend=wasm&painting=/data/painting.png&input=/data/input.f32"
+           f"&h={h}&w={w}&report=/result")  # fmt: skip
+    routes = {"/model/": str(tmp_path / "model"), "/predictor/": str(tmp_path / "predictor"),
+              "/data/": str(tmp_path)}  # fmt: skip
+    _run_page(url, routes, expected=1)
+    body, query = _Handler.results[0]
+    output = np.frombuffer(body, "<f4").reshape(1, h, w, 3)
+    assert agreement(reference, output)["psnr_db"] >= 40.0
+    assert "Your%20painting" in query["style"] or "Your painting" in query["style"]

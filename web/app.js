@@ -8,6 +8,9 @@
 //
 // Query parameters:
 //   model=NAME (a gallery entry) or URL of a model.json (any keras_stylize TF.js export)
+//   predictor=URL of the model.json of its style predictor (for a model given by URL; a
+//   gallery entry names its own): "Use your own painting" appears
+//   painting=URL (test mode: the painting whose predicted style is used)
 //   style=NAME (a style of a multi-style model)   size=256|384|512|768|1024 (max side)
 //   backend=webgl|wasm|cpu (default: WebGL on a hardware GPU, else WASM; a WebGL run that
 //   fails is retried on WASM)   photo=URL (instead of the first sample photo)
@@ -30,6 +33,7 @@ const app = {
   gallery: { models: [], samples: [] },
   entry: null,          // gallery entry (or a stand-in for a model URL)
   model: null,
+  predictor: null,      // the style predictor's graph model, loaded on first use
   kernelDepth: 0,       // largest k*k*Cin of the model's convolutions (im2col size)
   styles: { names: [], titles: [], sliders: [], weights: null, label: "" },
   photo: null,          // { bitmap, name }
@@ -207,7 +211,7 @@ function findEntry(wanted) {
   if (byName) return byName;
   if (wanted && /\.json($|\?)/.test(wanted)) {  // any TF.js export by URL
     return { name: wanted.split("/").slice(-2, -1)[0] || wanted, title: wanted, model: wanted,
-             family: "", thumb: "" };  // prettier-ignore
+             family: "", thumb: "", predictor: params.get("predictor") || "" };  // prettier-ignore
   }
   if (wanted) throw new Error(`no model ${wanted} in the gallery`);
   return app.gallery.models.find((m) => m.name === app.gallery.default) || app.gallery.models[0];
@@ -229,6 +233,9 @@ async function selectModel(entry, wantedStyle) {
   app.model = model;
   app.kernelDepth = largestKernelDepth(model);
   await setUpStyles(entry, wantedStyle);
+  if (app.predictor) app.predictor.dispose();
+  app.predictor = null;
+  $("own").hidden = !entry.predictor || !styleInputName(model);
   app.last = null;
   showFacts();
   if (app.photo) {
@@ -338,6 +345,60 @@ function applyBlend() {
   select.value = "blend";
   document.querySelectorAll("#style-strip .card").forEach((c) => c.setAttribute("aria-pressed", "false"));
   return true;
+}
+
+// ---------------------------------------------------------------- your own painting
+
+// A painting's style, predicted in one pass: the painting is drawn with its shorter side
+// at 256 px (the size the predictor was trained at), and the predictor's style weights
+// drive the generator like a named style's.
+const PREDICTOR_SIZE = 256;
+
+async function usePainting(blob, name) {
+  const entry = app.entry;
+  if (!entry || !entry.predictor) throw new Error("this model takes no painting of your own");
+  if (!app.predictor) {
+    setState("loading", "Loading the style predictor…");
+    app.predictor = await tf.loadGraphModel(new URL(entry.predictor, window.location.href).href);
+  }
+  const bitmap = await createImageBitmap(blob);
+  if (Math.min(bitmap.width, bitmap.height) < 32) {
+    bitmap.close();
+    throw new Error(`${name}: too small for a style (at least 32 px on each side)`);
+  }
+  const scale = PREDICTOR_SIZE / Math.min(bitmap.width, bitmap.height);
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.max(1, Math.round(bitmap.width * scale));
+  canvas.height = Math.max(1, Math.round(bitmap.height * scale));
+  const context = canvas.getContext("2d");
+  context.imageSmoothingQuality = "high";
+  context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  bitmap.close();
+  const painting = tf.tidy(() => tf.browser.fromPixels(canvas).toFloat().expandDims(0));
+  const spread = tf.tidy(() => tf.moments(painting, [0, 1, 2]).variance.sqrt().max());
+  const flat = (await spread.data())[0] < 2;
+  spread.dispose();
+  if (flat) {
+    painting.dispose();
+    throw new Error(`${name}: a flat colour has no style to take`);
+  }
+  const output = app.predictor.execute(painting);
+  const weights = Array.from(await output.data());
+  tf.dispose([painting, output]);
+  const st = app.styles;
+  st.weights = weights;
+  st.label = `Your painting: ${name.replace(/\.[^.]*$/, "")}`;
+  st.sliders.forEach((s) => { s.value = 0; });
+  const select = $("style");
+  let option = select.querySelector("option[data-blend]");
+  if (!option) {
+    option = new Option("", "blend");
+    option.dataset.blend = "1";
+    select.add(option);
+  }
+  option.textContent = st.label;
+  select.value = "blend";
+  document.querySelectorAll("#style-strip .card").forEach((c) => c.setAttribute("aria-pressed", "false"));
 }
 
 function execute(model, pixels) {
@@ -563,6 +624,12 @@ async function runCameraTest() {
 async function runTensorTest() {
   const h = Number(params.get("h"));
   const w = Number(params.get("w"));
+  if (params.get("painting")) {  // a painting's predicted style, as a user's pick would
+    const url = params.get("painting");
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`could not load ${url} (${response.status})`);
+    await usePainting(await response.blob(), url.split("/").pop());
+  }
   if (params.get("weights")) {  // drive the blend sliders as a user would, then apply
     params.get("weights").split(",").forEach((v, i) => {
       app.styles.sliders[i].value = String(Math.round(Number(v) * 100));
@@ -617,6 +684,11 @@ function wireControls() {
       .find((f) => f.type.startsWith("image/"));
     if (file) setPhoto(file, file.name).catch(fail);
     else setState(document.body.dataset.state, "That is not an image file.", "warn");
+  });
+  $("painting-file").addEventListener("change", (event) => {
+    const file = event.target.files[0];
+    event.target.value = "";
+    if (file) usePainting(file, file.name).then(() => run()).catch(fail);
   });
   $("maxside").addEventListener("change", () => { if (!camera.running) run().catch(fail); });
   $("style").addEventListener("change", () => {
