@@ -6,8 +6,8 @@ For each zoo model NAME (all of them when none is named):
 `export/NAME/NAME_float16.tflite` (resizable input) and `export/NAME/NAME_tfjs/` (TF.js
 graph model, float16 weights), plus, for a model with a style predictor,
 `export/NAME/NAME_predictor_float16.tflite` and `export/NAME/NAME_predictor_tfjs/`; each
-verified against Keras by `keras_stylize.export` and described by its JSON sidecar. The browser demo serves them: `python -m http.server` in
-the repository root, then open
+verified against Keras by `keras_stylize.export` and described by its JSON sidecar. The
+browser demo serves them: `python -m http.server` in the repository root, then open
 `http://127.0.0.1:8000/web/index.html?model=../export/NAME/NAME_tfjs/model.json`.
 """
 

@@ -193,6 +193,13 @@ def given_command(ctx: click.Context) -> str:
     "the photo is not dark; 0: off).",
 )  # fmt: skip
 @click.option(
+    "--palette-weight",
+    type=FiniteFloatRange(min=0),
+    default=DEFAULT("palette_weight"),
+    help="Weight of the distance between the output's colours and the painting's, as "
+    "distributions in CIELAB (the painting's whole palette in its proportions; 0: off).",
+)
+@click.option(
     "--darkening-cell", type=click.IntRange(min=1), default=DEFAULT("darkening_cell"),
     help="Side of the darkening penalty's squares, px (smaller: small dark objects count).",
 )  # fmt: skip

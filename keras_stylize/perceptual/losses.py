@@ -101,14 +101,16 @@ def total_variation_loss(images):
     return ops.mean(ops.square(dy)) + ops.mean(ops.square(dx))
 
 
-def sliced_wasserstein_terms(features: dict, target_samples: dict, layers, seed=None) -> dict:
+def sliced_wasserstein_terms(
+    features: dict, target_samples: dict, layers, seed=None, directions: int | None = None
+) -> dict:
     """`{layer: term}`: for each of `layers`, the sliced Wasserstein distance between the
     distribution of the generated activations and that of the style's (Heitz et al.,
     "A sliced Wasserstein loss for neural texture synthesis", CVPR 2021), as unweighted
     float32 scalars averaged over the batch.
 
     Every spatial position's activation vector is a sample. Both sample sets are projected
-    on C random unit directions (drawn anew at each call from `seed`, a
+    on `directions` (default C) random unit directions (drawn anew at each call from `seed`, a
     `keras.random.SeedGenerator` or None); each projection is sorted, and the sorted
     values are compared at the same quantiles (`min(N, M)` evenly spaced ones), so the
     term matches the whole distribution of every projection: the painting's palette and
@@ -123,6 +125,7 @@ def sliced_wasserstein_terms(features: dict, target_samples: dict, layers, seed=
             targets (all positions of the style image or a random subset of them).
         layers: the layers to score.
         seed: the random directions' seed generator.
+        directions: how many directions (default: the number of channels).
     """
     from keras import random
 
@@ -133,10 +136,10 @@ def sliced_wasserstein_terms(features: dict, target_samples: dict, layers, seed=
         channels = x.shape[-1]
         samples = ops.reshape(x, (shape[0], -1, channels))
         target = ops.cast(target_samples[name], "float32")
-        directions = random.normal((channels, channels), seed=seed)
-        directions = directions / ops.sqrt(ops.sum(ops.square(directions), axis=0, keepdims=True))
-        projected = ops.sort(ops.transpose(ops.matmul(samples, directions), (0, 2, 1)), axis=-1)
-        wanted = ops.sort(ops.transpose(ops.matmul(target, directions), (0, 2, 1)), axis=-1)
+        axes = random.normal((channels, directions or channels), seed=seed)
+        axes = axes / ops.sqrt(ops.sum(ops.square(axes), axis=0, keepdims=True))
+        projected = ops.sort(ops.transpose(ops.matmul(samples, axes), (0, 2, 1)), axis=-1)
+        wanted = ops.sort(ops.transpose(ops.matmul(target, axes), (0, 2, 1)), axis=-1)
         scale = ops.mean(ops.square(wanted), axis=(1, 2)) + 1e-8
         projected, wanted = _at_common_quantiles(projected, wanted)
         per_image = ops.mean(ops.square(projected - wanted), axis=(1, 2)) / scale
@@ -156,3 +159,20 @@ def _at_common_quantiles(a, b):
         return ops.take(values, ops.minimum(index, count - 1), axis=-1)
 
     return take(a, n), take(b, m)
+
+
+def srgb_to_lab(images):
+    """CIELAB (D65) of sRGB images in [0, 255], `(..., 3)` -> `(..., 3)` float32 (L in
+    [0, 100]); differentiable (the numpy twin is `evaluation.measures.rgb_to_lab`)."""
+    a = ops.cast(images, "float32") / 255.0
+    linear = ops.where(a > 0.04045, ops.power((ops.maximum(a, 0.04045) + 0.055) / 1.055, 2.4),
+                       a / 12.92)  # fmt: skip
+    to_xyz = ops.convert_to_tensor(
+        [[0.4124, 0.2126, 0.0193], [0.3576, 0.7152, 0.1192], [0.1805, 0.0722, 0.9505]], "float32"
+    )
+    white = ops.convert_to_tensor([0.95047, 1.0, 1.08883], "float32")
+    xyz = ops.matmul(linear, to_xyz) / white
+    cube = ops.power(ops.maximum(xyz, 0.008856), 1.0 / 3.0)
+    f = ops.where(xyz > 0.008856, cube, 7.787 * xyz + 16.0 / 116.0)
+    fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
+    return ops.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)

@@ -82,6 +82,7 @@ class FitConfig:
     tv_weight: float = DEFAULT_TV_WEIGHT
     temporal_weight: float = 0.0
     darkening_weight: float = 0.0
+    palette_weight: float = 0.0
     darkening_cell: int = DARKENING_CELL
     darkening_ratio: float = DARKENING_RATIO
     content_layer: str = DEFAULT_CONTENT_LAYER
@@ -126,7 +127,7 @@ class FitConfig:
              f"lr_decay_steps must be between 0 and steps ({self.steps}), "
              f"not {self.lr_decay_steps}"),
             (min(self.content_weight, self.style_weight, self.tv_weight,
-                 self.temporal_weight, self.darkening_weight) >= 0,
+                 self.temporal_weight, self.darkening_weight, self.palette_weight) >= 0,
              "loss weights must be >= 0"),
             (self.darkening_cell >= 1, f"darkening_cell must be >= 1, not {self.darkening_cell}"),
             (0 < self.darkening_ratio <= 1,
@@ -142,6 +143,8 @@ class FitConfig:
             (all(w >= 0 for w in self.style_shares.values()), "style shares must be >= 0"),
             (not self.style_prediction or (self.warm_start and not self.init_from),
              "--style-prediction needs --warm-start MODEL, a multi-style model"),
+            (not (self.style_prediction and self.palette_weight),
+             "--palette-weight applies to named styles, not to --style-prediction"),
             (self.style_prediction or not (self.hold_out or self.freeze_generator),
              "--hold-out and --freeze-generator are options of --style-prediction"),
         ]  # fmt: skip

@@ -55,7 +55,7 @@ from keras_stylize.training.config import FitConfig, config_differences
 from keras_stylize.training.data import content_dataset, load_style_image, with_style_weights
 from keras_stylize.training.distribute import make_strategy, split_global_batches
 from keras_stylize.training.model import StylizationModel
-from keras_stylize.training.terms import Darkening, LossTerm, Temporal
+from keras_stylize.training.terms import Darkening, LossTerm, Palette, Temporal
 from keras_stylize.zoo import load_generator
 
 log = logging.getLogger("keras_stylize.training.fit")
@@ -163,9 +163,12 @@ class Training:
     paintings: np.ndarray | None = None  # held-out paintings shown in its sample sheets
 
 
-def loss_terms(config: FitConfig) -> list[LossTerm]:
-    """The optional loss terms `config` gives a weight (`training.terms`)."""
+def loss_terms(config: FitConfig, styles: list | None = None) -> list[LossTerm]:
+    """The optional loss terms `config` gives a weight (`training.terms`); `styles` are
+    the style images in the generator's style order (for `Palette`)."""
     terms: list[LossTerm] = []
+    if config.palette_weight:
+        terms.append(Palette(config.palette_weight, styles, seed=config.seed))
     if config.darkening_weight:
         terms.append(Darkening(config.darkening_weight, config.darkening_cell,
                                config.darkening_ratio))  # fmt: skip
@@ -221,7 +224,7 @@ def build_training(config: FitConfig, strategy, start_step: int = 0) -> Training
         )  # fmt: skip
         model = StylizationModel(
             generator, loss, train_styles=trained_styles if config.init_from else None,
-            terms=loss_terms(config),
+            terms=loss_terms(config, styles),
         )  # fmt: skip
         model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config)))
     if len(names) > 1:

@@ -9,6 +9,9 @@ Images are float `(batch, H, W, 3)` RGB in [0, 255]; every term is a float32 sca
   difference between that and the moved stylization (`temporal_loss`), at the cost of one
   more generator pass per step.
 - `Darkening`: regions painted much darker than the photo (`darkening_penalty`).
+- `Palette`: the distance between the output's colours and its painting's, as
+  distributions in CIELAB (a sliced Wasserstein distance of the pixel colours, the
+  training twin of `evaluation.measures.palette_distance`).
 
 A new term subclasses `LossTerm` (a `name`, a `weight`, and `__call__`).
 """
@@ -112,3 +115,53 @@ class Darkening(LossTerm):
 
     def __call__(self, model, images, generated, style_weights, training: bool):
         return darkening_penalty(images, generated, ratio=self.ratio, cell=self.cell)
+
+
+class Palette(LossTerm):
+    """The sliced Wasserstein distance between the CIELAB colours of each output and those
+    of its painting (`perceptual.losses.sliced_wasserstein_terms` on pixels, along
+    `directions` random directions), so that the output uses the painting's whole palette
+    in its proportions rather than a grade of the photo onto its dominant hue.
+
+    Args:
+        weight: the term's weight.
+        style_images: the paintings, float `(1, H, W, 3)` or `(H, W, 3)` in [0, 255], in
+            the order of the generator's styles; each image is scored against the
+            painting with the largest weight in its style row.
+        max_colours: pixels kept per painting (a random subset, drawn once).
+        directions: random directions per call.
+        seed: seed of the subset and of the directions.
+    """
+
+    name = "palette_loss"
+
+    def __init__(self, weight: float, style_images, max_colours: int = 16384,
+                 directions: int = 32, seed: int = 0) -> None:  # fmt: skip
+        import keras
+        import numpy as np
+
+        from keras_stylize.perceptual.losses import srgb_to_lab
+
+        super().__init__(weight)
+        rng = np.random.default_rng(seed)
+        colours = [np.asarray(srgb_to_lab(np.asarray(i, np.float32))).reshape(-1, 3)
+                   for i in style_images]  # fmt: skip
+        count = min(max_colours, *(len(c) for c in colours))
+        self.colours = tf.constant(
+            np.stack([c[rng.choice(len(c), count, replace=False)] for c in colours])
+        )
+        self.directions = int(directions)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def __call__(self, model, images, generated, style_weights, training: bool):
+        from keras_stylize.perceptual.losses import sliced_wasserstein_terms, srgb_to_lab
+
+        if style_weights is None:
+            targets = self.colours[:1]
+        else:
+            targets = ops.take(self.colours, ops.argmax(style_weights, axis=-1), axis=0)
+        terms = sliced_wasserstein_terms(
+            {"lab": srgb_to_lab(generated)}, {"lab": targets}, ["lab"],
+            seed=self.seed_generator, directions=self.directions,
+        )  # fmt: skip
+        return terms["lab"]

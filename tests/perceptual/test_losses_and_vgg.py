@@ -8,6 +8,7 @@ from keras_stylize.perceptual.losses import (
     gram_matrix,
     sliced_wasserstein_terms,
     split_windows,
+    srgb_to_lab,
     style_loss,
     total_variation_loss,
 )
@@ -152,3 +153,11 @@ def test_split_windows_matches_numpy(rng):
                 for i in range(2) for j in range(3)]  # fmt: skip
     assert int(count) == 6
     np.testing.assert_array_equal(np.asarray(windows), np.stack(expected))
+
+
+def test_srgb_to_lab_matches_the_numpy_measure(rng):
+    from keras_stylize.evaluation.measures import rgb_to_lab
+
+    rgb = rng.integers(0, 256, (5, 7, 3)).astype("float32")
+    rgb[0, :3] = [[0, 0, 0], [255, 255, 255], [3, 5, 8]]  # black, white, the linear segment
+    np.testing.assert_allclose(np.asarray(srgb_to_lab(rgb)), rgb_to_lab(rgb), atol=2e-3)

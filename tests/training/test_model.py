@@ -61,6 +61,21 @@ def test_style_window_asks_every_region_for_the_style(measure, rng):
         PerceptualLoss(painting, style_window=15, **args)
 
 
+def test_palette_term_scores_colours_against_each_images_painting(rng):
+    from keras_stylize.training.terms import Palette
+
+    warm = np.zeros((1, 32, 32, 3), "float32") + [220, 120, 40]
+    warm[:, :16] = [250, 200, 60]
+    cold = np.zeros((1, 32, 32, 3), "float32") + [30, 60, 200]
+    term = Palette(1.0, [warm, cold], directions=16)
+    shuffled = warm[0].reshape(-1, 3)[rng.permutation(32 * 32)].reshape(1, 32, 32, 3)
+    one_hot = np.eye(2, dtype="float32")
+    assert float(term(None, None, shuffled, one_hot[:1], True)) < 1e-6  # same palette
+    assert float(term(None, None, shuffled, one_hot[1:], True)) > 0.1  # the other one
+    grey = np.full((1, 32, 32, 3), 128.0, "float32")
+    assert float(term(None, None, grey, one_hot[:1], True)) > 0.01
+
+
 def test_training_with_the_sliced_measure_lowers_it(rng):
     keras.utils.set_random_seed(0)
     model = StylizationModel(johnson_generator(width=0.25), _loss(rng, style_measure="sliced"))
