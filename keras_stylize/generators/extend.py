@@ -13,12 +13,16 @@ from keras_stylize.generators.blocks import STYLE_INPUT, STYLE_LAYER
 from keras_stylize.layers import ConditionalInstanceNormalization, StyleWeights
 
 
-def add_styles(base: keras.Model, names: list[str]) -> tuple[keras.Model, list[int]]:
+def add_styles(
+    base: keras.Model, names: list[str], starts: dict[str, np.ndarray] | None = None
+) -> tuple[keras.Model, list[int]]:
     """A copy of the multi-style generator `base` with the styles `names` appended.
 
     Every `ConditionalInstanceNormalization` gets one more row of `gamma` and `beta` per
     new style, initialized to the mean of the existing styles' rows (a blend of all of
-    them, a better start than the identity); every other weight is copied unchanged.
+    them, a better start than the identity), or, for a name in `starts`, to the rows its
+    style weights `(existing styles,)` mix (e.g. a style predictor's output for the new
+    painting: `generators.prediction`); every other weight is copied unchanged.
     Train only the new rows (`StylizationModel(..., train_styles=new)`) to learn a new
     style in minutes.
 
@@ -54,8 +58,9 @@ def add_styles(base: keras.Model, names: list[str]) -> tuple[keras.Model, list[i
         if isinstance(new, ConditionalInstanceNormalization):
             grown = []
             for value in old.get_weights():
-                start = np.repeat(value.mean(axis=0, keepdims=True), len(names), axis=0)
-                grown.append(np.concatenate([value, start], axis=0))
+                start = [np.asarray((starts or {}).get(n, np.full(len(value), 1 / len(value))),
+                                    np.float32) @ value for n in names]  # fmt: skip
+                grown.append(np.concatenate([value, np.stack(start)], axis=0))
             new.set_weights(grown)
         elif not isinstance(new, StyleWeights):
             new.set_weights(old.get_weights())

@@ -163,6 +163,23 @@ class Training:
     paintings: np.ndarray | None = None  # held-out paintings shown in its sample sheets
 
 
+def predicted_starts(model: str, files: dict, added: list[str]) -> dict | None:
+    """`{name: style weights}` for the `added` styles when the multi-style `model` has a
+    style predictor (`zoo.load_predictor`): each new painting's predicted weights, from
+    which `add_styles` starts its rows (a quality mode of one-pass prediction); None
+    without a predictor (the rows start as the mean of the others)."""
+    from keras_stylize.generators.prediction import predict_style
+    from keras_stylize.zoo import ZooError, load_predictor
+
+    if not added:
+        return None
+    try:
+        predictor = load_predictor(model)
+    except (ValueError, ZooError):
+        return None
+    return {name: predict_style(predictor, files[name], str(files[name])) for name in added}
+
+
 def loss_terms(config: FitConfig, styles: list | None = None) -> list[LossTerm]:
     """The optional loss terms `config` gives a weight (`training.terms`); `styles` are
     the style images in the generator's style order (for `Palette`)."""
@@ -201,7 +218,8 @@ def build_training(config: FitConfig, strategy, start_step: int = 0) -> Training
             base = load_generator(config.init_from)
             known = style_names(base) or []
             added = [name for name in names if name not in known]
-            generator = add_styles(base, added)[0] if added else base
+            starts = predicted_starts(config.init_from, dict(zip(names, files, strict=True)), added)
+            generator = add_styles(base, added, starts)[0] if added else base
             trained, names = names, style_names(generator)
             trained_styles = [names.index(name) for name in trained]
             # The loss needs every style's targets only for the column order; the styles

@@ -87,3 +87,32 @@ def test_paintings_in_styles_and_blends(tmp_path, rng):
     np.testing.assert_allclose(style_vector(generator, resolved), row)
     with pytest.raises(ValueError, match="style predictor"):
         style_vector(generator, str(path))
+
+
+def test_a_new_style_starts_from_its_predicted_weights(tmp_path):
+    from keras_stylize.generators.extend import add_styles
+    from keras_stylize.layers import ConditionalInstanceNormalization
+    from keras_stylize.training.fit import predicted_starts
+
+    keras.utils.set_random_seed(7)
+    base = johnson_generator(width=0.125, num_styles=3, style_names=["a", "b", "c"])
+    rng = np.random.default_rng(3)
+    for layer in base.layers:
+        if isinstance(layer, ConditionalInstanceNormalization):
+            layer.set_weights([rng.normal(1, 0.3, w.shape) for w in layer.get_weights()])
+    predictor = style_predictor(3, hidden=4, vgg_weights=None)
+    row = np.array([0.2, -0.5, 1.3], np.float32)
+    predictor.get_layer("style_weights").bias.assign(row)
+    base.save(tmp_path / "g.keras")
+    assert predicted_starts(str(tmp_path / "g.keras"), {}, ["new"]) is None  # no predictor
+    predictor.save(tmp_path / "g.predictor.keras")
+    painting = write_image(tmp_path / "new.png", size=(64, 48))
+    starts = predicted_starts(str(tmp_path / "g.keras"), {"new": painting}, ["new"])
+    np.testing.assert_allclose(starts["new"], row, rtol=1e-6)
+    grown, new = add_styles(base, ["new", "other"], starts)
+    assert new == [3, 4]
+    for old, layer in zip(base.layers, grown.layers, strict=True):
+        if isinstance(layer, ConditionalInstanceNormalization):
+            for before, after in zip(old.get_weights(), layer.get_weights(), strict=True):
+                np.testing.assert_allclose(after[3], row @ before, rtol=1e-5)
+                np.testing.assert_allclose(after[4], before.mean(axis=0), rtol=1e-5)
