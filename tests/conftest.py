@@ -103,6 +103,18 @@ def pattern_photo(h=64, w=80) -> np.ndarray:
     return np.stack(planes, -1).astype(np.uint8)
 
 
+def with_distinct_styles(model, seed: int = 1):
+    """`model` with the rows of its conditional norms made different (a fresh multi-style
+    generator's styles are all the same: scale 1, shift 0)."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if hasattr(layer, "num_styles"):
+            gamma, beta = layer.get_weights()
+            layer.set_weights([gamma * rng.uniform(0.5, 1.5, gamma.shape),
+                               beta + rng.normal(0, 0.3, beta.shape)])  # fmt: skip
+    return model
+
+
 def cli_command(*args) -> list[str]:
     """The command line running `keras_stylize ARGS` in a new Python process."""
     return [sys.executable, "-m", "keras_stylize.cli", *map(str, args)]

@@ -30,6 +30,8 @@ from keras_stylize.export.tfjs import run_tfjs_node
 from keras_stylize.export.verify import agreement
 from keras_stylize.export.verify import test_image as fixed_image
 
+from .conftest import with_distinct_styles
+
 ROOT_PHOTO = Path(__file__).resolve().parents[1] / "keras_stylize" / "assets" / "kodim23.jpg"
 WEB = Path(__file__).resolve().parents[1] / "web"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -83,13 +85,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 def _multi_style_generator():
     keras.utils.set_random_seed(12)
     model = johnson_generator(width=0.25, num_styles=3, style_names=["ink", "sun", "sea"])
-    rng = np.random.default_rng(1)
-    for layer in model.layers:  # distinct styles
-        if hasattr(layer, "num_styles"):
-            gamma, beta = layer.get_weights()
-            layer.set_weights([gamma * rng.uniform(0.5, 1.5, gamma.shape),
-                               beta + rng.normal(0, 0.3, beta.shape)])  # fmt: skip
-    return model
+    return with_distinct_styles(model, seed=1)
 
 
 def _run_page(url: str, routes: dict, expected: int, flags: tuple = (), timeout: int = 120):
@@ -425,7 +421,7 @@ def test_demo_page_uses_a_painting_of_ones_own(requirements, tmp_path):
     keras.utils.set_random_seed(13)
     predictor = style_predictor(3, hidden=8, vgg_weights=None)
     rng = np.random.default_rng(2)
-    predictor.get_layer("style_weights").kernel.assign(rng.normal(0, 0.02, (8, 3)))
+    predictor.get_layer("style_logits").kernel.assign(rng.normal(0, 0.02, (8, 3)))
     export_model(generator, tmp_path / "model", "tfjs", "none")
     export_predictor_tfjs(predictor, generator, tmp_path / "predictor")
     painting = (fixed_image(256, 320)[0] * [1.0, 0.6, 0.3]).astype(np.uint8)

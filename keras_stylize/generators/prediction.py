@@ -5,10 +5,13 @@ arbitrary neural artistic stylization network", BMVC).
 A multi-style generator's conditional instance normalization computes each layer's scale
 and shift as `style_weights @ gamma` (`ConditionalInstanceNormalization`): its style
 weights are a linear embedding of the style, with one dimension per style row. A named
-style is a one-hot row, a blend a convex mix; the predictor maps a painting to a row of
-any real values, so a painting becomes a new point of the same space, and the named
+style is a one-hot row, a blend a convex mix; the predictor maps a painting to a convex
+mix too (a softmax), so a painting becomes a new point of the same space, and the named
 styles, blends and predicted paintings all drive the one generator, unchanged (tiles,
-video, export and `--strength` work as for named styles).
+video, export and `--strength` work as for named styles). The softmax keeps every
+prediction among the parameters the generator was trained on: with unbounded weights the
+first real-scale trial (ten styles, 30 steps) drifted to extrapolated scales and its style
+loss grew a thousandfold.
 
 The predictor reads a painting through the frozen VGG19 up to relu4_1 and summarizes it
 by each channel's mean and standard deviation at relu1_1 ... relu4_1 (1,920 numbers, the
@@ -17,7 +20,8 @@ statistics AdaIN matches), standardized, through a small MLP to the style weight
     painting (1..batch, H, W, 3) RGB in [0, 255]
       -> VGG19 relu1_1, relu2_1, relu3_1, relu4_1 -> ChannelStatistics -> concatenate
       -> Normalization (feature means and variances of the training paintings)
-      -> Dense(hidden, relu) -> Dense(num_styles) = style weights (batch, num_styles)
+      -> Dense(hidden, relu) -> Dense(num_styles) -> softmax
+      = style weights (batch, num_styles), non-negative, summing to 1
 
 The painting may have any size >= 32 px; `PREDICTOR_SIZE` is the size it is read at.
 """
@@ -58,8 +62,7 @@ def style_predictor(
 
     The VGG19 part is frozen (`trainable=False`); the normalization starts as the
     identity until `adapt_predictor` sets it from the training paintings. The last layer
-    starts at zero weights and a bias of `1 / num_styles` each (every painting starts as
-    the even blend of all styles, a valid style).
+    starts at zero (every painting starts as the even blend of all styles).
 
     Args:
         num_styles: the generator's number of style rows (the output's length).
@@ -83,10 +86,10 @@ def style_predictor(
     x = keras.layers.Concatenate(name="statistics", dtype="float32")(stats)
     x = keras.layers.Normalization(axis=-1, name="standardize", dtype="float32")(x)
     x = keras.layers.Dense(hidden, activation="relu", name="hidden", dtype="float32")(x)
-    weights = keras.layers.Dense(
-        num_styles, name="style_weights", dtype="float32", kernel_initializer="zeros",
-        bias_initializer=keras.initializers.Constant(1.0 / num_styles),
-    )(x)  # fmt: skip
+    logits = keras.layers.Dense(
+        num_styles, name="style_logits", dtype="float32", kernel_initializer="zeros"
+    )(x)
+    weights = keras.layers.Softmax(name="style_weights", dtype="float32")(logits)
     return keras.Model(painting, weights, name=name)
 
 

@@ -64,7 +64,7 @@ def style_vector(generator: keras.Model, style: Any = None, predictor: Any = Non
     `ResolvedStyle` (returned as it is). Weights
     must be non-negative and not all zero; they are divided by their sum, so a blend
     mixes the entries' rows convexly (a named style's row is one-hot; a painting's is
-    the predictor's output, any real numbers).
+    the predictor's output, itself a convex mix).
 
     Raises:
         ValueError: one line naming the valid styles (or why a painting cannot be used).

@@ -45,7 +45,7 @@ def test_predictor_starts_at_the_even_blend_and_standardizes(predictor, rng, tmp
     z = np.asarray(standardize(paintings))
     np.testing.assert_allclose(z.mean(axis=0), 0.0, atol=1e-3)
     # A trained predictor saved and loaded (safe mode) predicts the same.
-    predictor.get_layer("style_weights").kernel.assign(rng.normal(size=(8, 3)))
+    predictor.get_layer("style_logits").kernel.assign(rng.normal(size=(8, 3)))
     path = tmp_path / "p.keras"
     predictor.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
@@ -71,20 +71,21 @@ def test_read_painting_resizes_and_refuses_what_has_no_style(tmp_path, rng):
 def test_paintings_in_styles_and_blends(tmp_path, rng):
     generator = johnson_generator(width=0.125, num_styles=3, style_names=["a", "b", "c"])
     predictor = style_predictor(3, hidden=4, vgg_weights=None)
-    row = np.array([0.5, -0.25, 2.0], np.float32)  # zero kernel: every painting gives the bias
-    predictor.get_layer("style_weights").bias.assign(row)
+    logits = np.array([0.5, -0.25, 2.0], np.float32)  # zero kernel: the same for every painting
+    predictor.get_layer("style_logits").bias.assign(logits)
+    row = np.exp(logits) / np.exp(logits).sum()  # a convex blend, as every prediction
     path = write_image(tmp_path / "my painting.jpg", size=(64, 48))
     assert has_painting(f"a:0.6,{path}:0.4") and has_painting(path) and not has_painting("a:1")
-    np.testing.assert_allclose(predict_style(predictor, path), row)
-    np.testing.assert_allclose(style_vector(generator, str(path), predictor), row)
+    np.testing.assert_allclose(predict_style(predictor, path), row, rtol=1e-6)
+    np.testing.assert_allclose(style_vector(generator, str(path), predictor), row, rtol=1e-6)
     blend = style_vector(generator, f"a:0.6,{path}:0.4", predictor)
     np.testing.assert_allclose(blend, 0.6 * np.eye(3)[0] + 0.4 * row, rtol=1e-6)
     array = rng.integers(0, 255, (50, 60, 3), dtype=np.uint8)
     np.testing.assert_allclose(style_vector(generator, {"b": 1, path: 3}, predictor),
                                (np.eye(3)[1] + 3 * row) / 4, rtol=1e-6)  # fmt: skip
-    np.testing.assert_allclose(style_vector(generator, array, predictor), row)
+    np.testing.assert_allclose(style_vector(generator, array, predictor), row, rtol=1e-6)
     resolved = ResolvedStyle(style_vector(generator, array, predictor))
-    np.testing.assert_allclose(style_vector(generator, resolved), row)
+    np.testing.assert_allclose(style_vector(generator, resolved), row, rtol=1e-6)
     with pytest.raises(ValueError, match="style predictor"):
         style_vector(generator, str(path))
 
@@ -101,14 +102,15 @@ def test_a_new_style_starts_from_its_predicted_weights(tmp_path):
         if isinstance(layer, ConditionalInstanceNormalization):
             layer.set_weights([rng.normal(1, 0.3, w.shape) for w in layer.get_weights()])
     predictor = style_predictor(3, hidden=4, vgg_weights=None)
-    row = np.array([0.2, -0.5, 1.3], np.float32)
-    predictor.get_layer("style_weights").bias.assign(row)
+    logits = np.array([0.2, -0.5, 1.3], np.float32)
+    predictor.get_layer("style_logits").bias.assign(logits)
+    row = np.exp(logits) / np.exp(logits).sum()
     base.save(tmp_path / "g.keras")
     assert predicted_starts(str(tmp_path / "g.keras"), {}, ["new"]) is None  # no predictor
     predictor.save(tmp_path / "g.predictor.keras")
     painting = write_image(tmp_path / "new.png", size=(64, 48))
     starts = predicted_starts(str(tmp_path / "g.keras"), {"new": painting}, ["new"])
-    np.testing.assert_allclose(starts["new"], row, rtol=1e-6)
+    np.testing.assert_allclose(starts["new"], row, rtol=1e-5)
     grown, new = add_styles(base, ["new", "other"], starts)
     assert new == [3, 4]
     for old, layer in zip(base.layers, grown.layers, strict=True):

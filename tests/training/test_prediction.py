@@ -11,7 +11,7 @@ from keras_stylize.generators.prediction import style_predictor
 from keras_stylize.training.checkpoint import load_checkpoint
 from keras_stylize.training.prediction import PredictionModel
 
-from ..conftest import TINY_FIT, invoke, write_image
+from ..conftest import TINY_FIT, invoke, with_distinct_styles, write_image
 
 SMALL = {"content_layer": "block2_conv1", "style_layers": ["block1_conv1", "block2_conv1"]}
 
@@ -47,8 +47,12 @@ def paintings(tmp_path):
 
 
 def test_fit_style_prediction_writes_both_models_resumes_and_stylizes(
-    tmp_path, content_dir, paintings, multi_style_path
+    tmp_path, content_dir, paintings
 ):
+    keras.utils.set_random_seed(5)
+    base = johnson_generator(width=0.25, num_styles=3, style_names=["wave", "scream", "stars"])
+    multi_style_path = tmp_path / "multi.keras"
+    with_distinct_styles(base).save(multi_style_path)
     out = tmp_path / "run" / "any.keras"
     args = ["fit", *TINY_FIT, "--family", "johnson", "--width", "0.25", "--style-prediction",
             "--style", paintings, "--hold-out", tmp_path / "held.txt", "--warm-start",
