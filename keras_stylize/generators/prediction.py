@@ -94,10 +94,12 @@ def style_predictor(
 
 
 def painting_statistics(predictor: keras.Model, paintings) -> np.ndarray:
-    """`(batch, STATISTICS_SIZE)`: the summary the predictor's MLP reads, before
-    standardization, for paintings `(batch, H, W, 3)` in [0, 255]."""
+    """`(n, STATISTICS_SIZE)`: the summary the predictor's MLP reads, before
+    standardization, for paintings in [0, 255]: a batch `(n, H, W, 3)`, or a list of
+    `(1, H, W, 3)` arrays of different sizes."""
     summary = keras.Model(predictor.input, predictor.get_layer("statistics").output)
-    return np.asarray(summary(np.asarray(paintings, np.float32)))
+    batches = [paintings] if isinstance(paintings, np.ndarray) else list(paintings)
+    return np.concatenate([np.asarray(summary(np.asarray(b, np.float32))) for b in batches])
 
 
 def adapt_predictor(predictor: keras.Model, statistics: np.ndarray) -> None:

@@ -98,7 +98,6 @@ class TrainedNetworks:
 def build_prediction_training(config, strategy, start_step: int = 0):
     """Data, generator, predictor, loss and compiled `PredictionModel` for a
     `--style-prediction` run (`fit.build_training` for the others)."""
-    import numpy as np
     import tensorflow as tf
 
     from keras_stylize.generators.extend import warm_start
@@ -145,9 +144,8 @@ def build_prediction_training(config, strategy, start_step: int = 0):
         generator = warm_start(build_generator(config, names), base)
         predictor = style_predictor(len(names), **vgg)
         if start_step == 0:  # a resumed run's checkpoint holds the standardization
-            stats = [painting_statistics(predictor, load_style_image(f, PREDICTOR_SIZE))
-                     for f in files]  # fmt: skip
-            adapt_predictor(predictor, np.concatenate(stats))
+            paintings_read = [load_style_image(f, PREDICTOR_SIZE) for f in files]
+            adapt_predictor(predictor, painting_statistics(predictor, paintings_read))
         loss = PerceptualLoss(
             None, content_layer=config.content_layer, style_layers=config.style_layers,
             content_weight=config.content_weight, style_weight=config.style_weight,
@@ -160,7 +158,6 @@ def build_prediction_training(config, strategy, start_step: int = 0):
         model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config)))
     dataset = split_global_batches(tf.data.Dataset.zip((photos, paintings)), strategy,
                                    config.batch_size)  # fmt: skip
-    report.files = list(report.files)
     return Training(model, generator, names, list(range(len(names))), dataset, report,
                     samples, predictor=predictor, paintings=_same_size(shown))  # fmt: skip
 
