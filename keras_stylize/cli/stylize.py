@@ -203,7 +203,7 @@ def stylize(inputs, model, style, style_image, output, fmt, recursive, max_size,
         if style is not None:
             click.echo("error: give --style or --style-image, not both", err=True)
             sys.exit(2)
-        style = {style_image: 1.0}
+        style = Path(style_image)
     generator, style = _load(model, style)
     items, targets = _plan(inputs, recursive, output, fmt)
     input_paths = [i for i, _ in items if i != "-"]
@@ -260,7 +260,7 @@ def _load(model: str, style):
         sys.exit(2)
     try:
         row = style_vector(generator, style, predictor_for(model, style))
-    except (ValueError, ImageReadError, OSError) as exc:
+    except (ValueError, LookupError, ImageReadError, OSError) as exc:
         click.echo(f"error: --style: {' '.join(str(exc).split())}", err=True)
         sys.exit(2)
     return generator, None if row is None else ResolvedStyle(row)

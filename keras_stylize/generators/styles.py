@@ -29,14 +29,16 @@ class ResolvedStyle:
 
 
 def is_painting(entry: Any) -> bool:
-    """True if a style entry names a painting rather than a style: an image array, or a
-    path (str or `os.PathLike`) with an image file extension."""
+    """True if a style entry names a painting rather than a style: an image array, a path
+    object (`os.PathLike`), or a string with an image file extension."""
     from keras_stylize.images import IMAGE_EXTENSIONS
 
     if isinstance(entry, np.ndarray):
         return entry.ndim == 3
-    if isinstance(entry, (str, os.PathLike)):
-        return os.fspath(entry).lower().endswith(IMAGE_EXTENSIONS)
+    if isinstance(entry, os.PathLike):
+        return True
+    if isinstance(entry, str):
+        return entry.lower().endswith(IMAGE_EXTENSIONS)
     return False
 
 

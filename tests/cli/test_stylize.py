@@ -198,3 +198,15 @@ def test_folder_scans_skip_hidden_leftovers(tmp_path, model_path):
     result = invoke("stylize", folder, "-r", "-m", model_path, "-o", tmp_path / "out", "--json")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "out").rglob("*")) == ["p_stylized.png"]
+
+
+def test_style_image_needs_a_model_with_a_predictor(tmp_path):
+    photo = write_image(tmp_path / "photo.png", size=(48, 40))
+    painting = write_image(tmp_path / "painting.png", size=(64, 48), seed=3)
+    result = invoke("stylize", photo, "-m", "ten_styles_johnson", "--style-image", painting,
+                    "-o", tmp_path / "o.png")  # fmt: skip
+    assert result.exit_code == 2 and "has no style predictor" in result.output
+    result = invoke("stylize", photo, "-m", "ten_styles_johnson", "--style", "udnie",
+                    "--style-image", painting, "-o", tmp_path / "o.png")  # fmt: skip
+    assert result.exit_code == 2 and "not both" in result.output
+    assert not (tmp_path / "o.png").exists()
