@@ -128,8 +128,8 @@ def check_resume(config: FitConfig, overwrite: bool = False) -> dict | None:
     Raises:
         ValueError: the checkpoint is unreadable, or was written with other settings
             (the message names them and how to start afresh); `out` is an input.
-        files.OutputExistsError: `out` exists, is not this run's own earlier output, and
-            `overwrite` is not set.
+        files.OutputExistsError: `out` (or a style-prediction run's predictor beside it)
+            exists, is not this run's own earlier output, and `overwrite` is not set.
     """
     path = config.resolved_log_dir / CHECKPOINT_FILE
     meta = read_checkpoint_metadata(path)
@@ -145,6 +145,8 @@ def check_resume(config: FitConfig, overwrite: bool = False) -> dict | None:
     inputs = [*config.style_files(), config.init_from, config.warm_start, config.vgg_weights]
     own = bool(stored) and same_path(str(stored.get("out")), config.out)
     check_output(config.out, inputs, overwrite=overwrite or own)
+    if config.style_prediction:  # its predictor is written beside `out`
+        check_output(predictor_path(config.out), inputs, overwrite=overwrite or own)
     return meta
 
 
@@ -341,9 +343,9 @@ def fit_style(
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     save_generator_atomically(float32_copy(training.generator), config.out, replace)
-    if training.predictor is not None:
-        predictor = float32_predictor(training.predictor)
-        save_generator_atomically(predictor, predictor_path(config.out), replace)
+    if training.predictor is not None:  # allowed by check_resume, as `out`
+        predictor, path = float32_predictor(training.predictor), predictor_path(config.out)
+        save_generator_atomically(predictor, path, overwrite or os.path.lexists(path))
     summary = run_summary(config, training, checkpoint, seconds, last)
     summary["command"] = command or config.command()
     atomic_write_bytes(log_dir / "run.json", json.dumps(summary, indent=2).encode())

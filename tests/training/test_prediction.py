@@ -89,6 +89,20 @@ def test_fit_style_prediction_writes_both_models_resumes_and_stylizes(
     assert result.exit_code == 2 and "no style predictor" in result.output
 
 
+def test_an_existing_predictor_file_is_refused_before_any_work(tmp_path, content_dir, paintings):
+    keras.utils.set_random_seed(5)
+    base = johnson_generator(width=0.25, num_styles=2, style_names=["wave", "scream"])
+    base.save(tmp_path / "multi.keras")
+    (tmp_path / "any.predictor.keras").write_bytes(b"a user's file")
+    result = invoke("fit", *TINY_FIT, "--family", "johnson", "--width", "0.25",
+                    "--style-prediction", "--style", paintings, "--warm-start",
+                    tmp_path / "multi.keras", "--content", content_dir,
+                    "--out", tmp_path / "any.keras", "--steps", "2", "--quiet")  # fmt: skip
+    assert result.exit_code != 0 and "any.predictor.keras" in result.output
+    assert (tmp_path / "any.predictor.keras").read_bytes() == b"a user's file"
+    assert not (tmp_path / "any.keras").exists() and not (tmp_path / "any.logs").exists()
+
+
 def test_prediction_options_are_checked_before_any_work(tmp_path, content_dir, paintings):
     base = ["fit", "--style", paintings, "--content", content_dir, "--out", tmp_path / "g.keras",
             *TINY_FIT]  # fmt: skip
