@@ -42,16 +42,37 @@ def is_painting(entry: Any) -> bool:
     return False
 
 
+def style_entries(style: Any) -> list[tuple[Any, float]] | None:
+    """`[(entry, weight), ...]` of a style as `style_vector` takes it (an entry is a style
+    name, an index or a painting), or None for a sequence of weights (one per style) or
+    a `ResolvedStyle`, which name no entries.
+
+    Raises:
+        ValueError: a weight of a `NAME:WEIGHT` item that is not a number.
+    """
+    if style is None:
+        return [(0, 1.0)]
+    if isinstance(style, (int, np.integer)) or is_painting(style):
+        return [(style, 1.0)]
+    if isinstance(style, str):
+        entries = []
+        for item in filter(None, (part.strip() for part in style.split(","))):
+            key, sep, value = item.rpartition(":")
+            if not sep or is_painting(item):
+                key, value = item, "1"
+            try:
+                entries.append((key, float(value)))
+            except ValueError:
+                raise ValueError(f"bad style weight in {item!r}; use NAME:WEIGHT") from None
+        return entries
+    if isinstance(style, dict):
+        return [(key, float(value)) for key, value in style.items()]
+    return None
+
+
 def has_painting(style: Any) -> bool:
     """True if `style` (as `style_vector` takes it) has a painting among its entries."""
-    if is_painting(style) or isinstance(style, os.PathLike):
-        return True
-    if isinstance(style, str):
-        items = (part.strip() for part in style.split(","))
-        return any(is_painting(item) or is_painting(item.rpartition(":")[0]) for item in items)
-    if isinstance(style, dict):
-        return any(map(is_painting, style))
-    return False
+    return any(is_painting(key) for key, _ in style_entries(style) or ())
 
 
 def style_vector(generator: keras.Model, style: Any = None, predictor: Any = None):
@@ -104,29 +125,12 @@ def style_vector(generator: keras.Model, style: Any = None, predictor: Any = Non
             raise ValueError(f"unknown style {text!r}; {valid}")
         return row
 
-    entries: list[tuple[Any, float]] = []
-    if style is None:
-        entries = [(0, 1.0)]
-    elif isinstance(style, (int, np.integer)) or is_painting(style):
-        entries = [(style, 1.0)]
-    elif isinstance(style, os.PathLike):
-        entries = [(style, 1.0)]
-    elif isinstance(style, str):
-        for item in filter(None, (part.strip() for part in style.split(","))):
-            key, sep, value = item.rpartition(":")
-            if not sep or is_painting(item):
-                key, value = item, "1"
-            try:
-                entries.append((key, float(value)))
-            except ValueError:
-                raise ValueError(f"bad style weight in {item!r}; use NAME:WEIGHT") from None
-    elif isinstance(style, dict):
-        entries = [(key, float(value)) for key, value in style.items()]
-    else:
+    entries = style_entries(style)
+    if entries is None:
         given = np.asarray(style, np.float64).reshape(-1)
         if given.shape != (len(names),):
             raise ValueError(f"expected {len(names)} style weights, got {given.size}; {valid}")
-        entries = [(i, w) for i, w in enumerate(given)]
+        entries = list(enumerate(given))
     weights = np.array([w for _, w in entries], np.float64)
     if not np.all(np.isfinite(weights)) or np.any(weights < 0):
         raise ValueError(f"style weights must be finite and non-negative; {valid}")
