@@ -15,6 +15,7 @@ QUANTIZATIONS = {  # keras_stylize.export formats and the quantizations each tak
     "tfjs": ("none", "float16"),
 }
 EXPORT_FORMATS = tuple(QUANTIZATIONS)
+PREDICTOR_QUANTIZATIONS = {"tflite": ("none", "float16"), "tfjs": ("none", "float16")}
 DARKENING_CELL = 16  # side of the darkening penalty's squares, px (keras_stylize.perceptual.losses)
 DARKENING_RATIO = 0.5  # a square keeping at least this share of the photo's luma costs nothing
 DEFAULT_TILE = 512  # tile side of tiled inference, px

@@ -135,13 +135,15 @@ def _export_predictor(model, fmt, quantize, size, output, overwrite) -> None:
 
     from keras_stylize.cli.quiet import quiet_stderr
     from keras_stylize.export import ExportMismatchError, export_predictor
+    from keras_stylize.export.predictor import check_predictor_export
     from keras_stylize.export.verify import check_export_output
 
-    if fmt not in ("tflite", "tfjs") or quantize not in ("none", "float16") or size:
-        click.echo("error: --predictor exports --format tflite or tfjs, --quantize none or "
-                   "float16, no --size", err=True)  # fmt: skip
+    if size:
+        click.echo("error: --predictor exports are always resizable; --size is for generators",
+                   err=True)  # fmt: skip
         sys.exit(2)
     try:
+        check_predictor_export(fmt, quantize)
         check_export_output(output, fmt, overwrite, (model if os.path.exists(model) else None,))
     except (ValueError, OSError) as exc:
         click.echo(f"error: {' '.join(str(exc).split())}", err=True)

@@ -122,14 +122,10 @@ def export_predictor(
     predictor, `zoo.load_predictor`) to `out` as "tflite" (a file) or "tfjs" (a folder),
     verified with its generator (`export.predictor`); returns the sidecar record (also
     written to `<out>.json`)."""
-    from keras_stylize.export.predictor import PREDICTOR_QUANTIZATIONS
+    from keras_stylize.export.predictor import check_predictor_export
     from keras_stylize.zoo import load_generator, load_predictor
 
-    if fmt not in ("tflite", "tfjs") or quantization not in PREDICTOR_QUANTIZATIONS:
-        raise ValueError(
-            f"a predictor exports as tflite or tfjs with quantization "
-            f"{' or '.join(PREDICTOR_QUANTIZATIONS)}, not {fmt} {quantization}"
-        )
+    check_predictor_export(fmt, quantization)
     check_export_output(out, fmt, overwrite, inputs=(str(model),))
     predictor = load_predictor(model)
     generator = load_generator(model)

@@ -26,8 +26,17 @@ import tensorflow as tf
 from keras_stylize.export.tflite import run_tflite
 from keras_stylize.export.verify import agreement, check_target, keras_output, test_image, worst
 from keras_stylize.files import atomic_write_bytes
+from keras_stylize.options import PREDICTOR_QUANTIZATIONS
 
-PREDICTOR_QUANTIZATIONS = ("none", "float16")
+
+def check_predictor_export(fmt: str, quantization: str) -> None:
+    """Raises ValueError (one line) unless a predictor exports as `fmt` with
+    `quantization` (`options.PREDICTOR_QUANTIZATIONS`)."""
+    if quantization not in PREDICTOR_QUANTIZATIONS.get(fmt, ()):
+        formats = " or ".join(PREDICTOR_QUANTIZATIONS)
+        kinds = " or ".join(dict.fromkeys(q for qs in PREDICTOR_QUANTIZATIONS.values() for q in qs))
+        raise ValueError(f"--predictor exports --format {formats}, --quantize {kinds}; "
+                         f"not {fmt} {quantization}")  # fmt: skip
 
 
 def test_paintings() -> list[tuple[str, np.ndarray]]:
@@ -59,9 +68,7 @@ def _input_description(predictor: keras.Model, batch: str) -> str:
 
 def convert_predictor_tflite(predictor: keras.Model, quantization: str = "none") -> bytes:
     """The TFLite flatbuffer of `predictor` (resizable input, see the module docstring)."""
-    if quantization not in PREDICTOR_QUANTIZATIONS:
-        raise ValueError(f"a predictor's quantization must be one of "
-                         f"{PREDICTOR_QUANTIZATIONS}, not {quantization!r}")  # fmt: skip
+    check_predictor_export("tflite", quantization)
     spec = tf.TensorSpec([1, None, None, 3], tf.float32, name="painting")
     serve = tf.function(
         lambda painting: predictor(painting, training=False), input_signature=[spec]
@@ -113,9 +120,7 @@ def export_predictor_tfjs(
     from keras_stylize.export.tfjs import convert_graph_model, run_tfjs_node
     from keras_stylize.export.verify import file_sizes, replace_directory
 
-    if quantization not in PREDICTOR_QUANTIZATIONS:
-        raise ValueError(f"a predictor's quantization must be one of "
-                         f"{PREDICTOR_QUANTIZATIONS}, not {quantization!r}")  # fmt: skip
+    check_predictor_export("tfjs", quantization)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

@@ -12,6 +12,8 @@ from keras_stylize.export import verify as verify_module
 from keras_stylize.export.tflite import interpreter_class, run_tflite
 from keras_stylize.export.verify import test_image as fixed_image
 
+from ..conftest import invoke, with_distinct_styles
+
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
@@ -145,13 +147,7 @@ def multi_style():
     """A 3-style generator whose styles differ (random per-style scales and shifts)."""
     keras.utils.set_random_seed(8)
     model = johnson_generator(width=0.25, num_styles=3, style_names=["a", "b", "c"])
-    rng = np.random.default_rng(0)
-    for layer in model.layers:
-        if hasattr(layer, "num_styles"):
-            gamma, beta = layer.get_weights()
-            layer.set_weights([gamma * rng.uniform(0.5, 1.5, gamma.shape),
-                               beta + rng.normal(0, 0.3, beta.shape)])  # fmt: skip
-    return model
+    return with_distinct_styles(model, seed=0)
 
 
 def _styles(count, *rows):
@@ -329,8 +325,6 @@ def _tiny_tfjs_model(tmp_path):
 def test_predictor_export_drives_the_generator_like_keras(tmp_path):
     from keras_stylize.export.predictor import test_paintings
     from keras_stylize.generators.prediction import style_predictor
-
-    from ..conftest import invoke, with_distinct_styles
 
     keras.utils.set_random_seed(4)
     generator = johnson_generator(width=0.125, num_styles=2, style_names=["a", "b"])
