@@ -334,17 +334,23 @@ function applyBlend() {
     return true;
   }
   st.label = "Blend: " + used.map(([w, i]) => `${st.titles[i]} ${Math.round(w * 100)}%`).join(", ");
+  showMixedStyle(`Blend of ${used.length} styles`);
+  return true;
+}
+
+// The style picker's entry for weights that are no single named style (a blend, or a
+// painting's predicted style), selected, with no style card pressed.
+function showMixedStyle(text) {
   const select = $("style");
   let option = select.querySelector("option[data-blend]");
   if (!option) {
-    option = new Option("Blend", "blend");
+    option = new Option("", "blend");
     option.dataset.blend = "1";
     select.add(option);
   }
-  option.textContent = `Blend of ${used.length} styles`;
+  option.textContent = text;
   select.value = "blend";
   document.querySelectorAll("#style-strip .card").forEach((c) => c.setAttribute("aria-pressed", "false"));
-  return true;
 }
 
 // ---------------------------------------------------------------- your own painting
@@ -389,16 +395,7 @@ async function usePainting(blob, name) {
   st.weights = weights;
   st.label = `Your painting: ${name.replace(/\.[^.]*$/, "")}`;
   st.sliders.forEach((s) => { s.value = 0; });
-  const select = $("style");
-  let option = select.querySelector("option[data-blend]");
-  if (!option) {
-    option = new Option("", "blend");
-    option.dataset.blend = "1";
-    select.add(option);
-  }
-  option.textContent = st.label;
-  select.value = "blend";
-  document.querySelectorAll("#style-strip .card").forEach((c) => c.setAttribute("aria-pressed", "false"));
+  showMixedStyle(st.label);
 }
 
 function execute(model, pixels) {
