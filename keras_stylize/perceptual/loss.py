@@ -168,7 +168,9 @@ class PerceptualLoss:
             rng = np.random.default_rng(seed)
             self.style_samples = {
                 name: ops.convert_to_tensor(
-                    _sample_positions([np.asarray(f[name]) for f in per_style], rng)
+                    sample_vectors(
+                        [np.asarray(f[name]) for f in per_style], MAX_STYLE_SAMPLES, rng
+                    )  # fmt: skip
                 )
                 for name in self.style_layer_weights
             }
@@ -272,12 +274,13 @@ class PerceptualLoss:
         return total
 
 
-def _sample_positions(features: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
-    """`(num_styles, M, C)`: M activation vectors of each style's `(1, H, W, C)`
-    activations, M the fewest positions of any style, at most `MAX_STYLE_SAMPLES`
-    (a random subset, without repeats, where a style has more)."""
-    flat = [f.reshape(-1, f.shape[-1]).astype(np.float32) for f in features]
-    count = min(MAX_STYLE_SAMPLES, *(len(f) for f in flat))
+def sample_vectors(arrays: list[np.ndarray], limit: int, rng: np.random.Generator) -> np.ndarray:
+    """`(len(arrays), M, C)` float32: M vectors of each array's last axis (`(..., C)`, all
+    positions flattened), M the fewest any array has, at most `limit`: a random subset,
+    without repeats, in their original order, where an array has more. The targets of
+    distribution measures (the sliced style measure, the palette term)."""
+    flat = [np.asarray(a, np.float32).reshape(-1, a.shape[-1]) for a in arrays]
+    count = min(limit, *(len(f) for f in flat))
     return np.stack([f[np.sort(rng.choice(len(f), count, replace=False))] for f in flat])
 
 

@@ -140,16 +140,13 @@ class Palette(LossTerm):
         import keras
         import numpy as np
 
+        from keras_stylize.perceptual.loss import sample_vectors
         from keras_stylize.perceptual.losses import srgb_to_lab
 
         super().__init__(weight)
         rng = np.random.default_rng(seed)
-        colours = [np.asarray(srgb_to_lab(np.asarray(i, np.float32))).reshape(-1, 3)
-                   for i in style_images]  # fmt: skip
-        count = min(max_colours, *(len(c) for c in colours))
-        self.colours = tf.constant(
-            np.stack([c[rng.choice(len(c), count, replace=False)] for c in colours])
-        )
+        colours = [np.asarray(srgb_to_lab(np.asarray(i, np.float32))) for i in style_images]
+        self.colours = tf.constant(sample_vectors(colours, max_colours, rng))
         self.directions = int(directions)
         self.seed_generator = keras.random.SeedGenerator(seed)
 
