@@ -196,6 +196,21 @@ def loss_terms(config: FitConfig, styles: list | None = None) -> list[LossTerm]:
     return terms
 
 
+def content_data(config: FitConfig, start_step: int = 0) -> tuple[Any, Any, np.ndarray]:
+    """`(dataset, report, samples)`: the run's content batches from batch `start_step` on,
+    the folder's report, and the two photos of the sample sheets (the same in every
+    resume)."""
+    first, report = content_dataset(
+        config.content, config.image_size, config.batch_size, seed=config.seed
+    )
+    samples = next(iter(first.unbatch().batch(2))).numpy()
+    dataset, _ = content_dataset(
+        config.content, config.image_size, config.batch_size, seed=config.seed, report=report,
+        start_batch=start_step,
+    )  # fmt: skip
+    return dataset, report, samples
+
+
 def build_training(config: FitConfig, strategy, start_step: int = 0) -> Training:
     """Data, generator, loss and compiled `StylizationModel` for `config`, built under
     `strategy`; the data begins at batch `start_step` (a resumed run). Call with the run's
@@ -207,14 +222,7 @@ def build_training(config: FitConfig, strategy, start_step: int = 0) -> Training
     files = config.style_files()
     styles = [load_style_image(f, config.style_size) for f in files]
     names = [f.stem for f in files]
-    first, report = content_dataset(
-        config.content, config.image_size, config.batch_size, seed=config.seed
-    )
-    samples = next(iter(first.unbatch().batch(2))).numpy()  # the same in every resume
-    dataset, _ = content_dataset(
-        config.content, config.image_size, config.batch_size, seed=config.seed, report=report,
-        start_batch=start_step,
-    )  # fmt: skip
+    dataset, report, samples = content_data(config, start_step)
     with strategy.scope():
         if config.init_from:
             base = load_generator(config.init_from)

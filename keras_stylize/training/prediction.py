@@ -108,11 +108,12 @@ def build_prediction_training(config, strategy, start_step: int = 0):
         style_predictor,
     )
     from keras_stylize.generators.styles import style_names
-    from keras_stylize.training.data import content_dataset, load_style_image, painting_dataset
+    from keras_stylize.training.data import load_style_image, painting_dataset
     from keras_stylize.training.distribute import split_global_batches
     from keras_stylize.training.fit import (
         Training,
         build_generator,
+        content_data,
         learning_rate_schedule,
         loss_terms,
     )
@@ -126,16 +127,9 @@ def build_prediction_training(config, strategy, start_step: int = 0):
             f"--style-prediction needs a multi-style --warm-start model; {config.warm_start} "
             "has a single style"
         )
-    first, report = content_dataset(
-        config.content, config.image_size, config.batch_size, seed=config.seed
-    )
-    samples = next(iter(first.unbatch().batch(2))).numpy()
+    photos, report, samples = content_data(config, start_step)
     held = sorted(f for f in config.style_files() if f.name in config.held_out())
     shown = [load_style_image(f, PREDICTOR_SIZE)[0] for f in (held or files)[:3]]
-    photos, _ = content_dataset(
-        config.content, config.image_size, config.batch_size, seed=config.seed, report=report,
-        start_batch=start_step,
-    )  # fmt: skip
     paintings = painting_dataset(files, config.image_size, config.batch_size,
                                  seed=config.seed + 1, start_batch=start_step)  # fmt: skip
     vgg = {"vgg_weights": None if config.random_vgg else "imagenet",
