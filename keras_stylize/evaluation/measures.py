@@ -19,6 +19,10 @@ One compares a stylization with the painting instead: the palette distance
 distributions in CIELAB (the sliced Wasserstein distance of the two pixel clouds, in Lab
 units). A colour grade of the photo onto the painting's dominant hue keeps it large; an
 output that uses the painting's whole palette, in its proportions, brings it down.
+The colour variety (`colour_variety`) is the other half of what the eye sees: how much
+colour varies within small squares, high where a surface breaks into marks and fragments
+of several colours, low for flat patches, smooth gradients and a one-hue grade. Compare it
+with the painting's own at the same size in pixels.
 """
 
 from __future__ import annotations
@@ -155,6 +159,7 @@ def patch_fraction(photo: np.ndarray, output: np.ndarray) -> float:
 
 PALETTE_SIZE = 256  # images are compared at this size, px (the distance is of colours)
 PALETTE_DIRECTIONS = 64  # random directions of the sliced distance
+VARIETY_WINDOW = 16  # side of colour_variety's squares, px
 
 
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -188,3 +193,19 @@ def palette_distance(output: np.ndarray, painting: np.ndarray, seed: int = 0) ->
         return np.sort(rgb_to_lab(np.asarray(small)).reshape(-1, 3) @ directions, axis=0)
 
     return float(np.sqrt(np.mean((colours(output) - colours(painting)) ** 2)))
+
+
+def colour_variety(image: np.ndarray, window: int = VARIETY_WINDOW) -> float:
+    """The mean colour spread of uint8 `image` `(H, W, 3)` RGB: in each `window` x `window`
+    square (overlapping by half, those that fit), the standard deviations of L, a and b in
+    CIELAB, combined as the length of that vector, averaged over the squares (Lab units).
+    Depends on the image's size: compare at equal sizes."""
+    lab = rgb_to_lab(image)
+    if min(lab.shape[:2]) < window:
+        raise ValueError(f"colour_variety needs an image of at least {window} px a side")
+    stride = max(1, window // 2)
+    rows = range(0, lab.shape[0] - window + 1, stride)
+    cols = range(0, lab.shape[1] - window + 1, stride)
+    spreads = [np.linalg.norm(lab[r : r + window, c : c + window].reshape(-1, 3).std(axis=0))
+               for r in rows for c in cols]  # fmt: skip
+    return float(np.mean(spreads))

@@ -14,7 +14,12 @@ from keras_stylize.evaluation import (
     spot_mask,
     unexplained_colour,
 )
-from keras_stylize.evaluation.measures import box_mean, palette_distance, rgb_to_lab
+from keras_stylize.evaluation.measures import (
+    box_mean,
+    colour_variety,
+    palette_distance,
+    rgb_to_lab,
+)
 
 from ..conftest import recoloured_scene, write_image
 
@@ -227,3 +232,19 @@ def test_palette_distance_sees_colours_not_places(rng):
     assert palette_distance(painting, painting) == 0.0
     assert palette_distance(moved, painting) < 5.0
     assert palette_distance(graded.astype(np.uint8), painting) > 20.0
+
+
+def test_colour_variety_sees_fragments_not_flat_patches_or_gradients(rng):
+    colours = np.array([[200, 40, 30], [30, 60, 200], [240, 220, 60], [20, 20, 20]], np.uint8)
+    fragments = colours[rng.integers(0, 4, (16, 16))].repeat(4, 0).repeat(4, 1)  # 4 px marks
+    patches = colours[rng.integers(0, 4, (2, 2))].repeat(32, 0).repeat(32, 1)  # 32 px patches
+    ramp = np.linspace(0, 255, 64)
+    gradient = np.stack(np.broadcast_arrays(ramp[None], ramp[:, None], 128), -1).astype(np.uint8)
+    assert colour_variety(np.full((64, 64, 3), 77, np.uint8)) < 1e-9
+    assert colour_variety(fragments) > 3 * colour_variety(patches)
+    assert colour_variety(fragments) > 3 * colour_variety(gradient)
+    # a colour-for-colour greying of the fragments lowers it: less contrast, less variety
+    faded = (0.5 * fragments + 0.5 * 128).astype(np.uint8)
+    assert colour_variety(faded) < 0.7 * colour_variety(fragments)
+    with pytest.raises(ValueError, match="at least 16 px"):
+        colour_variety(fragments[:8])
