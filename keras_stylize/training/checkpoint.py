@@ -85,11 +85,14 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     asleep) does not count the pause: an interval longer than `PAUSE_FACTOR` times the
     median of the last steps and longer than `PAUSE_SECONDS` counts as one median step.
 
-    A blow-up never overwrites a good checkpoint: when an epoch's mean loss is not finite,
-    or exceeds `blowup_factor` times the lowest of the previous `window` epochs' (their
-    losses are kept in the metadata, across resumes), nothing is written, training stops
-    and `blowup` describes what happened (`None` otherwise): a collapse never replaces
-    the last good checkpoint.
+    A blow-up never overwrites a good checkpoint. An epoch whose mean loss exceeds
+    `blowup_factor` times the lowest of the previous `window` epochs' (their losses are
+    kept in the metadata, across resumes) is not written, and training goes on for one
+    more epoch: a transient spike the optimizer recovers from (one hard batch of a
+    many-style run) leaves the next epoch below the bar, and that epoch is written. When
+    the next epoch is above the bar too, when a loss is not finite, or when the run ends on
+    an unwritten epoch, training stops and `blowup` describes the epoch that stopped it
+    (`None` otherwise): a collapse never replaces the last good checkpoint.
 
     Args:
         path: the checkpoint file (its folder is created if missing).
@@ -121,6 +124,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         self.window = int(window)
         self.recent_losses: list[float] = []
         self.blowup: dict | None = None
+        self.suspect: dict | None = None  # an unwritten epoch above the bar, if the last
         self.restored_epoch = 0
         self.previous_seconds = 0.0
         self.clock = clock
@@ -193,17 +197,26 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             and loss > self.blowup_factor * min(recent)
         )
 
+    def on_train_end(self, logs=None) -> None:
+        if self.blowup is None and self.suspect is not None:  # ended on an unwritten epoch
+            self.blowup = self.suspect
+
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         loss = (logs or {}).get("loss")
         loss = None if loss is None else float(loss)
         if self._blown_up(loss):  # never checkpoint a diverged model
-            self.blowup = {
+            record = {
                 "epoch": epoch + 1,
                 "loss": loss,
                 "best_recent_loss": min(self.recent_losses[-self.window :] or [loss]),
             }
+            if self.suspect is None and np.isfinite(loss):
+                self.suspect = record  # one more epoch to recover
+                return
+            self.blowup = record
             self.model.stop_training = True
             return
+        self.suspect = None
         if loss is not None:
             self.recent_losses = (self.recent_losses + [loss])[-self.window :]
         generator = getattr(self.model, self.attr)

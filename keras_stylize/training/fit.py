@@ -371,7 +371,8 @@ def check_finished(config: FitConfig, training: Training, checkpoint, last: dict
             f"training stopped at step {steps_done}: the mean loss of epoch "
             f"{checkpoint.blowup['epoch']} ({checkpoint.blowup['loss']:.4g}) is above "
             f"{checkpoint.blowup_factor:g}x the lowest of the epochs before "
-            f"({checkpoint.blowup['best_recent_loss']:.4g}); no model written. The last "
+            f"({checkpoint.blowup['best_recent_loss']:.4g}) and training did not recover "
+            f"within an epoch; no model written. The last "
             f"good checkpoint, step {kept['iterations']}, is kept: {path}"
         )
     if steps_done < config.steps or not all(map(math.isfinite, last.values())):

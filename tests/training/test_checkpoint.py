@@ -14,8 +14,9 @@ from .conftest import _config
 
 
 def test_a_loss_blowup_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
-    """Epoch losses as in the ten-style run that collapsed after step 3700: the epoch
-    whose mean loss jumps above 1.25x the best of the five before is not saved."""
+    """Epoch losses as in the ten-style run that collapsed after step 3700: an epoch
+    whose mean loss jumps above 1.25x the best of the five before is not saved, and a
+    second such epoch in a row stops training."""
     from types import SimpleNamespace
 
     from keras_stylize.training.checkpoint import ResumableCheckpoint
@@ -27,14 +28,16 @@ def test_a_loss_blowup_stops_training_and_keeps_the_last_good_checkpoint(tmp_pat
     path = tmp_path / "checkpoint.npz"
     callback = ResumableCheckpoint(path)
     callback.set_model(model)
-    losses = [3.0, 2.0, 1.6, 1.46, 1.44, 1.44, 1.438, 1.458, 1.509, 1.903]
+    losses = [3.0, 2.0, 1.6, 1.46, 1.44, 1.44, 1.438, 1.458, 1.509, 1.903, 2.4]
     for epoch, loss in enumerate(losses):
         optimizer.iterations.assign(100 * (epoch + 1))
         callback.on_epoch_end(epoch, {"loss": loss})
         if model.stop_training:
             break
-    assert epoch == 9 and model.stop_training  # 1.903 > 1.25 * 1.438
-    assert callback.blowup == {"epoch": 10, "loss": 1.903, "best_recent_loss": 1.438}
+        if epoch == 9:  # 1.903 > 1.25 * 1.438: not saved, one more epoch to recover
+            assert callback.suspect["epoch"] == 10 and callback.blowup is None
+    assert epoch == 10 and model.stop_training  # 2.4 too: stopped
+    assert callback.blowup == {"epoch": 11, "loss": 2.4, "best_recent_loss": 1.438}
     meta = read_checkpoint_metadata(path)
     assert meta["iterations"] == 900 and meta["recent_losses"][-1] == 1.509
     # A resumed run keeps the guard's memory of the epochs before.
@@ -50,7 +53,43 @@ def test_a_loss_blowup_stops_training_and_keeps_the_last_good_checkpoint(tmp_pat
     for epoch, loss in enumerate(losses):
         free.on_epoch_end(epoch, {"loss": loss})
     assert not model.stop_training
-    assert read_checkpoint_metadata(tmp_path / "free.npz")["epoch"] == 10
+    assert read_checkpoint_metadata(tmp_path / "free.npz")["epoch"] == 11
+
+
+def test_a_loss_spike_the_next_epoch_recovers_from_is_passed_over(tmp_path):
+    """As in the 34-style run at step 800: one hard batch lifts an epoch's mean 27 %
+    above the best before, the next epoch is back below the bar and is saved; training
+    goes on. A run that ends on such an epoch keeps the checkpoint before it."""
+    from types import SimpleNamespace
+
+    from keras_stylize.training.checkpoint import ResumableCheckpoint
+
+    generator = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(3, 1)])
+    optimizer = keras.optimizers.Adam()
+    optimizer.build(generator.trainable_variables)
+    model = SimpleNamespace(generator=generator, optimizer=optimizer, stop_training=False)
+    path = tmp_path / "checkpoint.npz"
+    callback = ResumableCheckpoint(path)
+    callback.set_model(model)
+    losses = [3.84, 3.33, 3.34, 3.29, 3.09, 3.93, 3.2, 3.1]
+    for epoch, loss in enumerate(losses):
+        optimizer.iterations.assign(100 * (epoch + 1))
+        callback.on_epoch_end(epoch, {"loss": loss})
+        if epoch == 5:
+            assert read_checkpoint_metadata(path)["iterations"] == 500  # 3.93 not saved
+    callback.on_train_end()
+    assert not model.stop_training and callback.blowup is None
+    meta = read_checkpoint_metadata(path)
+    assert meta["iterations"] == 800 and 3.93 not in meta["recent_losses"]
+    # Ending on the unwritten epoch counts as a blow-up: no model from it.
+    ending = ResumableCheckpoint(tmp_path / "ending.npz")
+    ending.set_model(model)
+    for epoch, loss in enumerate(losses[:6]):
+        optimizer.iterations.assign(100 * (epoch + 1))
+        ending.on_epoch_end(epoch, {"loss": loss})
+    ending.on_train_end()
+    assert ending.blowup["loss"] == 3.93
+    assert read_checkpoint_metadata(tmp_path / "ending.npz")["iterations"] == 500
 
 
 def test_training_time_leaves_out_a_paused_run(tmp_path):
