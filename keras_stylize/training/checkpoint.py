@@ -124,7 +124,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         self.window = int(window)
         self.recent_losses: list[float] = []
         self.blowup: dict | None = None
-        self.suspect: dict | None = None  # an unwritten epoch above the bar, if the last
+        self.suspect: dict | None = None  # the last epoch, when above the bar (not written)
         self.restored_epoch = 0
         self.previous_seconds = 0.0
         self.clock = clock
