@@ -27,3 +27,4 @@ DEFAULT_VIDEO_BATCH = 4  # video frames per generator call
 DEFAULT_SHEET_TILE = 256  # side of a contact sheet's tiles, px
 DEFAULT_SHEET_COLUMNS = 4  # tiles per row of a style sheet
 DEFAULT_BLEND_STEPS = 5  # tiles of a blend strip
+STROKE_SCALES = (0.5, 8.0)  # range of stylize's stroke_scale (stroke size / the generator's own)

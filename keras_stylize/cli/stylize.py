@@ -18,6 +18,7 @@ from keras_stylize.options import (
     DEFAULT_TILE,
     DEFAULT_VIDEO_BATCH,
     INFERENCE_PRECISIONS,
+    STROKE_SCALES,
 )
 
 WRITABLE = {".jpg": "jpg", ".jpeg": "jpg", ".png": "png", ".webp": "webp"}
@@ -114,6 +115,13 @@ def _output_for(item: str, relative: Path | None, out: str | None, single: bool,
 )
 @click.option("--preserve-color", is_flag=True, help="Keep the input's colours (luminance only).")
 @click.option(
+    "--stroke-scale",
+    type=FiniteFloatRange(*STROKE_SCALES),
+    default=1.0,
+    help="Stroke size relative to the model's own: 2 paints the image at half size and "
+    "enlarges the painting back (strokes twice as large), 0.5 the other way. Images only.",
+)
+@click.option(
     "--tile",
     type=click.IntRange(min=0),
     default=None,
@@ -176,8 +184,8 @@ def _output_for(item: str, relative: Path | None, out: str | None, single: bool,
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 def stylize(inputs, model, style, style_image, output, fmt, recursive, max_size, strength,
-            preserve_color, tile, overlap, max_memory, precision, keep_alpha, max_pixels,
-            quality, batch_size, stabilize, overwrite, as_json) -> None:  # fmt: skip
+            preserve_color, stroke_scale, tile, overlap, max_memory, precision, keep_alpha,
+            max_pixels, quality, batch_size, stabilize, overwrite, as_json) -> None:  # fmt: skip
     """Stylize INPUTS (image or video files, folders, or '-' for stdin) with a style model.
 
     Videos (mp4, mov, mkv, webm, avi, m4v; needs the [video] extra) keep their size, frame
@@ -212,7 +220,8 @@ def stylize(inputs, model, style, style_image, output, fmt, recursive, max_size,
     bar = tqdm(list(zip(items, targets, strict=True)), unit="img",
                disable=len(items) < 2 or None, file=sys.stderr)  # fmt: skip
     image_options = dict(style=style, max_size=max_size, strength=strength,
-                         preserve_color=preserve_color, tile=tile or None, overlap=overlap,
+                         preserve_color=preserve_color, stroke_scale=stroke_scale,
+                         tile=tile or None, overlap=overlap,
                          keep_alpha=keep_alpha, max_pixels=max_pixels, precision=precision,
                          max_memory=max_memory)  # fmt: skip
     video_options = dict(style=style, batch_size=batch_size, preserve_color=preserve_color,
@@ -226,6 +235,8 @@ def stylize(inputs, model, style, style_image, output, fmt, recursive, max_size,
             if target != "-":
                 check_output(target, input_paths, overwrite)
             if item != "-" and is_video(item):
+                if stroke_scale != 1.0:
+                    raise ValueError(f"{item}: --stroke-scale applies to images, not videos")
                 record = _video(item, target, generator, bar, video_options)
             else:
                 record = _image(item, target, generator, fmt, quality, overwrite, image_options)

@@ -27,7 +27,12 @@ from keras_stylize.generators import MIN_SIZE
 from keras_stylize.generators.styles import has_painting, style_vector
 from keras_stylize.images import ImageReadError, open_image, to_rgb
 from keras_stylize.inference.session import session_for
-from keras_stylize.options import DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP, DEFAULT_PRECISION
+from keras_stylize.options import (
+    DEFAULT_MAX_MEMORY_MB,
+    DEFAULT_OVERLAP,
+    DEFAULT_PRECISION,
+    STROKE_SCALES,
+)
 from keras_stylize.zoo import load_generator, load_predictor
 
 
@@ -91,6 +96,33 @@ def finish(
     return result
 
 
+def _working_image(rgb: Image.Image, stroke_scale: float) -> Image.Image:
+    """`rgb` resized by `1 / stroke_scale` (Lanczos), the size a generator paints it at
+    for strokes `stroke_scale` times their own size once the result is resized back.
+
+    Raises:
+        ValueError: the working image would be smaller than `MIN_SIZE` on a side.
+    """
+    size = (max(1, round(rgb.width / stroke_scale)), max(1, round(rgb.height / stroke_scale)))
+    if min(size) < MIN_SIZE:
+        raise ValueError(
+            f"stroke scale {stroke_scale:g} leaves {size[0]}x{size[1]} px to paint, under "
+            f"the networks' {MIN_SIZE}x{MIN_SIZE}: use a smaller stroke scale"
+        )
+    return rgb.resize(size, Image.Resampling.LANCZOS)
+
+
+def _run(session, photo: np.ndarray, style_weights, tile, overlap, max_memory, post) -> np.ndarray:
+    """`post(photo, generator output)` of uint8 `photo` `(H, W, 3)`: whole, or in tiles
+    sharing its statistics when `tile` (or the `max_memory` plan) is smaller than it."""
+    if tile is None and max_memory is not None:
+        tile = session.plan_tiles(*photo.shape[:2], max_memory, overlap)
+    if tile and max(photo.shape[:2]) > tile:
+        return session.stylize_tiled(photo, tile, overlap, style_weights, finish=post)
+    session.reserve(photo.shape[0] * photo.shape[1])
+    return post(photo, session.run(photo[None].astype(np.float32), style_weights)[0])
+
+
 def predictor_for(model: Any, style: Any, predictor: Any = None) -> keras.Model | None:
     """The style predictor `style` needs: None when it names no painting, else
     `predictor` (a model or a `.keras` path) or the one stored with `model`."""
@@ -116,6 +148,7 @@ def stylize(
     precision: str = DEFAULT_PRECISION,
     max_memory: float | None = DEFAULT_MAX_MEMORY_MB,
     predictor: keras.Model | str | os.PathLike | None = None,
+    stroke_scale: float = 1.0,
 ) -> Image.Image | np.ndarray:
     """Stylizes one image with a generator (see the module docstring for conventions).
 
@@ -140,6 +173,10 @@ def stylize(
             limit, whole image unless `tile` is given).
         predictor: the style predictor for paintings in `style` (a model or its `.keras`
             path); default: the one stored with `model` (`zoo.load_predictor`).
+        stroke_scale: the strokes' size relative to the generator's own, in
+            `STROKE_SCALES`: the image (after `max_size`) is painted at `1 / stroke_scale`
+            of its size and resized back (Lanczos), so 2 paints strokes twice as large and
+            0.5 half as large; the result keeps the image's size.
 
     Raises:
         ImageReadError: unreadable input, or smaller than 32 px on a side.
@@ -147,6 +184,8 @@ def stylize(
     """
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength must be in [0, 1]. Received: {strength}")
+    if not STROKE_SCALES[0] <= stroke_scale <= STROKE_SCALES[1]:
+        raise ValueError(f"stroke_scale must be in {list(STROKE_SCALES)}. Received: {stroke_scale}")
     generator = load_generator(model)
     style_weights = style_vector(generator, style, predictor_for(model, style, predictor))
     rgb, alpha = _prepare(image, max_size, max_pixels)
@@ -155,17 +194,16 @@ def stylize(
         result = original.copy()
     else:
         session = session_for(generator, precision)
-        if tile is None and max_memory is not None:
-            tile = session.plan_tiles(*original.shape[:2], max_memory, overlap)
-        if tile and max(original.shape[:2]) > tile:
-            result = session.stylize_tiled(
-                original, tile, overlap, style_weights,
-                finish=lambda photo, out: finish(photo, out, preserve_color, strength),
-            )  # fmt: skip
-        else:
-            session.reserve(original.shape[0] * original.shape[1])
-            out = session.run(original[None].astype(np.float32), style_weights)[0]
-            result = finish(original, out, preserve_color, strength)
+
+        def paint(photo: np.ndarray, post) -> np.ndarray:
+            return _run(session, photo, style_weights, tile, overlap, max_memory, post)
+
+        if stroke_scale == 1.0:
+            result = paint(original, lambda im, out: finish(im, out, preserve_color, strength))
+        else:  # paint at the working size, then back to the photo's size
+            painted = paint(np.asarray(_working_image(rgb, stroke_scale)), finish)
+            enlarged = Image.fromarray(painted).resize(rgb.size, Image.Resampling.LANCZOS)
+            result = finish(original, np.asarray(enlarged, np.float32), preserve_color, strength)
     if keep_alpha and alpha is not None:
         result = np.concatenate([result, np.asarray(alpha, np.uint8)[..., None]], axis=-1)
     if return_array:

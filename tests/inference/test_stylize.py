@@ -70,6 +70,30 @@ def test_max_size_and_too_small(generator):
         stylize(pattern_photo(), generator, strength=1.5)
 
 
+def test_stroke_scale_paints_at_a_working_size_and_keeps_the_size(generator):
+    photo = pattern_photo(128, 160)
+    bigger = stylize(photo, generator, stroke_scale=2.0, return_array=True, precision="float32")
+    assert bigger.shape == photo.shape
+    # the same as painting the half-size photo and enlarging the painting back
+    half = Image.fromarray(photo).resize((80, 64), Image.Resampling.LANCZOS)
+    painted = stylize(half, generator, return_array=True, precision="float32")
+    expected = np.asarray(Image.fromarray(painted).resize((160, 128), Image.Resampling.LANCZOS))
+    np.testing.assert_array_equal(bigger, expected)
+    # and not the plain stylization: the marks are twice as large
+    plain = stylize(photo, generator, return_array=True, precision="float32")
+    assert np.abs(plain.astype(int) - bigger).mean() > 2
+    finer = stylize(photo, generator, stroke_scale=0.5, return_array=True, precision="float32")
+    assert finer.shape == photo.shape
+    # strength and preserve_color apply to the enlarged painting against the photo
+    mixed = stylize(photo, generator, stroke_scale=2.0, strength=0.5, return_array=True,
+                    precision="float32")  # fmt: skip
+    np.testing.assert_allclose(mixed, 0.5 * expected + 0.5 * photo, atol=1.0)
+    with pytest.raises(ValueError, match="leaves 20x16 px to paint"):
+        stylize(photo, generator, stroke_scale=8.0)
+    with pytest.raises(ValueError, match="stroke_scale must be in"):
+        stylize(photo, generator, stroke_scale=0.25)
+
+
 def test_keep_alpha(generator, tmp_path):
     path = write_image(tmp_path / "a.png", size=(40, 40), mode="RGBA")
     out = stylize(path, generator, keep_alpha=True)
