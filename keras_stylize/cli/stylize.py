@@ -119,7 +119,7 @@ def _output_for(item: str, relative: Path | None, out: str | None, single: bool,
     type=FiniteFloatRange(*STROKE_SCALES),
     default=1.0,
     help="Stroke size relative to the model's own: 2 paints the image at half size and "
-    "enlarges the painting back (strokes twice as large), 0.5 the other way. Images only.",
+    "enlarges the painting back (strokes twice as large), 0.5 the other way.",
 )
 @click.option(
     "--tile",
@@ -225,8 +225,8 @@ def stylize(inputs, model, style, style_image, output, fmt, recursive, max_size,
                          keep_alpha=keep_alpha, max_pixels=max_pixels, precision=precision,
                          max_memory=max_memory)  # fmt: skip
     video_options = dict(style=style, batch_size=batch_size, preserve_color=preserve_color,
-                         strength=strength, overwrite=overwrite, precision=precision,
-                         stabilize=stabilize)  # fmt: skip
+                         stroke_scale=stroke_scale, strength=strength, overwrite=overwrite,
+                         precision=precision, stabilize=stabilize)  # fmt: skip
     for (item, _), target in bar:
         t0 = time.time()
         try:
@@ -235,8 +235,6 @@ def stylize(inputs, model, style, style_image, output, fmt, recursive, max_size,
             if target != "-":
                 check_output(target, input_paths, overwrite)
             if item != "-" and is_video(item):
-                if stroke_scale != 1.0:
-                    raise ValueError(f"{item}: --stroke-scale applies to images, not videos")
                 record = _video(item, target, generator, bar, video_options)
             else:
                 record = _image(item, target, generator, fmt, quality, overwrite, image_options)

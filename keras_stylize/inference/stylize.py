@@ -96,7 +96,13 @@ def finish(
     return result
 
 
-def _working_image(rgb: Image.Image, stroke_scale: float) -> Image.Image:
+def check_stroke_scale(stroke_scale: float) -> None:
+    """Raises ValueError unless `stroke_scale` is in `STROKE_SCALES`."""
+    if not STROKE_SCALES[0] <= stroke_scale <= STROKE_SCALES[1]:
+        raise ValueError(f"stroke_scale must be in {list(STROKE_SCALES)}. Received: {stroke_scale}")
+
+
+def working_image(rgb: Image.Image, stroke_scale: float) -> Image.Image:
     """`rgb` resized by `1 / stroke_scale` (Lanczos), the size a generator paints it at
     for strokes `stroke_scale` times their own size once the result is resized back.
 
@@ -110,6 +116,13 @@ def _working_image(rgb: Image.Image, stroke_scale: float) -> Image.Image:
             f"the networks' {MIN_SIZE}x{MIN_SIZE}: use a smaller stroke scale"
         )
     return rgb.resize(size, Image.Resampling.LANCZOS)
+
+
+def enlarged(painting: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A generator's output `(h, w, 3)` painted at a working size (`working_image`),
+    clipped to [0, 255] and resized (Lanczos) to `size` `(width, height)`: float32."""
+    pixels = np.clip(np.asarray(painting, np.float32) + 0.5, 0, 255).astype(np.uint8)
+    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.LANCZOS), np.float32)
 
 
 def _run(session, photo: np.ndarray, style_weights, tile, overlap, max_memory, post) -> np.ndarray:
@@ -184,8 +197,7 @@ def stylize(
     """
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength must be in [0, 1]. Received: {strength}")
-    if not STROKE_SCALES[0] <= stroke_scale <= STROKE_SCALES[1]:
-        raise ValueError(f"stroke_scale must be in {list(STROKE_SCALES)}. Received: {stroke_scale}")
+    check_stroke_scale(stroke_scale)
     generator = load_generator(model)
     style_weights = style_vector(generator, style, predictor_for(model, style, predictor))
     rgb, alpha = _prepare(image, max_size, max_pixels)
@@ -201,9 +213,8 @@ def stylize(
         if stroke_scale == 1.0:
             result = paint(original, lambda im, out: finish(im, out, preserve_color, strength))
         else:  # paint at the working size, then back to the photo's size
-            painted = paint(np.asarray(_working_image(rgb, stroke_scale)), finish)
-            enlarged = Image.fromarray(painted).resize(rgb.size, Image.Resampling.LANCZOS)
-            result = finish(original, np.asarray(enlarged, np.float32), preserve_color, strength)
+            painted = paint(np.asarray(working_image(rgb, stroke_scale)), finish)
+            result = finish(original, enlarged(painted, rgb.size), preserve_color, strength)
     if keep_alpha and alpha is not None:
         result = np.concatenate([result, np.asarray(alpha, np.uint8)[..., None]], axis=-1)
     if return_array:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from keras_stylize.options import DEFAULT_PRECISION, DEFAULT_VIDEO_BATCH
 
@@ -145,6 +146,7 @@ def stylize_video(
     stabilize: int = 0,
     on_frames: Callable[[int], None] | None = None,
     predictor: Any = None,
+    stroke_scale: float = 1.0,
 ) -> VideoReport:
     """Stylizes the video `source` into `target` (see the module docstring).
 
@@ -162,6 +164,8 @@ def stylize_video(
         on_frames: called with the number of frames just written (progress bars).
         predictor: the style predictor for a painting in `style` (one prediction for the
             whole clip; default: the one stored with `model`).
+        stroke_scale: as for `inference.stylize`: each frame is painted (and stabilized)
+            at `1 / stroke_scale` of its size and enlarged back.
 
     Raises:
         VideoError: unreadable input (no video stream, no frames, undecodable), an output
@@ -170,7 +174,13 @@ def stylize_video(
     from keras_stylize.files import OutputExistsError, atomic_write, check_output
     from keras_stylize.generators.styles import style_vector
     from keras_stylize.inference.session import session_for
-    from keras_stylize.inference.stylize import finish, predictor_for
+    from keras_stylize.inference.stylize import (
+        check_stroke_scale,
+        enlarged,
+        finish,
+        predictor_for,
+        working_image,
+    )
     from keras_stylize.video.stabilizer import Stabilizer
     from keras_stylize.zoo import load_generator
 
@@ -184,16 +194,26 @@ def stylize_video(
         raise VideoError(f"{source}: {exc}") from None
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength must be in [0, 1]. Received: {strength}")
+    check_stroke_scale(stroke_scale)
     generator = load_generator(model)
     session = session_for(generator, precision)
     stabilizer = Stabilizer(stabilize)
     style_weights = style_vector(generator, style, predictor_for(model, style, predictor))
 
     def stylize_frames(pixels: np.ndarray) -> list[np.ndarray]:
-        session.reserve(pixels.size // 3)
-        outputs = session.run(pixels.astype(np.float32), style_weights)
-        return [finish(original, stabilizer(original, output), preserve_color, strength)
-                for original, output in zip(pixels, outputs, strict=True)]  # fmt: skip
+        work = pixels
+        if stroke_scale != 1.0:
+            work = np.stack([np.asarray(working_image(Image.fromarray(frame), stroke_scale))
+                             for frame in pixels])  # fmt: skip
+        session.reserve(work.size // 3)
+        outputs = session.run(work.astype(np.float32), style_weights)
+        results = []
+        for original, small, output in zip(pixels, work, outputs, strict=True):
+            painted = stabilizer(small, output)
+            if stroke_scale != 1.0:
+                painted = enlarged(painted, (original.shape[1], original.shape[0]))
+            results.append(finish(original, painted, preserve_color, strength))
+        return results
 
     encoder = _encoder(av, target)
     try:

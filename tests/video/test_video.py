@@ -104,6 +104,24 @@ def test_stabilized_clip_flickers_less_along_the_known_pan(tmp_path, generator):
     assert errors[8] < 0.75 * errors[0], errors
 
 
+def test_stroke_scale_paints_each_frame_at_the_working_size(tmp_path, generator):
+    from keras_stylize.inference.stylize import stylize
+
+    clip = make_clip(tmp_path / "in.mp4", frames=6, width=128, height=64, audio=False)
+    stylize_video(clip, tmp_path / "out.mp4", generator, stroke_scale=2.0, precision="float32")
+    src, out = _streams(clip)["frames"], _streams(tmp_path / "out.mp4")["frames"]
+    assert len(out) == 6 and out[0].shape == (64, 128, 3)
+    bigger = np.stack([stylize(f, generator, stroke_scale=2.0, precision="float32",
+                               return_array=True) for f in src])  # fmt: skip
+    plain = np.stack([stylize(f, generator, precision="float32", return_array=True)
+                      for f in src])  # fmt: skip
+    got = np.stack(out)
+    # as the images' stroke scale, up to H.264 coding, and unlike the plain stylization
+    assert agreement(bigger, got)["psnr_db"] > agreement(plain, got)["psnr_db"] + 3
+    with pytest.raises(ValueError, match="stroke_scale"):
+        stylize_video(clip, tmp_path / "x.mp4", generator, stroke_scale=10.0)
+
+
 def test_corrupt_frame_is_reported_and_the_rest_processed(tmp_path, generator):
     clip = make_clip(tmp_path / "mj.avi", frames=12, audio=False, codec="mjpeg")
     data = bytearray(clip.read_bytes())
