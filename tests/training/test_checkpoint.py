@@ -1,11 +1,12 @@
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import keras
 import numpy as np
 import pytest
 
-from keras_stylize.training.checkpoint import read_checkpoint_metadata
+from keras_stylize.training.checkpoint import ResumableCheckpoint, read_checkpoint_metadata
 from keras_stylize.training.config import FitConfig
 from keras_stylize.training.fit import fit_style
 
@@ -13,21 +14,24 @@ from ..conftest import invoke
 from .conftest import _config
 
 
-def test_a_loss_blowup_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
-    """Epoch losses as in the ten-style run that collapsed after step 3700: an epoch
-    whose mean loss jumps above 1.25x the best of the five before is not saved, and a
-    second such epoch in a row stops training."""
-    from types import SimpleNamespace
-
-    from keras_stylize.training.checkpoint import ResumableCheckpoint
-
+def _guarded_model(path, **options):
+    """A stand-in trained model (a 1x1 convolution and Adam) and the checkpoint callback
+    watching it, writing `path` (`options`: the callback's)."""
     generator = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(3, 1)])
     optimizer = keras.optimizers.Adam()
     optimizer.build(generator.trainable_variables)
     model = SimpleNamespace(generator=generator, optimizer=optimizer, stop_training=False)
-    path = tmp_path / "checkpoint.npz"
-    callback = ResumableCheckpoint(path)
+    callback = ResumableCheckpoint(path, **options)
     callback.set_model(model)
+    return model, callback
+
+
+def test_a_loss_blowup_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
+    """Epoch losses as in the ten-style run that collapsed after step 3700: an epoch
+    whose mean loss jumps above 1.25x the best of the five before is not saved, and a
+    second such epoch in a row stops training."""
+    model, callback = _guarded_model(tmp_path / "checkpoint.npz")
+    generator, optimizer, path = model.generator, model.optimizer, callback.path
     losses = [3.0, 2.0, 1.6, 1.46, 1.44, 1.44, 1.438, 1.458, 1.509, 1.903, 2.4]
     for epoch, loss in enumerate(losses):
         optimizer.iterations.assign(100 * (epoch + 1))
@@ -60,17 +64,8 @@ def test_a_loss_spike_the_next_epoch_recovers_from_is_passed_over(tmp_path):
     """As in the 34-style run at step 800: one hard batch lifts an epoch's mean 27 %
     above the best before, the next epoch is back below the bar and is saved; training
     goes on. A run that ends on such an epoch keeps the checkpoint before it."""
-    from types import SimpleNamespace
-
-    from keras_stylize.training.checkpoint import ResumableCheckpoint
-
-    generator = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(3, 1)])
-    optimizer = keras.optimizers.Adam()
-    optimizer.build(generator.trainable_variables)
-    model = SimpleNamespace(generator=generator, optimizer=optimizer, stop_training=False)
-    path = tmp_path / "checkpoint.npz"
-    callback = ResumableCheckpoint(path)
-    callback.set_model(model)
+    model, callback = _guarded_model(tmp_path / "checkpoint.npz")
+    optimizer, path = model.optimizer, callback.path
     losses = [3.84, 3.33, 3.34, 3.29, 3.09, 3.93, 3.2, 3.1]
     for epoch, loss in enumerate(losses):
         optimizer.iterations.assign(100 * (epoch + 1))
@@ -95,18 +90,9 @@ def test_a_loss_spike_the_next_epoch_recovers_from_is_passed_over(tmp_path):
 def test_training_time_leaves_out_a_paused_run(tmp_path):
     """A run stopped with SIGSTOP between steps (here a fake clock jumping an hour) is
     counted as one ordinary step, and the time carries over a resume."""
-    from types import SimpleNamespace
-
-    from keras_stylize.training.checkpoint import ResumableCheckpoint
-
-    generator = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(3, 1)])
-    optimizer = keras.optimizers.Adam()
-    optimizer.build(generator.trainable_variables)
-    model = SimpleNamespace(generator=generator, optimizer=optimizer, stop_training=False)
     now = [1000.0]
     path = tmp_path / "checkpoint.npz"
-    callback = ResumableCheckpoint(path, clock=lambda: now[0])
-    callback.set_model(model)
+    model, callback = _guarded_model(path, clock=lambda: now[0])
     callback.on_train_begin()
     steps = [9.0, 8.0, 10.0, 9.0, 3600.0 + 9.0, 9.0, 40.0]  # a pause, then a slow step
     for batch, seconds in enumerate(steps):
