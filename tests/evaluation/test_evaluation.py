@@ -248,3 +248,12 @@ def test_colour_variety_sees_fragments_not_flat_patches_or_gradients(rng):
     assert colour_variety(faded) < 0.7 * colour_variety(fragments)
     with pytest.raises(ValueError, match="at least 16 px"):
         colour_variety(fragments[:8])
+
+
+def test_colour_variety_is_the_mean_spread_of_the_overlapping_squares(rng):
+    image = rng.integers(0, 256, (40, 56, 3)).astype(np.uint8)
+    image[:20] = [90, 140, 30]
+    lab = rgb_to_lab(image)
+    spreads = [np.linalg.norm(lab[r : r + 8, c : c + 8].reshape(-1, 3).std(axis=0))
+               for r in range(0, 33, 4) for c in range(0, 49, 4)]  # fmt: skip
+    assert colour_variety(image, 8) == pytest.approx(np.mean(spreads), rel=1e-6)
