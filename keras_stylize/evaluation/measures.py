@@ -20,9 +20,9 @@ distributions in CIELAB (the sliced Wasserstein distance of the two pixel clouds
 units). A colour grade of the photo onto the painting's dominant hue keeps it large; an
 output that uses the painting's whole palette, in its proportions, brings it down.
 The colour variety (`colour_variety`) is the other half of what the eye sees: how much
-colour varies within small squares, high where a surface breaks into marks and fragments
-of several colours, low for flat patches, smooth gradients and a one-hue grade. Compare it
-with the painting's own at the same size in pixels.
+colour varies within the 17 px square around each pixel, high where a surface breaks into
+marks and fragments of several colours, low for flat patches, smooth gradients and a
+one-hue grade. Compare it with the painting's own at the same size in pixels.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def patch_fraction(photo: np.ndarray, output: np.ndarray) -> float:
 
 PALETTE_SIZE = 256  # images are compared at this size, px (the distance is of colours)
 PALETTE_DIRECTIONS = 64  # random directions of the sliced distance
-VARIETY_WINDOW = 16  # side of colour_variety's squares, px
+VARIETY_RADIUS = 8  # colour_variety's squares are 2 * 8 + 1 = 17 px
 
 
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -195,24 +195,17 @@ def palette_distance(output: np.ndarray, painting: np.ndarray, seed: int = 0) ->
     return float(np.sqrt(np.mean((colours(output) - colours(painting)) ** 2)))
 
 
-def colour_variety(image: np.ndarray, window: int = VARIETY_WINDOW) -> float:
-    """The mean colour spread of uint8 `image` `(H, W, 3)` RGB: in each `window` x `window`
-    square (overlapping by half, those that fit), the standard deviations of L, a and b in
-    CIELAB, combined as the length of that vector, averaged over the squares (Lab units).
-    Depends on the image's size: compare at equal sizes."""
+def colour_variety(image: np.ndarray, radius: int = VARIETY_RADIUS) -> float:
+    """The mean colour spread of uint8 `image` `(H, W, 3)` RGB: around each pixel, in the
+    `(2 radius + 1)`-pixel square (`box_mean`, edges mirrored), the standard deviations
+    of L, a and b in CIELAB, combined as the length of that vector; averaged over the
+    pixels (Lab units). Depends on the image's size: compare at equal sizes."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[-1] != 3:
+        raise ValueError(f"colour_variety needs an (H, W, 3) RGB image, not {image.shape}")
+    if radius < 1 or min(image.shape[:2]) <= radius:
+        raise ValueError(f"colour_variety needs radius >= 1 and an image wider than {radius} px")
     lab = rgb_to_lab(image)
-    if min(lab.shape[:2]) < window:
-        raise ValueError(f"colour_variety needs an image of at least {window} px a side")
-    stride = max(1, window // 2)
-    rows = np.arange(0, lab.shape[0] - window + 1, stride)[:, None]
-    cols = np.arange(0, lab.shape[1] - window + 1, stride)[None, :]
-
-    def square_means(x: np.ndarray) -> np.ndarray:  # by summed-area table
-        table = np.pad(x.cumsum(0).cumsum(1), ((1, 0), (1, 0), (0, 0)))
-        sums = (table[rows + window, cols + window] - table[rows, cols + window]
-                - table[rows + window, cols] + table[rows, cols])  # fmt: skip
-        return sums / window**2
-
     lab -= lab.mean(axis=(0, 1))  # keeps the summed squares small against round-off
-    variance = np.maximum(square_means(lab**2) - square_means(lab) ** 2, 0.0)
+    variance = np.maximum(box_mean(lab**2, radius) - box_mean(lab, radius) ** 2, 0.0)
     return float(np.mean(np.sqrt(variance.sum(axis=-1))))

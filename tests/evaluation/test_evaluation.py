@@ -246,14 +246,18 @@ def test_colour_variety_sees_fragments_not_flat_patches_or_gradients(rng):
     # a colour-for-colour greying of the fragments lowers it: less contrast, less variety
     faded = (0.5 * fragments + 0.5 * 128).astype(np.uint8)
     assert colour_variety(faded) < 0.7 * colour_variety(fragments)
-    with pytest.raises(ValueError, match="at least 16 px"):
+    with pytest.raises(ValueError, match="wider than 8 px"):
         colour_variety(fragments[:8])
 
 
-def test_colour_variety_is_the_mean_spread_of_the_overlapping_squares(rng):
-    image = rng.integers(0, 256, (40, 56, 3)).astype(np.uint8)
-    image[:20] = [90, 140, 30]
-    lab = rgb_to_lab(image)
-    spreads = [np.linalg.norm(lab[r : r + 8, c : c + 8].reshape(-1, 3).std(axis=0))
-               for r in range(0, 33, 4) for c in range(0, 49, 4)]  # fmt: skip
-    assert colour_variety(image, 8) == pytest.approx(np.mean(spreads), rel=1e-6)
+def test_colour_variety_is_the_mean_spread_of_the_squares_around_each_pixel(rng):
+    image = rng.integers(0, 256, (20, 28, 3)).astype(np.uint8)
+    image[:10] = [90, 140, 30]
+    lab = np.pad(rgb_to_lab(image), ((2, 2), (2, 2), (0, 0)), mode="reflect")
+    spreads = [np.linalg.norm(lab[r : r + 5, c : c + 5].reshape(-1, 3).std(axis=0))
+               for r in range(20) for c in range(28)]  # fmt: skip
+    assert colour_variety(image, 2) == pytest.approx(np.mean(spreads), rel=1e-6)
+    with pytest.raises(ValueError, match="RGB image"):
+        colour_variety(np.zeros((20, 20, 4), np.uint8))
+    with pytest.raises(ValueError, match="radius >= 1"):
+        colour_variety(image, 0)
