@@ -102,27 +102,26 @@ def check_stroke_scale(stroke_scale: float) -> None:
         raise ValueError(f"stroke_scale must be in {list(STROKE_SCALES)}. Received: {stroke_scale}")
 
 
-def working_image(rgb: Image.Image, stroke_scale: float) -> Image.Image:
-    """`rgb` resized by `1 / stroke_scale` (Lanczos), the size a generator paints it at
-    for strokes `stroke_scale` times their own size once the result is resized back.
+def working_size(size: tuple[int, int], stroke_scale: float) -> tuple[int, int]:
+    """`(width, height)` at which an image of `size` `(width, height)` is painted for
+    strokes `stroke_scale` times their own size once the result is resized back.
 
     Raises:
-        ValueError: the working image would be smaller than `MIN_SIZE` on a side.
+        ValueError: that size is under `MIN_SIZE` on a side.
     """
-    size = (max(1, round(rgb.width / stroke_scale)), max(1, round(rgb.height / stroke_scale)))
-    if min(size) < MIN_SIZE:
+    width, height = (max(1, round(side / stroke_scale)) for side in size)
+    if min(width, height) < MIN_SIZE:
         raise ValueError(
-            f"stroke scale {stroke_scale:g} leaves {size[0]}x{size[1]} px to paint, under "
+            f"stroke scale {stroke_scale:g} leaves {width}x{height} px to paint, under "
             f"the networks' {MIN_SIZE}x{MIN_SIZE}: use a smaller stroke scale"
         )
-    return rgb.resize(size, Image.Resampling.LANCZOS)
+    return width, height
 
 
-def enlarged(painting: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A generator's output `(h, w, 3)` painted at a working size (`working_image`),
-    clipped to [0, 255] and resized (Lanczos) to `size` `(width, height)`: float32."""
-    pixels = np.clip(np.asarray(painting, np.float32) + 0.5, 0, 255).astype(np.uint8)
-    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.LANCZOS), np.float32)
+def resized(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """uint8 `pixels` `(H, W, 3)` resized (Lanczos) to `size` `(width, height)`: to a
+    working size and, painted, back."""
+    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.LANCZOS))
 
 
 def _run(session, photo: np.ndarray, style_weights, tile, overlap, max_memory, post) -> np.ndarray:
@@ -202,6 +201,7 @@ def stylize(
     style_weights = style_vector(generator, style, predictor_for(model, style, predictor))
     rgb, alpha = _prepare(image, max_size, max_pixels)
     original = np.asarray(rgb, dtype=np.uint8)
+    work_size = working_size(rgb.size, stroke_scale)
     if strength == 0.0:
         result = original.copy()
     else:
@@ -213,8 +213,8 @@ def stylize(
         if stroke_scale == 1.0:
             result = paint(original, lambda im, out: finish(im, out, preserve_color, strength))
         else:  # paint at the working size, then back to the photo's size
-            painted = paint(np.asarray(working_image(rgb, stroke_scale)), finish)
-            result = finish(original, enlarged(painted, rgb.size), preserve_color, strength)
+            painted = resized(paint(resized(original, work_size), finish), rgb.size)
+            result = finish(original, painted, preserve_color, strength)
     if keep_alpha and alpha is not None:
         result = np.concatenate([result, np.asarray(alpha, np.uint8)[..., None]], axis=-1)
     if return_array:

@@ -199,7 +199,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None) -> None:
         if self.blowup is None and self.suspect is not None:  # ended on an unwritten epoch
-            self.blowup = self.suspect
+            self.blowup = {**self.suspect, "last_epoch": True}
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         loss = (logs or {}).get("loss")

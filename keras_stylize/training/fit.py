@@ -367,13 +367,23 @@ def check_finished(config: FitConfig, training: Training, checkpoint, last: dict
     steps_done = int(training.model.optimizer.iterations.numpy())
     if checkpoint.blowup is not None and math.isfinite(checkpoint.blowup["loss"]):
         kept = read_checkpoint_metadata(path) or {"iterations": 0}
+        blowup = checkpoint.blowup
+        what = (
+            f"the run's last epoch, {blowup['epoch']}, has a mean loss ({blowup['loss']:.4g})"
+            if blowup.get("last_epoch")
+            else f"the mean loss of epoch {blowup['epoch']} ({blowup['loss']:.4g}) is"
+        )
+        then = (
+            f"run the command again with --steps {steps_done + config.steps_per_epoch} to "
+            "train one epoch more (a spike the next epoch recovers from is passed over)"
+            if blowup.get("last_epoch")
+            else "training did not recover within an epoch"
+        )
         raise TrainingDivergedError(
-            f"training stopped at step {steps_done}: the mean loss of epoch "
-            f"{checkpoint.blowup['epoch']} ({checkpoint.blowup['loss']:.4g}) is above "
+            f"training stopped at step {steps_done}: {what} above "
             f"{checkpoint.blowup_factor:g}x the lowest of the epochs before "
-            f"({checkpoint.blowup['best_recent_loss']:.4g}) and training did not recover "
-            f"within an epoch; no model written. The last "
-            f"good checkpoint, step {kept['iterations']}, is kept: {path}"
+            f"({blowup['best_recent_loss']:.4g}); no model written. The last good "
+            f"checkpoint, step {kept['iterations']}, is kept: {path}. To go on: {then}."
         )
     if steps_done < config.steps or not all(map(math.isfinite, last.values())):
         raise TrainingDivergedError(

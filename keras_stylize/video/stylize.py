@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from keras_stylize.options import DEFAULT_PRECISION, DEFAULT_VIDEO_BATCH
 
@@ -176,10 +175,10 @@ def stylize_video(
     from keras_stylize.inference.session import session_for
     from keras_stylize.inference.stylize import (
         check_stroke_scale,
-        enlarged,
         finish,
         predictor_for,
-        working_image,
+        resized,
+        working_size,
     )
     from keras_stylize.video.stabilizer import Stabilizer
     from keras_stylize.zoo import load_generator
@@ -201,17 +200,17 @@ def stylize_video(
     style_weights = style_vector(generator, style, predictor_for(model, style, predictor))
 
     def stylize_frames(pixels: np.ndarray) -> list[np.ndarray]:
+        size = (pixels.shape[2], pixels.shape[1])
         work = pixels
         if stroke_scale != 1.0:
-            work = np.stack([np.asarray(working_image(Image.fromarray(frame), stroke_scale))
-                             for frame in pixels])  # fmt: skip
+            work = np.stack([resized(frame, working_size(size, stroke_scale)) for frame in pixels])
         session.reserve(work.size // 3)
         outputs = session.run(work.astype(np.float32), style_weights)
         results = []
         for original, small, output in zip(pixels, work, outputs, strict=True):
             painted = stabilizer(small, output)
-            if stroke_scale != 1.0:
-                painted = enlarged(painted, (original.shape[1], original.shape[0]))
+            if stroke_scale != 1.0:  # painted (clipped) at the working size, then enlarged
+                painted = resized(finish(small, painted), size).astype(np.float32)
             results.append(finish(original, painted, preserve_color, strength))
         return results
 
@@ -226,7 +225,7 @@ def stylize_video(
     def write(tmp: str) -> None:
         with container:
             _transcode(av, container, _Writer(av, tmp, encoder), report, stylize_frames,
-                       batch_size, on_frames)  # fmt: skip
+                       batch_size, on_frames, stroke_scale)  # fmt: skip
 
     try:
         atomic_write(target, write, suffix=target.suffix, overwrite=overwrite)
@@ -240,10 +239,10 @@ def stylize_video(
 
 def _transcode(av, container, writer: _Writer, report: VideoReport,
                stylize_frames: Callable[[np.ndarray], list[np.ndarray]], batch_size: int,
-               on_frames: Callable[[int], None] | None) -> None:  # fmt: skip
+               on_frames: Callable[[int], None] | None, stroke_scale: float) -> None:  # fmt: skip
     """Decodes `container`'s video stream, stylizes its frames in batches of
     `batch_size` and writes them with `writer`, copying the audio streams; fills in
-    `report`."""
+    `report`. `stroke_scale` is checked against the first frame's size."""
     source = report.source
     video_in = next((s for s in container.streams if s.type == "video"), None)
     if video_in is None:
@@ -277,7 +276,7 @@ def _transcode(av, container, writer: _Writer, report: VideoReport,
             report.skipped_packets.append(f"{where}: {_one_line(exc)}")
             continue
         for frame in frames:
-            _check_frame(frame, writer, report, report.frames + len(batch))
+            _check_frame(frame, writer, report, report.frames + len(batch), stroke_scale)
             batch.append(frame)
             if len(batch) >= batch_size:
                 flush()
@@ -287,10 +286,12 @@ def _transcode(av, container, writer: _Writer, report: VideoReport,
         raise VideoError(f"{source}: no decodable video frames")
 
 
-def _check_frame(frame, writer: _Writer, report: VideoReport, index: int) -> None:
-    """Opens the output at the first frame (which must be large enough); later frames
-    must keep its size."""
+def _check_frame(frame, writer: _Writer, report: VideoReport, index: int,
+                 stroke_scale: float = 1.0) -> None:  # fmt: skip
+    """Opens the output at the first frame (which must be large enough, also at the
+    working size of `stroke_scale`); later frames must keep its size."""
     from keras_stylize.generators import MIN_SIZE
+    from keras_stylize.inference.stylize import working_size
 
     source = report.source
     if writer.container is None:
@@ -299,6 +300,10 @@ def _check_frame(frame, writer: _Writer, report: VideoReport, index: int) -> Non
                 f"{source}: frames of {frame.width}x{frame.height} px are "
                 f"too small; videos need at least {MIN_SIZE} px on each side"
             )
+        try:
+            working_size((frame.width, frame.height), stroke_scale)
+        except ValueError as exc:
+            raise VideoError(f"{source}: {exc}") from None
         writer.open(frame)
         report.width, report.height = frame.width, frame.height
         report.rotation = int(frame.rotation or 0)

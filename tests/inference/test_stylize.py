@@ -90,6 +90,8 @@ def test_stroke_scale_paints_at_a_working_size_and_keeps_the_size(generator):
     np.testing.assert_allclose(mixed, 0.5 * expected + 0.5 * photo, atol=1.0)
     with pytest.raises(ValueError, match="leaves 20x16 px to paint"):
         stylize(photo, generator, stroke_scale=8.0)
+    with pytest.raises(ValueError, match="leaves 20x16 px to paint"):  # whatever the strength
+        stylize(photo, generator, stroke_scale=8.0, strength=0.0)
     with pytest.raises(ValueError, match="stroke_scale must be in"):
         stylize(photo, generator, stroke_scale=0.25)
 

@@ -83,7 +83,7 @@ def test_a_loss_spike_the_next_epoch_recovers_from_is_passed_over(tmp_path):
         optimizer.iterations.assign(100 * (epoch + 1))
         ending.on_epoch_end(epoch, {"loss": loss})
     ending.on_train_end()
-    assert ending.blowup["loss"] == 3.93
+    assert ending.blowup["loss"] == 3.93 and ending.blowup["last_epoch"]
     assert read_checkpoint_metadata(tmp_path / "ending.npz")["iterations"] == 500
 
 
@@ -195,3 +195,19 @@ def test_a_checkpoint_trained_with_a_removed_option_is_not_resumed(tmp_path, mon
     config = _checkpoint_0_2_0(tmp_path, {removed: 0.5})
     with pytest.raises(ValueError, match=f"--{removed.replace('_', '-')} 0.5 .an option that"):
         fit_style(config, verbose=0)
+
+
+def test_a_run_ending_on_a_spike_says_how_to_go_on(tmp_path, content_dir, style_path):
+    from keras_stylize.training.fit import TrainingDivergedError, check_finished
+
+    config = _config(tmp_path, content_dir, style_path, steps=800, steps_per_epoch=100)
+    optimizer = keras.optimizers.Adam()
+    optimizer.iterations.assign(800)
+    training = SimpleNamespace(model=SimpleNamespace(optimizer=optimizer))
+    blowup = {"epoch": 8, "loss": 3.93, "best_recent_loss": 3.09, "last_epoch": True}
+    checkpoint = SimpleNamespace(blowup=blowup, blowup_factor=1.25)
+    with pytest.raises(TrainingDivergedError, match="last epoch, 8.*--steps 900"):
+        check_finished(config, training, checkpoint, {"loss": 3.93})
+    blowup.pop("last_epoch")
+    with pytest.raises(TrainingDivergedError, match="did not recover within an epoch"):
+        check_finished(config, training, checkpoint, {"loss": 3.93})

@@ -120,6 +120,9 @@ def test_stroke_scale_paints_each_frame_at_the_working_size(tmp_path, generator)
     assert agreement(bigger, got)["psnr_db"] > agreement(plain, got)["psnr_db"] + 3
     with pytest.raises(ValueError, match="stroke_scale"):
         stylize_video(clip, tmp_path / "x.mp4", generator, stroke_scale=10.0)
+    with pytest.raises(VideoError, match="in.mp4: stroke scale 4 leaves 32x16 px to paint"):
+        stylize_video(clip, tmp_path / "x.mp4", generator, stroke_scale=4.0)
+    assert not (tmp_path / "x.mp4").exists()
 
 
 def test_corrupt_frame_is_reported_and_the_rest_processed(tmp_path, generator):
