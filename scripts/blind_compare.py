@@ -56,12 +56,9 @@ def photos(data: Path) -> list[Path]:
     return [data / "content_eval" / f"{name}.jpg" for name in COMPARISON_PHOTOS]
 
 
-def at_size(image: Image.Image, size: int = SIZE) -> np.ndarray:
-    """uint8 RGB with the longer side `size` px."""
-    image = image.convert("RGB")
-    scale = size / max(image.size)
-    shape = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return np.asarray(image.resize(shape, Image.Resampling.BICUBIC))
+def picture(path: Path) -> np.ndarray:
+    """A stylization as uint8 RGB `(H, W, 3)`."""
+    return np.asarray(Image.open(path).convert("RGB"))
 
 
 def run_peer(args: argparse.Namespace) -> None:
@@ -79,6 +76,7 @@ def run_peer(args: argparse.Namespace) -> None:
 
 def run_ours(args: argparse.Namespace) -> None:
     from keras_stylize import load_generator, stylize
+    from keras_stylize.evaluation.measures import load_photo
 
     generator = load_generator(args.model)  # once, not per photo
     predictor = None
@@ -87,8 +85,8 @@ def run_ours(args: argparse.Namespace) -> None:
 
         predictor = load_predictor(args.model)
     args.out.mkdir(parents=True, exist_ok=True)
-    for photo in photos(args.data):
-        output = stylize(at_size(Image.open(photo)), generator, style=args.style,
+    for photo in photos(args.data):  # as the peer gets them: shrunk to SIZE, never enlarged
+        output = stylize(load_photo(photo, SIZE), generator, style=args.style,
                          predictor=predictor)  # fmt: skip
         output.save(args.out / f"{photo.stem}.png")
         print(args.out / f"{photo.stem}.png")
@@ -108,8 +106,8 @@ def make_pairs(args: argparse.Namespace) -> None:
     for i, (a, b, stem) in enumerate(items):
         if rng.random() < 0.5:
             a, b = b, a
-        left, right = (Image.fromarray(at_size(Image.open(f / f"{stem}.png"))) for f in (a, b))
-        right = right.resize(left.size)
+        left, right = (Image.open(f / f"{stem}.png").convert("RGB") for f in (a, b))
+        right = right.resize(left.size, Image.Resampling.LANCZOS)  # shown at one size
         sheet = Image.new("RGB", (2 * left.width + 16, left.height + painting.height + 16), "white")
         sheet.paste(painting, ((sheet.width - painting.width) // 2, 4))
         sheet.paste(left, (0, painting.height + 12))
@@ -126,7 +124,7 @@ def tally(args: argparse.Namespace) -> None:
     from keras_stylize.evaluation.measures import colour_variety, palette_distance
 
     key = json.loads(args.folder.with_name(args.folder.name + ".key.json").read_text())
-    painting = at_size(Image.open(key["painting"]))
+    painting = picture(Path(key["painting"]))
     verdicts = dict(re.findall(r"(pair_\d+)\s*:\s*([AB])\b", args.verdicts.read_text()))
     counts: dict[tuple, dict] = {}
     for name, pair in sorted(key["pairs"].items()):
@@ -138,7 +136,10 @@ def tally(args: argparse.Namespace) -> None:
         empty = {"wins": {}, "palette": 0, "variety": 0, "n": 0}
         row = counts.setdefault(tuple(sorted((winner, loser))), empty)
         row["wins"][winner] = row["wins"].get(winner, 0) + 1
-        won, lost = (at_size(Image.open(Path(f) / f"{pair['photo']}.png")) for f in (winner, loser))
+        won, lost = (picture(Path(f) / f"{pair['photo']}.png") for f in (winner, loser))
+        if won.shape != lost.shape:  # the variety depends on the size: measure at one
+            size = (won.shape[1], won.shape[0])
+            lost = np.asarray(Image.fromarray(lost).resize(size, Image.Resampling.LANCZOS))
         row["palette"] += palette_distance(won, painting) < palette_distance(lost, painting)
         row["variety"] += colour_variety(won) > colour_variety(lost)
         row["n"] += 1
