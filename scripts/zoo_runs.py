@@ -2,6 +2,7 @@
 
     python scripts/zoo_runs.py status                 # every run in checkpoints/: step, time
     python scripts/zoo_runs.py resume checkpoints/RUN # prints and runs the run's command
+    python scripts/zoo_runs.py resume checkpoints/RUN --learning-rate 0.0005  # ... changed
     python scripts/zoo_runs.py styles LIST.csv FOLDER # the style folder of a multi-style run
 
 A run's folder holds its `checkpoint.npz`, whose metadata keeps the run's full config; the
@@ -69,6 +70,9 @@ def main() -> int:
     sub.add_parser("status")
     resume = sub.add_parser("resume")
     resume.add_argument("folder")
+    resume.add_argument("options", nargs=argparse.REMAINDER,
+                        help="fit options appended to the stored command (the last wins), e.g. "
+                        "--learning-rate 0.0005; only settings a resume may change")  # fmt: skip
     styles = sub.add_parser("styles")
     styles.add_argument("list")
     styles.add_argument("folder")
@@ -88,9 +92,9 @@ def main() -> int:
                   f"{meta['train_seconds'] / 60:.0f} min trained")  # fmt: skip
         return 0
     meta, config, start = _config(Path(args.folder))
-    command = config.command()
-    print(f"resuming at step {meta['iterations']} in {start}: {command}", flush=True)
-    return subprocess.call(shlex.split(command), cwd=start, env=os.environ.copy())
+    command = shlex.split(config.command()) + args.options
+    print(f"resuming at step {meta['iterations']} in {start}: {shlex.join(command)}", flush=True)
+    return subprocess.call(command, cwd=start, env=os.environ.copy())
 
 
 if __name__ == "__main__":
