@@ -377,7 +377,8 @@ def check_finished(config: FitConfig, training: Training, checkpoint, last: dict
             f"run the command again with --steps {steps_done + config.steps_per_epoch} to "
             "train one epoch more (a spike the next epoch recovers from is passed over)"
             if blowup.get("last_epoch")
-            else "training did not recover within an epoch"
+            else "the next epoch did not recover; run the command again with a lower "
+            "--learning-rate (the data order is seeded: the same rate meets the same batches)"
         )
         raise TrainingDivergedError(
             f"training stopped at step {steps_done}: {what} above "
