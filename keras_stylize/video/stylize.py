@@ -203,7 +203,8 @@ def stylize_video(
         size = (pixels.shape[2], pixels.shape[1])
         work = pixels
         if stroke_scale != 1.0:
-            work = np.stack([resized(frame, working_size(size, stroke_scale)) for frame in pixels])
+            small = working_size(size, stroke_scale)
+            work = np.stack([resized(frame, small) for frame in pixels])
         session.reserve(work.size // 3)
         outputs = session.run(work.astype(np.float32), style_weights)
         results = []
