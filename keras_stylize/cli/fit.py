@@ -200,6 +200,14 @@ def given_command(ctx: click.Context) -> str:
     "distributions in CIELAB (the painting's whole palette in its proportions; 0: off).",
 )
 @click.option(
+    "--palette-window",
+    type=click.IntRange(min=2),
+    default=DEFAULT("palette_window"),
+    help="Score the palette in squares of this many px of the output, each against the "
+    "painting's whole palette (the colours as marks mixed through the picture rather than "
+    "patches; default: over the whole output).",
+)
+@click.option(
     "--darkening-cell", type=click.IntRange(min=1), default=DEFAULT("darkening_cell"),
     help="Side of the darkening penalty's squares, px (smaller: small dark objects count).",
 )  # fmt: skip

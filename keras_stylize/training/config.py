@@ -83,6 +83,7 @@ class FitConfig:
     temporal_weight: float = 0.0
     darkening_weight: float = 0.0
     palette_weight: float = 0.0
+    palette_window: int | None = None
     darkening_cell: int = DARKENING_CELL
     darkening_ratio: float = DARKENING_RATIO
     content_layer: str = DEFAULT_CONTENT_LAYER
@@ -143,6 +144,11 @@ class FitConfig:
             (all(w >= 0 for w in self.style_shares.values()), "style shares must be >= 0"),
             (not self.style_prediction or (self.warm_start and not self.init_from),
              "--style-prediction needs --warm-start MODEL, a multi-style model"),
+            (self.palette_window is None or 2 <= self.palette_window <= self.image_size,
+             f"palette_window must be between 2 and image_size ({self.image_size}), "
+             f"not {self.palette_window}"),
+            (self.palette_window is None or self.palette_weight > 0,
+             "--palette-window needs --palette-weight"),
             (not (self.style_prediction and self.palette_weight),
              "--palette-weight applies to named styles, not to --style-prediction"),
             (self.style_prediction or not (self.hold_out or self.freeze_generator),

@@ -187,7 +187,8 @@ def loss_terms(config: FitConfig, styles: list | None = None) -> list[LossTerm]:
     the style images in the generator's style order (for `Palette`)."""
     terms: list[LossTerm] = []
     if config.palette_weight:
-        terms.append(Palette(config.palette_weight, styles, seed=config.seed))
+        terms.append(Palette(config.palette_weight, styles, seed=config.seed,
+                             window=config.palette_window))  # fmt: skip
     if config.darkening_weight:
         terms.append(Darkening(config.darkening_weight, config.darkening_cell,
                                config.darkening_ratio))  # fmt: skip

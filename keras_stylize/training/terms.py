@@ -11,7 +11,8 @@ Images are float `(batch, H, W, 3)` RGB in [0, 255]; every term is a float32 sca
 - `Darkening`: regions painted much darker than the photo (`darkening_penalty`).
 - `Palette`: the distance between the output's colours and its painting's, as
   distributions in CIELAB (a sliced Wasserstein distance of the pixel colours, the
-  training twin of `evaluation.measures.palette_distance`).
+  training twin of `evaluation.measures.palette_distance`), over the whole output or
+  window by window.
 
 A new term subclasses `LossTerm` (a `name`, a `weight`, and `__call__`).
 """
@@ -131,12 +132,19 @@ class Palette(LossTerm):
         max_colours: pixels kept per painting (a random subset, drawn once).
         directions: random directions per call.
         seed: seed of the subset and of the directions.
+        window: if set, each `window` x `window` px square of the output (the squares
+            that fit; a remainder at the bottom and right is left out) is scored against
+            the painting's whole palette and the distances are averaged. A single flat
+            colour then costs in every square it covers, wherever the rest of the
+            picture puts the painting's other colours: the palette comes as marks mixed
+            through the picture, not as large patches of one colour each.
     """
 
     name = "palette_loss"
 
     def __init__(self, weight: float, style_images, max_colours: int = 16384,
-                 directions: int = 32, seed: int = 0) -> None:  # fmt: skip
+                 directions: int = 32, seed: int = 0,
+                 window: int | None = None) -> None:  # fmt: skip
         import keras
         import numpy as np
 
@@ -148,17 +156,29 @@ class Palette(LossTerm):
         colours = [np.asarray(srgb_to_lab(np.asarray(i, np.float32))) for i in style_images]
         self.colours = tf.constant(sample_vectors(colours, max_colours, rng))
         self.directions = int(directions)
+        if window is not None and window < 2:
+            raise ValueError(f"the palette window must be at least 2 px, not {window}")
+        self.window = None if window is None else int(window)
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def __call__(self, model, images, generated, style_weights, training: bool):
-        from keras_stylize.perceptual.losses import sliced_wasserstein_terms, srgb_to_lab
+        from keras_stylize.perceptual.losses import (
+            sliced_wasserstein_terms,
+            split_windows,
+            srgb_to_lab,
+        )
 
         if style_weights is None:
             targets = self.colours[:1]
         else:
             targets = ops.take(self.colours, ops.argmax(style_weights, axis=-1), axis=0)
+        lab = srgb_to_lab(generated)
+        if self.window is not None:
+            lab, count = split_windows(lab, self.window)
+            if style_weights is not None:
+                targets = ops.repeat(targets, count, axis=0)
         terms = sliced_wasserstein_terms(
-            {"lab": srgb_to_lab(generated)}, {"lab": targets}, ["lab"],
+            {"lab": lab}, {"lab": targets}, ["lab"],
             seed=self.seed_generator, directions=self.directions,
         )  # fmt: skip
         return terms["lab"]

@@ -17,6 +17,10 @@ def test_fit_config_validation(tmp_path):
         FitConfig(style="s", content="c", out="g.keras", style_measure="moments")
     with pytest.raises(ValueError, match="style_window must be between 32 and image_size"):
         FitConfig(style="s", content="c", out="g.keras", style_window=512)
+    with pytest.raises(ValueError, match="--palette-window needs --palette-weight"):
+        FitConfig(style="s", content="c", out="g.keras", palette_window=32)
+    with pytest.raises(ValueError, match="palette_window must be between 2 and image_size"):
+        FitConfig(style="s", content="c", out="g.keras", palette_weight=1, palette_window=1)
 
 
 def test_held_out_paintings_are_left_out_of_training(tmp_path):

@@ -76,6 +76,27 @@ def test_palette_term_scores_colours_against_each_images_painting(rng):
     assert float(term(None, None, grey, one_hot[:1], True)) > 0.01
 
 
+def test_palette_window_tells_mixed_marks_from_patches(rng):
+    from keras_stylize.training.terms import Palette
+
+    red, blue = [200.0, 40.0, 30.0], [30.0, 60.0, 200.0]
+    painting = np.zeros((1, 32, 32, 3), "float32") + red
+    painting[:, :, 16:] = blue
+    patches = painting[:, rng.permutation(32)].copy()  # two large halves, rows shuffled
+    marks = np.zeros((1, 32, 32, 3), "float32") + red
+    marks[:, (np.add.outer(np.arange(32), np.arange(32)) % 2) == 1] = blue  # fine checks
+    one_hot = np.eye(1, dtype="float32")
+    whole = Palette(1.0, [painting], directions=16)
+    windowed = Palette(1.0, [painting], directions=16, window=8)
+    for picture in (patches, marks):  # both hold the painting's colours in its proportions
+        assert float(whole(None, None, picture, one_hot, True)) < 1e-6
+    assert float(windowed(None, None, marks, one_hot, True)) < 1e-6
+    assert float(windowed(None, None, patches, one_hot, True)) > 0.1
+    assert float(windowed(None, None, patches, None, True)) > 0.1  # single-style model
+    with pytest.raises(ValueError, match="at least 2 px"):
+        Palette(1.0, [painting], window=1)
+
+
 def test_training_with_the_sliced_measure_lowers_it(rng):
     keras.utils.set_random_seed(0)
     model = StylizationModel(johnson_generator(width=0.25), _loss(rng, style_measure="sliced"))
