@@ -204,8 +204,8 @@ def given_command(ctx: click.Context) -> str:
     type=click.IntRange(min=2),
     default=DEFAULT("palette_window"),
     help="Score the palette in squares of this many px of the output, each against the "
-    "painting's whole palette (the colours as marks mixed through the picture rather than "
-    "patches; default: over the whole output).",
+    "painting's whole palette, so a patch of one colour costs wherever it lies (default: "
+    "over the whole output).",
 )
 @click.option(
     "--darkening-cell", type=click.IntRange(min=1), default=DEFAULT("darkening_cell"),

@@ -136,8 +136,8 @@ class Palette(LossTerm):
             that fit; a remainder at the bottom and right is left out) is scored against
             the painting's whole palette and the distances are averaged. A single flat
             colour then costs in every square it covers, wherever the rest of the
-            picture puts the painting's other colours: the palette comes as marks mixed
-            through the picture, not as large patches of one colour each.
+            picture puts the painting's other colours (without a window, only the
+            proportions of colours over the whole output count).
     """
 
     name = "palette_loss"

@@ -93,6 +93,11 @@ def test_palette_window_tells_mixed_marks_from_patches(rng):
     assert float(windowed(None, None, marks, one_hot, True)) < 1e-6
     assert float(windowed(None, None, patches, one_hot, True)) > 0.1
     assert float(windowed(None, None, patches, None, True)) > 0.1  # single-style model
+    other = 255.0 - painting  # each image of a batch against its own painting's palette
+    two = Palette(1.0, [painting, other], directions=16, window=8)
+    batch = np.concatenate([marks, 255.0 - marks])
+    assert float(two(None, None, batch, np.eye(2, dtype="float32"), True)) < 1e-6
+    assert float(two(None, None, batch, np.eye(2, dtype="float32")[::-1], True)) > 0.1
     with pytest.raises(ValueError, match="at least 2 px"):
         Palette(1.0, [painting], window=1)
 
