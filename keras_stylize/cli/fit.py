@@ -208,6 +208,14 @@ def given_command(ctx: click.Context) -> str:
     "over the whole output).",
 )
 @click.option(
+    "--dead-unit-weight",
+    type=FiniteFloatRange(min=0),
+    default=DEFAULT("dead_unit_weight"),
+    help="Weight of a penalty on pixels where fewer than a quarter of the generator's last "
+    "ReLU units are on (against flat bright regions painted one colour for every style; "
+    "0: off).",
+)
+@click.option(
     "--darkening-cell", type=click.IntRange(min=1), default=DEFAULT("darkening_cell"),
     help="Side of the darkening penalty's squares, px (smaller: small dark objects count).",
 )  # fmt: skip

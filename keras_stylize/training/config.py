@@ -84,6 +84,7 @@ class FitConfig:
     darkening_weight: float = 0.0
     palette_weight: float = 0.0
     palette_window: int | None = None
+    dead_unit_weight: float = 0.0
     darkening_cell: int = DARKENING_CELL
     darkening_ratio: float = DARKENING_RATIO
     content_layer: str = DEFAULT_CONTENT_LAYER
@@ -128,7 +129,8 @@ class FitConfig:
              f"lr_decay_steps must be between 0 and steps ({self.steps}), "
              f"not {self.lr_decay_steps}"),
             (min(self.content_weight, self.style_weight, self.tv_weight,
-                 self.temporal_weight, self.darkening_weight, self.palette_weight) >= 0,
+                 self.temporal_weight, self.darkening_weight, self.palette_weight,
+                 self.dead_unit_weight) >= 0,
              "loss weights must be >= 0"),
             (self.darkening_cell >= 1, f"darkening_cell must be >= 1, not {self.darkening_cell}"),
             (0 < self.darkening_ratio <= 1,

@@ -55,7 +55,7 @@ from keras_stylize.training.config import FitConfig, config_differences
 from keras_stylize.training.data import content_dataset, load_style_image, with_style_weights
 from keras_stylize.training.distribute import make_strategy, split_global_batches
 from keras_stylize.training.model import StylizationModel
-from keras_stylize.training.terms import Darkening, LossTerm, Palette, Temporal
+from keras_stylize.training.terms import Darkening, DeadUnits, LossTerm, Palette, Temporal
 from keras_stylize.zoo import load_generator
 
 log = logging.getLogger("keras_stylize.training.fit")
@@ -194,6 +194,8 @@ def loss_terms(config: FitConfig, styles: list | None = None) -> list[LossTerm]:
                                config.darkening_ratio))  # fmt: skip
     if config.temporal_weight:
         terms.append(Temporal(config.temporal_weight, seed=config.seed))
+    if config.dead_unit_weight:
+        terms.append(DeadUnits(config.dead_unit_weight))
     return terms
 
 

@@ -84,6 +84,13 @@ class StylizationModel(keras.Model):
         if len(set(names)) != len(names):
             raise ValueError(f"loss terms must have distinct names: {names}")
         self.term_trackers = [keras.metrics.Mean(name=name) for name in names]
+        # One pass gives the output and the inner activations the terms read.
+        probes = [term.probes(generator) for term in self.terms]
+        self.probe_counts = [len(p) for p in probes]
+        flat = [tensor for p in probes for tensor in p]
+        self.probed_generator = (
+            keras.Model(generator.inputs, [generator.outputs[0], *flat]) if flat else None
+        )
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Keras' TF trainer builds models under a distribution strategy from one batch it
@@ -127,11 +134,20 @@ class StylizationModel(keras.Model):
     def _batch_losses(self, images, style_weights, training: bool, style_targets=None) -> dict:
         """The perceptual loss's parts of one batch plus each term, weighted into `loss`
         (`style_targets`: per-image targets replacing the loss's stored styles)."""
-        generated = self.generate(images, style_weights, training=training)
+        if self.probed_generator is None:
+            generated = self.generate(images, style_weights, training=training)
+            activations = []
+        else:
+            generated, *activations = self.probed_generator(
+                self._generator_inputs(images, style_weights), training=training
+            )
         parts = self.perceptual_loss(images, generated, style_weights, style_targets)
-        for term in self.terms:
-            parts[term.name] = term(self, images, generated, style_weights, training)
+        start = 0
+        for term, count in zip(self.terms, self.probe_counts, strict=True):
+            parts[term.name] = term(self, images, generated, style_weights, training,
+                                    activations=activations[start : start + count])  # fmt: skip
             parts["loss"] = parts["loss"] + term.weight * parts[term.name]
+            start += count
         return parts
 
     def _update_metrics(self, parts: dict) -> dict:

@@ -13,12 +13,16 @@ Images are float `(batch, H, W, 3)` RGB in [0, 255]; every term is a float32 sca
   distributions in CIELAB (a sliced Wasserstein distance of the pixel colours, the
   training twin of `evaluation.measures.palette_distance`), over the whole output or
   window by window.
+- `DeadUnits`: pixels where the generator's last ReLU layer is nearly all zero
+  (`dead_unit_penalty`).
 
-A new term subclasses `LossTerm` (a `name`, a `weight`, and `__call__`).
+A new term subclasses `LossTerm` (a `name`, a `weight`, and `__call__`); a term that
+reads the generator's inner activations names them in `probes`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import tensorflow as tf
@@ -27,6 +31,9 @@ from keras import ops
 from keras_stylize.images import LUMA_WEIGHTS
 from keras_stylize.options import DARKENING_CELL, DARKENING_RATIO
 from keras_stylize.training.motion import move, random_motion
+
+DEAD_UNIT_SHARE = 0.25  # share of a ReLU layer's units `DeadUnits` wants on at every pixel
+DEAD_UNIT_MARGIN = 0.1  # how far above zero those units' inputs must lie
 
 
 def temporal_loss(moved_outputs, outputs_of_moved):
@@ -61,6 +68,40 @@ def darkening_penalty(images, outputs, ratio: float = DARKENING_RATIO,
     return ops.mean(ops.relu(ratio * photo - output)) / 25.5
 
 
+def dead_unit_penalty(preactivations, share: float = DEAD_UNIT_SHARE,
+                      margin: float = DEAD_UNIT_MARGIN):  # fmt: skip
+    """Penalty on pixels where most units of a ReLU layer are off (float32 scalar).
+
+    `preactivations` are the layer's inputs, `(batch, H, W, C)`. Per pixel the penalty is
+    how far the `share * C`-th largest of the C values lies below `margin`, averaged over
+    pixels and images: zero while at least that share of the units is on (by `margin`) at
+    every pixel.
+    Where every unit but a few is off, the pixel's output is made of the few left and
+    no gradient reaches the others, so training cannot change it: a generator's last
+    ReLU layer goes off over bright flat photo regions (clouds, white backgrounds), which
+    a multi-style generator then paints one colour shared by all its styles, with a
+    rim (the "glowing blobs", docs/notes/recipe-trials-2026-12-07.md). The penalty's
+    gradient reaches the units that are off.
+    """
+    values = ops.cast(preactivations, "float32")
+    rank = max(1, round(share * int(values.shape[-1])))
+    kth_largest = ops.top_k(values, rank, sorted=True)[0][..., rank - 1]
+    return ops.mean(ops.relu(margin - kth_largest))
+
+
+def last_relu_input(generator):
+    """The input tensor of `generator`'s last ReLU activation layer (symbolic)."""
+    import keras
+
+    relus = [
+        layer for layer in generator.layers
+        if isinstance(layer, keras.layers.Activation) and layer.get_config()["activation"] == "relu"
+    ]  # fmt: skip
+    if not relus:
+        raise ValueError(f"generator {generator.name} has no ReLU activation layer")
+    return relus[-1].input
+
+
 class LossTerm:
     """A term of the training loss: the model adds `weight * term(...)` to the loss and
     logs the unweighted value as the metric `name`."""
@@ -72,9 +113,17 @@ class LossTerm:
             raise ValueError(f"the weight of {self.name} must be >= 0, not {weight}")
         self.weight = float(weight)
 
-    def __call__(self, model: Any, images, generated, style_weights, training: bool):
+    def probes(self, generator) -> list:
+        """Symbolic tensors of `generator` the term reads (its inner activations); the
+        model computes them in the same pass as the output and hands them to
+        `__call__` as `activations`, in this order."""
+        return []
+
+    def __call__(self, model: Any, images, generated, style_weights, training: bool,
+                 activations: Sequence = ()):  # fmt: skip
         """The unweighted term for a batch: `images` and the generator's output for them
-        `generated`; `model` is the `StylizationModel` (for more generator passes)."""
+        `generated`; `model` is the `StylizationModel` (for more generator passes);
+        `activations` the values of `probes` for the batch."""
         raise NotImplementedError
 
 
@@ -88,7 +137,8 @@ class Temporal(LossTerm):
         super().__init__(weight)
         self.seed = int(seed)
 
-    def __call__(self, model, images, generated, style_weights, training: bool):
+    def __call__(self, model, images, generated, style_weights, training: bool,
+                 activations: Sequence = ()):  # fmt: skip
         if training:
             step = tf.cast(model.optimizer.iterations, tf.int64)
             replica = tf.distribute.get_replica_context().replica_id_in_sync_group
@@ -114,7 +164,8 @@ class Darkening(LossTerm):
         super().__init__(weight)
         self.cell, self.ratio = int(cell), float(ratio)
 
-    def __call__(self, model, images, generated, style_weights, training: bool):
+    def __call__(self, model, images, generated, style_weights, training: bool,
+                 activations: Sequence = ()):  # fmt: skip
         return darkening_penalty(images, generated, ratio=self.ratio, cell=self.cell)
 
 
@@ -161,7 +212,8 @@ class Palette(LossTerm):
         self.window = None if window is None else int(window)
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def __call__(self, model, images, generated, style_weights, training: bool):
+    def __call__(self, model, images, generated, style_weights, training: bool,
+                 activations: Sequence = ()):  # fmt: skip
         from keras_stylize.perceptual.losses import (
             sliced_wasserstein_terms,
             split_windows,
@@ -182,3 +234,24 @@ class Palette(LossTerm):
             seed=self.seed_generator, directions=self.directions,
         )  # fmt: skip
         return terms["lab"]
+
+
+class DeadUnits(LossTerm):
+    """`dead_unit_penalty` on the input of the generator's last ReLU layer, with at least
+    `share` of its units on by `margin` at every pixel."""
+
+    name = "dead_unit_loss"
+
+    def __init__(self, weight: float, share: float = DEAD_UNIT_SHARE,
+                 margin: float = DEAD_UNIT_MARGIN) -> None:  # fmt: skip
+        super().__init__(weight)
+        if not 0 < share <= 1:
+            raise ValueError(f"the share of units on must be in (0, 1], not {share}")
+        self.share, self.margin = float(share), float(margin)
+
+    def probes(self, generator) -> list:
+        return [last_relu_input(generator)]
+
+    def __call__(self, model, images, generated, style_weights, training: bool,
+                 activations: Sequence = ()):  # fmt: skip
+        return dead_unit_penalty(activations[0], self.share, self.margin)

@@ -102,6 +102,52 @@ def test_palette_window_tells_mixed_marks_from_patches(rng):
         Palette(1.0, [painting], window=1)
 
 
+def test_dead_unit_penalty_counts_pixels_with_too_few_units_on():
+    from keras_stylize.training.terms import dead_unit_penalty
+
+    values = np.full((1, 1, 2, 8), -3.0, "float32")
+    values[0, 0, 0, :2] = [1.0, 0.5]  # a quarter of the units on: no penalty
+    # The other pixel has every unit off by 3: its 2nd largest value lies 3 below zero.
+    assert float(dead_unit_penalty(values, share=0.25, margin=0.0)) == pytest.approx(1.5)
+    assert float(dead_unit_penalty(values, share=0.5, margin=0.0)) == pytest.approx(3.0)
+    assert float(dead_unit_penalty(values, share=0.25, margin=1.0)) == pytest.approx(2.25)
+    assert float(dead_unit_penalty(np.abs(values), share=1.0, margin=0.5)) == 0.0
+
+
+@pytest.mark.parametrize("family", ["johnson", "texture"])
+def test_dead_unit_term_revives_the_last_relu_layer(family, rng):
+    from keras_stylize.training.terms import DeadUnits, last_relu_input
+
+    images = rng.uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    styles = np.eye(2, dtype="float32")[[0, 1, 0, 1]]
+    units_on = {}
+    for weight in (0.0, 10.0):  # without the term the units stay off: no gradient
+        keras.utils.set_random_seed(0)
+        if family == "johnson":
+            generator = johnson_generator(width=0.25, num_styles=2)
+        else:
+            generator = texture_net_generator(ratios=(2, 1), num_styles=2)
+        probe = keras.Model(generator.inputs, last_relu_input(generator))
+        # Turn the last ReLU layer off everywhere: the normalization before it.
+        norm = probe.layers[-1]
+        gamma, beta = norm.get_weights()
+        norm.set_weights([0.1 * gamma, beta - 1.0])
+        assert not np.any(np.asarray(probe([images, styles])) > 0)
+        # The term alone: no other loss pulls the units either way.
+        loss = _loss(rng, styles=2, content_weight=0.0, style_weight=0.0, tv_weight=0.0)
+        model = StylizationModel(generator, loss, terms=[DeadUnits(weight)])
+        model.compile(optimizer=keras.optimizers.Adam(0.05))
+        before = float(model.losses_of_batch((images, styles), training=False)["dead_unit_loss"])
+        history = model.fit((images, styles), batch_size=2, epochs=20, verbose=0).history
+        assert "dead_unit_loss" in history
+        after = float(model.losses_of_batch((images, styles), training=False)["dead_unit_loss"])
+        units_on[weight] = float(np.mean(np.asarray(probe([images, styles])) > 0))
+    assert units_on[0.0] == 0.0 and before > 0.5  # the penalty as it stood at the start
+    assert after < 0.1 * before and units_on[10.0] > 0.2
+    with pytest.raises(ValueError, match="share"):
+        DeadUnits(1.0, share=0.0)
+
+
 def test_training_with_the_sliced_measure_lowers_it(rng):
     keras.utils.set_random_seed(0)
     model = StylizationModel(johnson_generator(width=0.25), _loss(rng, style_measure="sliced"))
