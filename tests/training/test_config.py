@@ -21,6 +21,8 @@ def test_fit_config_validation(tmp_path):
         FitConfig(style="s", content="c", out="g.keras", palette_window=32)
     with pytest.raises(ValueError, match="palette_window must be between 2 and image_size"):
         FitConfig(style="s", content="c", out="g.keras", palette_weight=1, palette_window=1)
+    with pytest.raises(ValueError, match="loss weights must be >= 0"):
+        FitConfig(style="s", content="c", out="g.keras", dead_unit_weight=-1)
 
 
 def test_held_out_paintings_are_left_out_of_training(tmp_path):
@@ -55,8 +57,21 @@ def test_a_stored_config_matches_its_own_command_with_other_steps(tmp_path, styl
     given = parse(["--style", str(style_path), "--content", str(tmp_path / "c"), "--out",
                    "o.keras", "--family", "texture", "--scales", "4", "--style-layers",
                    "block1_conv1:0.3,block2_conv1", "--lr", "0.002", "--seed", "7",
-                   "--style-measure", "sliced", "--style-window", "64"])  # fmt: skip
+                   "--style-measure", "sliced", "--style-window", "64",
+                   "--dead-unit-weight", "20"])  # fmt: skip
     stored = json.loads(json.dumps(dataclasses.asdict(given)))  # as in checkpoint.npz
     again = parse(shlex.split(FitConfig(**stored).command())[2:] + ["--steps", "5000"])
-    assert config_differences(stored, again) == []
+    assert config_differences(stored, again) == [] and again.dead_unit_weight == 20
     assert config_differences(stored, dataclasses.replace(again, seed=8)) == ["--seed 7 -> 8"]
+
+
+def test_loss_terms_follow_their_weights():
+    from keras_stylize.training.fit import loss_terms
+    from keras_stylize.training.terms import Darkening, DeadUnits
+
+    config = FitConfig(style="s", content="c", out="g.keras", darkening_weight=6,
+                       dead_unit_weight=20)  # fmt: skip
+    terms = loss_terms(config)
+    assert [type(t) for t in terms] == [Darkening, DeadUnits]
+    assert [t.weight for t in terms] == [6.0, 20.0]
+    assert loss_terms(FitConfig(style="s", content="c", out="g.keras")) == []
