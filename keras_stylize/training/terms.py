@@ -76,6 +76,7 @@ def dead_unit_penalty(preactivations, share: float = DEAD_UNIT_SHARE,
     how far the `share * C`-th largest of the C values lies below `margin`, averaged over
     pixels and images: zero while at least that share of the units is on (by `margin`) at
     every pixel.
+
     Where every unit but a few is off, the pixel's output is made of the few left and
     no gradient reaches the others, so training cannot change it: a generator's last
     ReLU layer goes off over bright flat photo regions (clouds, white backgrounds), which
