@@ -151,8 +151,6 @@ class FitConfig:
              f"not {self.palette_window}"),
             (self.palette_window is None or self.palette_weight > 0,
              "--palette-window needs --palette-weight"),
-            (not (self.style_prediction and self.palette_weight),
-             "--palette-weight applies to named styles, not to --style-prediction"),
             (self.style_prediction or not (self.hold_out or self.freeze_generator),
              "--hold-out and --freeze-generator are options of --style-prediction"),
         ]  # fmt: skip

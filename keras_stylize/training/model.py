@@ -131,9 +131,11 @@ class StylizationModel(keras.Model):
         generator)."""
         return self.generator(self._generator_inputs(images, style_weights), training=training)
 
-    def _batch_losses(self, images, style_weights, training: bool, style_targets=None) -> dict:
+    def _batch_losses(self, images, style_weights, training: bool, style_targets=None,
+                      paintings=None) -> dict:  # fmt: skip
         """The perceptual loss's parts of one batch plus each term, weighted into `loss`
-        (`style_targets`: per-image targets replacing the loss's stored styles)."""
+        (style prediction: `style_targets` replace the loss's stored styles, and the
+        terms get each image's own painting, `paintings`)."""
         if self.probed_generator is None:
             generated = self.generate(images, style_weights, training=training)
             activations = []
@@ -145,7 +147,8 @@ class StylizationModel(keras.Model):
         start = 0
         for term, count in zip(self.terms, self.probe_counts, strict=True):
             parts[term.name] = term(self, images, generated, style_weights, training,
-                                    activations=activations[start : start + count])  # fmt: skip
+                                    activations=activations[start : start + count],
+                                    paintings=paintings)  # fmt: skip
             parts["loss"] = parts["loss"] + term.weight * parts[term.name]
             start += count
         return parts

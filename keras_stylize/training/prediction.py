@@ -73,7 +73,8 @@ class PredictionModel(StylizationModel):
         images, paintings = data
         style_weights = self.predictor(paintings, training=training)
         targets = self.perceptual_loss.style_targets(paintings)
-        return self._batch_losses(images, style_weights, training, style_targets=targets)
+        return self._batch_losses(images, style_weights, training, style_targets=targets,
+                                  paintings=paintings)  # fmt: skip
 
 
 class TrainedNetworks:

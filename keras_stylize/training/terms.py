@@ -121,10 +121,11 @@ class LossTerm:
         return []
 
     def __call__(self, model: Any, images, generated, style_weights, training: bool,
-                 activations: Sequence = ()):  # fmt: skip
+                 activations: Sequence = (), paintings=None):  # fmt: skip
         """The unweighted term for a batch: `images` and the generator's output for them
         `generated`; `model` is the `StylizationModel` (for more generator passes);
-        `activations` the values of `probes` for the batch."""
+        `activations` the values of `probes` for the batch; `paintings` each image's own
+        painting in a style-prediction batch (`training.prediction`), else None."""
         raise NotImplementedError
 
 
@@ -139,7 +140,7 @@ class Temporal(LossTerm):
         self.seed = int(seed)
 
     def __call__(self, model, images, generated, style_weights, training: bool,
-                 activations: Sequence = ()):  # fmt: skip
+                 activations: Sequence = (), paintings=None):  # fmt: skip
         if training:
             step = tf.cast(model.optimizer.iterations, tf.int64)
             replica = tf.distribute.get_replica_context().replica_id_in_sync_group
@@ -166,7 +167,7 @@ class Darkening(LossTerm):
         self.cell, self.ratio = int(cell), float(ratio)
 
     def __call__(self, model, images, generated, style_weights, training: bool,
-                 activations: Sequence = ()):  # fmt: skip
+                 activations: Sequence = (), paintings=None):  # fmt: skip
         return darkening_penalty(images, generated, ratio=self.ratio, cell=self.cell)
 
 
@@ -180,7 +181,9 @@ class Palette(LossTerm):
         weight: the term's weight.
         style_images: the paintings, float `(1, H, W, 3)` or `(H, W, 3)` in [0, 255], in
             the order of the generator's styles; each image is scored against the
-            painting with the largest weight in its style row.
+            painting with the largest weight in its style row. None for style
+            prediction: each image is scored against its own painting of the batch
+            (`paintings`, all of its pixels).
         max_colours: pixels kept per painting (a random subset, drawn once).
         directions: random directions per call.
         seed: seed of the subset and of the directions.
@@ -204,9 +207,11 @@ class Palette(LossTerm):
         from keras_stylize.perceptual.losses import srgb_to_lab
 
         super().__init__(weight)
-        rng = np.random.default_rng(seed)
-        colours = [np.asarray(srgb_to_lab(np.asarray(i, np.float32))) for i in style_images]
-        self.colours = tf.constant(sample_vectors(colours, max_colours, rng))
+        self.colours = None
+        if style_images is not None:
+            rng = np.random.default_rng(seed)
+            colours = [np.asarray(srgb_to_lab(np.asarray(i, np.float32))) for i in style_images]
+            self.colours = tf.constant(sample_vectors(colours, max_colours, rng))
         self.directions = int(directions)
         if window is not None and window < 2:
             raise ValueError(f"the palette window must be at least 2 px, not {window}")
@@ -214,21 +219,27 @@ class Palette(LossTerm):
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def __call__(self, model, images, generated, style_weights, training: bool,
-                 activations: Sequence = ()):  # fmt: skip
+                 activations: Sequence = (), paintings=None):  # fmt: skip
         from keras_stylize.perceptual.losses import (
             sliced_wasserstein_terms,
             split_windows,
             srgb_to_lab,
         )
 
-        if style_weights is None:
+        if paintings is not None:
+            targets = srgb_to_lab(ops.cast(paintings, "float32"))
+            targets = ops.reshape(targets, (ops.shape(targets)[0], -1, 3))
+        elif self.colours is None:
+            raise ValueError("a Palette term without style images scores style-prediction "
+                             "batches only (each image against its own painting)")  # fmt: skip
+        elif style_weights is None:
             targets = self.colours[:1]
         else:
             targets = ops.take(self.colours, ops.argmax(style_weights, axis=-1), axis=0)
         lab = srgb_to_lab(generated)
         if self.window is not None:
             lab, count = split_windows(lab, self.window)
-            if style_weights is not None:
+            if paintings is not None or style_weights is not None:
                 targets = ops.repeat(targets, count, axis=0)
         terms = sliced_wasserstein_terms(
             {"lab": lab}, {"lab": targets}, ["lab"],
@@ -254,5 +265,5 @@ class DeadUnits(LossTerm):
         return [last_relu_input(generator)]
 
     def __call__(self, model, images, generated, style_weights, training: bool,
-                 activations: Sequence = ()):  # fmt: skip
+                 activations: Sequence = (), paintings=None):  # fmt: skip
         return dead_unit_penalty(activations[0], self.share, self.margin)

@@ -102,6 +102,25 @@ def test_palette_window_tells_mixed_marks_from_patches(rng):
         Palette(1.0, [painting], window=1)
 
 
+def test_palette_term_of_style_prediction_scores_each_image_against_its_own_painting(rng):
+    from keras_stylize.training.terms import Palette
+
+    warm = np.zeros((1, 32, 32, 3), "float32") + [220, 120, 40]
+    warm[:, :16] = [250, 200, 60]
+    paintings = np.concatenate([warm, 255.0 - warm])
+    shuffled = np.stack([p.reshape(-1, 3)[rng.permutation(32 * 32)].reshape(32, 32, 3)
+                         for p in paintings])  # fmt: skip
+    term = Palette(1.0, None, directions=16)
+    assert float(term(None, None, shuffled, None, True, paintings=paintings)) < 1e-6
+    crops = paintings[:, 8:24]  # smaller crops holding the same colours in the same shares
+    assert float(term(None, None, shuffled, None, True, paintings=crops)) < 0.01
+    assert float(term(None, None, shuffled, None, True, paintings=paintings[::-1])) > 0.1
+    windowed = Palette(1.0, None, directions=16, window=8)
+    assert float(windowed(None, None, paintings, None, True, paintings=paintings)) > 0.1
+    with pytest.raises(ValueError, match="style-prediction batches only"):
+        term(None, None, shuffled, None, True)
+
+
 def test_dead_unit_penalty_counts_pixels_with_too_few_units_on():
     from keras_stylize.training.terms import dead_unit_penalty
 

@@ -10,6 +10,7 @@ from keras_stylize import PerceptualLoss, johnson_generator
 from keras_stylize.generators.prediction import style_predictor
 from keras_stylize.training.checkpoint import load_checkpoint
 from keras_stylize.training.prediction import PredictionModel
+from keras_stylize.training.terms import Palette
 
 from ..conftest import TINY_FIT, invoke, with_distinct_styles, write_image
 
@@ -21,13 +22,14 @@ def test_prediction_model_lowers_the_loss_of_each_photo_painting_pair(rng):
     generator = johnson_generator(width=0.25, num_styles=3)
     predictor = style_predictor(3, hidden=16, vgg_weights=None)
     loss = PerceptualLoss(None, vgg_weights=None, **SMALL)
-    model = PredictionModel(generator, predictor, loss)
+    model = PredictionModel(generator, predictor, loss, terms=[Palette(1.0, None, directions=8)])
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     photos = rng.uniform(0, 255, (4, 32, 32, 3)).astype("float32")
     paintings = rng.uniform(0, 255, (4, 40, 40, 3)).astype("float32") * [1, 0.3, 0.6]
     history = model.fit((photos, paintings), batch_size=2, epochs=10, verbose=0).history
     assert history["style_loss"][-1] < 0.6 * history["style_loss"][0]
     assert history["loss"][-1] < 0.6 * history["loss"][0]
+    assert history["palette_loss"][-1] < history["palette_loss"][0]  # each against its painting
     assert len(model.trained_variables()) == len(generator.trainable_variables) + len(
         predictor.trainable_variables
     )
@@ -57,7 +59,7 @@ def test_fit_style_prediction_writes_both_models_resumes_and_stylizes(
     args = ["fit", *TINY_FIT, "--family", "johnson", "--width", "0.25", "--style-prediction",
             "--style", paintings, "--hold-out", tmp_path / "held.txt", "--warm-start",
             multi_style_path, "--content", content_dir, "--out", out, "--steps-per-epoch", "2",
-            "--quiet"]  # fmt: skip
+            "--palette-weight", "1", "--quiet"]  # fmt: skip
     result = invoke(*args, "--steps", "2")
     assert result.exit_code == 0, result.output
     predictor_file = tmp_path / "run" / "any.predictor.keras"
