@@ -365,7 +365,7 @@ def hero(pairs: list[tuple[str, str | None]], height: int = 256) -> None:
 
 def docs(args) -> None:
     from keras_stylize import zoo
-    from keras_stylize.generators.styles import style_names
+    from keras_stylize.generators.styles import preset_names
     from keras_stylize.inference.sheets import grid
     from keras_stylize.inference.stylize import stylize
 
@@ -381,7 +381,7 @@ def docs(args) -> None:
     columns, titles = [], []
     for c in cards:
         generator = zoo.load(c["name"])
-        for style in style_names(generator) or [None]:
+        for style in preset_names(generator) or [None]:
             columns.append([stylize(p, generator, style=style, max_size=384) for p in photos])
             titles.append(c["name"] if style is None else f"{c['name']}: {style}")
     rows_of_tiles = [[photo, *(col[i] for col in columns)] for i, photo in enumerate(photos)]

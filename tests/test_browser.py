@@ -410,18 +410,27 @@ def test_demo_page_opened_from_disk_explains_how_to_serve_it(requirements):
 
 
 def test_demo_page_uses_a_painting_of_ones_own(requirements, tmp_path):
-    """With a style predictor, a painting's predicted style drives the generator in the
-    browser as in Keras (the painting at its working size: shorter side 256 px)."""
+    """With a style predictor (here with two free directions of style), a painting's
+    predicted style drives the generator in the browser as in Keras (the painting at its
+    working size: shorter side 256 px), and the picker offers the named styles only."""
     from PIL import Image
 
     from keras_stylize.export.predictor import export_predictor_tfjs
-    from keras_stylize.generators.prediction import style_predictor
+    from keras_stylize.generators.extend import add_styles
+    from keras_stylize.generators.prediction import read_painting, style_predictor
+    from keras_stylize.inference.color_match import color_map, color_statistics
+    from keras_stylize.layers import ConditionalInstanceNormalization
 
-    generator = _multi_style_generator()
-    keras.utils.set_random_seed(13)
-    predictor = style_predictor(3, hidden=8, vgg_weights=None)
+    generator = add_styles(_multi_style_generator(), ["free_0", "free_1"], free=True)[0]
     rng = np.random.default_rng(2)
+    for layer in generator.layers:
+        if isinstance(layer, ConditionalInstanceNormalization):
+            layer.set_weights([np.concatenate([w[:3], rng.normal(0, 0.3, w[3:].shape)])
+                               for w in layer.get_weights()])  # fmt: skip
+    keras.utils.set_random_seed(13)
+    predictor = style_predictor(5, hidden=8, vgg_weights=None, free_styles=2)
     predictor.get_layer("style_logits").kernel.assign(rng.normal(0, 0.02, (8, 3)))
+    predictor.get_layer("free_weights").kernel.assign(rng.normal(0, 0.02, (8, 2)))
     export_model(generator, tmp_path / "model", "tfjs", "none")
     export_predictor_tfjs(predictor, generator, tmp_path / "predictor")
     painting = (fixed_image(256, 320)[0] * [1.0, 0.6, 0.3]).astype(np.uint8)
@@ -437,8 +446,18 @@ def test_demo_page_uses_a_painting_of_ones_own(requirements, tmp_path):
            f"&h={h}&w={w}&report=/result")  # fmt: skip
     routes = {"/model/": str(tmp_path / "model"), "/predictor/": str(tmp_path / "predictor"),
               "/data/": str(tmp_path)}  # fmt: skip
-    _run_page(url, routes, expected=1)
+    _run_page(url, routes, expected=2)
     body, query = _Handler.results[0]
     output = np.frombuffer(body, "<f4").reshape(1, h, w, 3)
     assert agreement(reference, output)["psnr_db"] >= 40.0
     assert "Your%20painting" in query["style"] or "Your painting" in query["style"]
+    assert query["sliders"] == "3"  # the named styles; the free directions are not styles
+    assert np.abs(weights[0, 3:]).max() > 1e-3  # the painting moves along them
+    # What the page shows: the output mapped onto the painting's colours, as in Python.
+    body, query = _Handler.results[1]
+    assert query["part"] == "matched"
+    matched = np.frombuffer(body, "<f4").reshape(h, w, 3)
+    colors = color_statistics(read_painting(tmp_path / "painting.png"))
+    expected = color_map(color_statistics(np.clip(reference[0], 0, 255)), colors)(reference[0])
+    assert agreement(expected[None], matched[None])["psnr_db"] >= 40.0
+    assert np.abs(color_statistics(matched).mean - colors.mean).max() < 1.0

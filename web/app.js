@@ -35,7 +35,7 @@ const app = {
   model: null,
   predictor: null,      // the style predictor's graph model, loaded on first use
   kernelDepth: 0,       // largest k*k*Cin of the model's convolutions (im2col size)
-  styles: { names: [], titles: [], sliders: [], weights: null, label: "" },
+  styles: { names: [], titles: [], sliders: [], weights: null, label: "", colors: null },
   photo: null,          // { bitmap, name }
   busy: false,
   pending: false,
@@ -258,6 +258,7 @@ async function setUpStyles(entry, wantedStyle) {
   st.titles = [];
   st.sliders = [];
   st.weights = null;
+  st.colors = null;
   const select = $("style");
   select.textContent = "";
   $("sliders").textContent = "";
@@ -312,6 +313,7 @@ async function setUpStyles(entry, wantedStyle) {
 function pickStyle(index) {
   const st = app.styles;
   st.weights = st.names.map((_, i) => (i === index ? 1 : 0));
+  st.colors = null;
   st.label = st.titles[index];
   st.sliders.forEach((s, i) => { s.value = i === index ? 100 : 0; });
   const select = $("style");
@@ -328,6 +330,7 @@ function applyBlend() {
   const total = raw.reduce((a, b) => a + b, 0);
   if (total <= 0) return false;
   st.weights = raw.map((v) => v / total);
+  st.colors = null;
   const used = st.weights.map((w, i) => [w, i]).filter(([w]) => w > 0).sort((a, b) => b[0] - a[0]);
   if (used.length === 1) {
     pickStyle(used[0][1]);
@@ -390,21 +393,127 @@ async function usePainting(blob, name) {
   }
   const output = app.predictor.execute(painting);
   const weights = Array.from(await output.data());
+  const colors = await colorStatistics(painting);
   tf.dispose([painting, output]);
   const st = app.styles;
   st.weights = weights;
+  st.colors = colors;
   st.label = `Your painting: ${name.replace(/\.[^.]*$/, "")}`;
   st.sliders.forEach((s) => { s.value = 0; });
   showMixedStyle(st.label);
 }
 
+// ---------------------------------------------------------------- the painting's colours
+
+// A painting style's result takes the painting's colours through one affine map: the linear
+// transfer taking the result's colour mean and covariance to the painting's (Pitié and
+// Kokaram 2007), as keras_stylize.inference.color_match makes it (same floor and gain limit).
+// Colours are RGB in [0, 255].
+const SOURCE_FLOOR = 4.0;  // added to the result's covariance (grey levels squared)
+const MAX_GAIN = 4.0;      // largest stretch along any colour direction
+
+// {mean: [3], cov: 3x3 rows} of the colours of a [..., 3] tensor (population covariance).
+async function colorStatistics(pixels) {
+  const [mean, cov] = tf.tidy(() => {
+    const x = pixels.reshape([-1, 3]).toFloat();
+    const m = x.mean(0);
+    const d = x.sub(m);
+    return [m, d.transpose().matMul(d).div(x.shape[0])];
+  });
+  const [m, c] = [Array.from(await mean.data()), Array.from(await cov.data())];
+  tf.dispose([mean, cov]);
+  return { mean: m, cov: [c.slice(0, 3), c.slice(3, 6), c.slice(6, 9)] };
+}
+
+// Eigenvalues and eigenvectors (columns of `vectors`) of a symmetric 3x3 matrix (Jacobi).
+function symmetricEigen(matrix) {
+  const a = matrix.map((row) => row.slice());
+  const v = [[1, 0, 0], [0, 1, 0], [0, 0, 1]];
+  for (let sweep = 0; sweep < 50; sweep += 1) {
+    const off = a[0][1] ** 2 + a[0][2] ** 2 + a[1][2] ** 2;
+    if (off < 1e-30) break;
+    for (const [p, q] of [[0, 1], [0, 2], [1, 2]]) {
+      if (Math.abs(a[p][q]) < 1e-300) continue;
+      const theta = (a[q][q] - a[p][p]) / (2 * a[p][q]);
+      const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+      const c = 1 / Math.sqrt(t * t + 1);
+      const s = t * c;
+      for (let k = 0; k < 3; k += 1) {  // a <- a J (columns p, q)
+        const [akp, akq] = [a[k][p], a[k][q]];
+        a[k][p] = c * akp - s * akq;
+        a[k][q] = s * akp + c * akq;
+      }
+      for (let k = 0; k < 3; k += 1) {  // a <- J^T a (rows p, q)
+        const [apk, aqk] = [a[p][k], a[q][k]];
+        a[p][k] = c * apk - s * aqk;
+        a[q][k] = s * apk + c * aqk;
+      }
+      for (let k = 0; k < 3; k += 1) {
+        const [vkp, vkq] = [v[k][p], v[k][q]];
+        v[k][p] = c * vkp - s * vkq;
+        v[k][q] = s * vkp + c * vkq;
+      }
+    }
+  }
+  return { values: [a[0][0], a[1][1], a[2][2]], vectors: v };
+}
+
+// V f(values) V^T of a symmetric 3x3 matrix.
+function symmetricFunction(matrix, f) {
+  const { values, vectors: v } = symmetricEigen(matrix);
+  const fv = values.map(f);
+  return [0, 1, 2].map((i) => [0, 1, 2].map((j) =>
+    v[i][0] * fv[0] * v[j][0] + v[i][1] * fv[1] * v[j][1] + v[i][2] * fv[2] * v[j][2]));
+}
+
+function matMul3(a, b) {
+  return [0, 1, 2].map((i) => [0, 1, 2].map((j) =>
+    a[i][0] * b[0][j] + a[i][1] * b[1][j] + a[i][2] * b[2][j]));
+}
+
+// {matrix, offset} of the map x -> matrix x + offset taking `source` statistics to `target`.
+function colorMap(source, target) {
+  const cs = source.cov.map((row, i) => row.map((x, j) => x + (i === j ? SOURCE_FLOOR : 0)));
+  const root = symmetricFunction(cs, (x) => Math.sqrt(Math.max(x, 1e-12)));
+  const inverseRoot = symmetricFunction(cs, (x) => 1 / Math.sqrt(Math.max(x, 1e-12)));
+  const middle = symmetricFunction(matMul3(matMul3(root, target.cov), root),
+    (x) => Math.sqrt(Math.max(x, 1e-12)));
+  const raw = matMul3(matMul3(inverseRoot, middle), inverseRoot);
+  const sym = raw.map((row, i) => row.map((x, j) => (x + raw[j][i]) / 2));
+  const matrix = symmetricFunction(sym, (x) => Math.min(Math.max(x, 0), MAX_GAIN));
+  const offset = [0, 1, 2].map((i) => target.mean[i] -
+    (matrix[i][0] * source.mean[0] + matrix[i][1] * source.mean[1] + matrix[i][2] * source.mean[2]));
+  return { matrix, offset };
+}
+
+// `output` (an [h, w, 3] float tensor) with its colours mapped by `map` (not clipped).
+function recolor(output, map) {
+  return tf.tidy(() => output.reshape([-1, 3]).matMul(tf.tensor2d(map.matrix).transpose())
+    .add(tf.tensor1d(map.offset)).reshape(output.shape));
+}
+
+// The map for a generator output [h, w, 3] under the current style: null unless the style
+// is a painting of one's own.
+async function mapFor(output) {
+  if (!app.styles.colors) return null;
+  const clipped = tf.tidy(() => output.clipByValue(0, 255));
+  const stats = await colorStatistics(clipped);
+  clipped.dispose();
+  return colorMap(stats, app.styles.colors);
+}
+
+// The generator's style input: the weights of the named styles, then zeros for the free
+// directions of a style predictor (always the last columns) unless a painting's predicted
+// weights already fill them.
 function execute(model, pixels) {
   const name = styleInputName(model);
   if (!name) return model.execute(pixels);
+  const spec = model.inputs.find((input) => input.name === name);
+  const width = spec.shape[1] > 0 ? spec.shape[1] : app.styles.weights.length;
+  const weights = app.styles.weights.concat(Array(Math.max(0, width - app.styles.weights.length)).fill(0));
   const feed = {};
   for (const input of model.inputs) {
-    feed[input.name] = input.name === name
-      ? tf.tensor2d(app.styles.weights, [1, app.styles.weights.length]) : pixels;
+    feed[input.name] = input.name === name ? tf.tensor2d(weights, [1, width]) : pixels;
   }
   return model.execute(feed);
 }
@@ -493,10 +602,18 @@ async function stylizePhoto() {
 
 async function drawResult(inCanvas) {
   fitConvolution(inCanvas.height, inCanvas.width);
-  const output = tf.tidy(() => {
+  let raw = tf.tidy(() => {
     const pixels = tf.browser.fromPixels(inCanvas).toFloat().expandDims(0);
-    return execute(app.model, pixels).squeeze([0]).clipByValue(0, 255).round().toInt();
+    return execute(app.model, pixels).squeeze([0]);
   });
+  const map = await mapFor(raw);
+  if (map) {
+    const mapped = recolor(raw, map);
+    raw.dispose();
+    raw = mapped;
+  }
+  const output = tf.tidy(() => raw.clipByValue(0, 255).round().toInt());
+  raw.dispose();
   try {
     await output.data();  // errors of the WebGL programs surface here
     await tf.browser.toPixels(output, $("result"));
@@ -534,7 +651,7 @@ function download() {
 // Live camera: each frame is drawn at most max-side pixels on the input canvas, stylized
 // with the current style or blend, and drawn on the result canvas; the fps line shows the
 // frames per second reached (a moving average over the last second).
-const camera = { stream: null, running: false, frames: 0, times: [] };
+const camera = { stream: null, running: false, frames: 0, times: [], map: null, colorsOf: null };
 
 function drawFrame(video) {
   const [width, height] = scaledSize(video.videoWidth, video.videoHeight);
@@ -552,7 +669,17 @@ async function cameraFrame() {
   fitConvolution(inCanvas.height, inCanvas.width);
   const pixels = tf.tidy(() => tf.browser.fromPixels(inCanvas).toFloat().expandDims(0));
   const raw = tf.tidy(() => execute(app.model, pixels));
-  const shown = tf.tidy(() => raw.squeeze([0]).clipByValue(0, 255).round().toInt());
+  if (app.styles.colors && camera.colorsOf !== app.styles.colors) {  // one map per painting
+    const first = raw.squeeze([0]);
+    camera.map = await mapFor(first);
+    first.dispose();
+    camera.colorsOf = app.styles.colors;
+  }
+  const map = app.styles.colors ? camera.map : null;
+  const shown = tf.tidy(() => {
+    const frame = raw.squeeze([0]);
+    return (map ? recolor(frame, map) : frame).clipByValue(0, 255).round().toInt();
+  });
   await tf.browser.toPixels(shown, $("result"));
   shown.dispose();
   camera.frames += 1;
@@ -645,6 +772,14 @@ async function runTensorTest() {
   const report = `?backend=${app.backend}&ms=${ms.toFixed(1)}&sliders=${app.styles.sliders.length}` +
     `&options=${styleOptions}&style=${encodeURIComponent(app.styles.label)}`;
   await fetch(params.get("report") + report, { method: "POST", body: data.buffer });
+  if (app.styles.colors) {  // a painting's colours: the mapped output too, as shown
+    const frame = output.squeeze([0]);
+    const mapped = recolor(frame, await mapFor(frame));
+    const body = (await mapped.data()).buffer;
+    tf.dispose([frame, mapped]);
+    await fetch(`${params.get("report")}?part=matched`, { method: "POST", body });
+  }
+  output.dispose();
   setState("done", `test done on ${app.backend} in ${ms.toFixed(0)} ms`);
 }
 

@@ -302,7 +302,17 @@ def given_command(ctx: click.Context) -> str:
     "--freeze-generator",
     is_flag=True,
     default=DEFAULT("freeze_generator"),
-    help="With --style-prediction: train the predictor only, the generator stays as it is.",
+    help="With --style-prediction: train the predictor (and the free directions of "
+    "--free-styles) only; the generator's convolutions and named styles stay as they are.",
+)
+@click.option(
+    "--free-styles",
+    type=click.IntRange(min=0),
+    default=DEFAULT("free_styles"),
+    help="With --style-prediction: give the generator N free directions of style, trained "
+    "with the predictor, so that paintings reach beyond blends of the named styles (the "
+    "named styles stay as they are; 16 is a good choice). A --warm-start model that has "
+    "them keeps its own.",
 )
 @click.option("--seed", type=int, default=DEFAULT("seed"))
 @click.option(

@@ -115,6 +115,13 @@ def _output_for(item: str, relative: Path | None, out: str | None, single: bool,
 )
 @click.option("--preserve-color", is_flag=True, help="Keep the input's colours (luminance only).")
 @click.option(
+    "--match-colors/--no-match-colors",
+    default=None,
+    help="Map the result's colours onto the painting's (one affine map of the colour mean "
+    "and covariance) [default: on when the style is a painting, or a blend of paintings, "
+    "and --preserve-color is off].",
+)
+@click.option(
     "--stroke-scale",
     type=FiniteFloatRange(*STROKE_SCALES),
     default=1.0,
@@ -184,8 +191,9 @@ def _output_for(item: str, relative: Path | None, out: str | None, single: bool,
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 def stylize(inputs, model, style, style_image, output, fmt, recursive, max_size, strength,
-            preserve_color, stroke_scale, tile, overlap, max_memory, precision, keep_alpha,
-            max_pixels, quality, batch_size, stabilize, overwrite, as_json) -> None:  # fmt: skip
+            preserve_color, match_colors, stroke_scale, tile, overlap, max_memory, precision,
+            keep_alpha, max_pixels, quality, batch_size, stabilize, overwrite,
+            as_json) -> None:  # fmt: skip
     """Stylize INPUTS (image or video files, folders, or '-' for stdin) with a style model.
 
     Videos (mp4, mov, mkv, webm, avi, m4v; needs the [video] extra) keep their size, frame
@@ -205,6 +213,7 @@ def stylize(inputs, model, style, style_image, output, fmt, recursive, max_size,
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
     from keras_stylize.files import check_output
+    from keras_stylize.inference.stylize import colors_to_match
     from keras_stylize.video.stylize import is_video
 
     if style_image is not None:
@@ -213,6 +222,11 @@ def stylize(inputs, model, style, style_image, output, fmt, recursive, max_size,
             sys.exit(2)
         style = Path(style_image)
     generator, style = _load(model, style)
+    try:
+        colors_to_match(style, match_colors, preserve_color)
+    except ValueError as exc:
+        click.echo(f"error: --match-colors: {exc}", err=True)
+        sys.exit(2)
     items, targets = _plan(inputs, recursive, output, fmt)
     input_paths = [i for i, _ in items if i != "-"]
     records, failures = [], 0
@@ -220,11 +234,12 @@ def stylize(inputs, model, style, style_image, output, fmt, recursive, max_size,
     bar = tqdm(list(zip(items, targets, strict=True)), unit="img",
                disable=len(items) < 2 or None, file=sys.stderr)  # fmt: skip
     image_options = dict(style=style, max_size=max_size, strength=strength,
-                         preserve_color=preserve_color, stroke_scale=stroke_scale,
-                         tile=tile or None, overlap=overlap,
+                         preserve_color=preserve_color, match_colors=match_colors,
+                         stroke_scale=stroke_scale, tile=tile or None, overlap=overlap,
                          keep_alpha=keep_alpha, max_pixels=max_pixels, precision=precision,
                          max_memory=max_memory)  # fmt: skip
     video_options = dict(style=style, batch_size=batch_size, preserve_color=preserve_color,
+                         match_colors=match_colors,
                          stroke_scale=stroke_scale, strength=strength, overwrite=overwrite,
                          precision=precision, stabilize=stabilize)  # fmt: skip
     for (item, _), target in bar:
@@ -259,6 +274,7 @@ def _load(model: str, style):
     painting is predicted here, not per image); exits 2 when either fails."""
     from keras_stylize.generators.styles import ResolvedStyle, style_vector
     from keras_stylize.images import ImageReadError
+    from keras_stylize.inference.color_match import painting_colors
     from keras_stylize.inference.stylize import predictor_for
     from keras_stylize.zoo import load_generator
 
@@ -269,10 +285,11 @@ def _load(model: str, style):
         sys.exit(2)
     try:
         row = style_vector(generator, style, predictor_for(model, style))
+        colors = painting_colors(style)
     except (ValueError, LookupError, ImageReadError, OSError) as exc:
         click.echo(f"error: --style: {' '.join(str(exc).split())}", err=True)
         sys.exit(2)
-    return generator, None if row is None else ResolvedStyle(row)
+    return generator, None if row is None else ResolvedStyle(row, colors)
 
 
 def _plan(inputs: tuple[str, ...], recursive: bool, output: str | None, fmt: str | None):

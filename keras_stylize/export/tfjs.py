@@ -199,9 +199,9 @@ def export_tfjs(
         result = {**worst(results), "runtime": f"Node tfjs {info['backend']}"}
         check_target(result, quantization, f"TF.js ({quantization})")
         if len(generator.inputs) > 1:  # names for the web demo's style picker
-            from keras_stylize.generators.styles import style_names
+            from keras_stylize.generators.styles import preset_names
 
-            names = json.dumps(style_names(generator))
+            names = json.dumps(preset_names(generator))  # the free directions come last
             (converted / "styles.json").write_text(names + "\n")
         replace_directory(converted, out, "tfjs", overwrite)
     finally:

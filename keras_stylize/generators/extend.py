@@ -14,17 +14,22 @@ from keras_stylize.layers import ConditionalInstanceNormalization, StyleWeights
 
 
 def add_styles(
-    base: keras.Model, names: list[str], starts: dict[str, np.ndarray] | None = None
+    base: keras.Model,
+    names: list[str],
+    starts: dict[str, np.ndarray] | None = None,
+    free: bool = False,
 ) -> tuple[keras.Model, list[int]]:
     """A copy of the multi-style generator `base` with the styles `names` appended.
 
     Every `ConditionalInstanceNormalization` gets one more row of `gamma` and `beta` per
     new style, initialized to the mean of the existing styles' rows (a blend of all of
     them, a better start than the identity), or, for a name in `starts`, to the rows its
-    style weights `(existing styles,)` mix (e.g. a style predictor's output for the new
+    style weights (one per existing column) mix (e.g. a style predictor's output for the new
     painting: `generators.prediction`); every other weight is copied unchanged.
     Train only the new rows (`StylizationModel(..., train_styles=new)`) to learn a new
-    style in minutes.
+    style in minutes. New styles go before `base`'s free directions (`StyleWeights`),
+    which stay the last columns; with `free=True` the new columns are free directions
+    themselves, appended after the others, their rows at zero (no offset until trained).
 
     Returns:
         `(generator, new)` where `new` are the column indices of the added styles.
@@ -38,10 +43,16 @@ def add_styles(
             f"{base.name} has a single style"
         )
     old_names = list(base.get_layer(STYLE_LAYER).style_names)
+    old_free = base.get_layer(STYLE_LAYER).free_styles
     clash = sorted(set(old_names) & set(names))
     if clash or len(set(names)) != len(names):
         raise ValueError(f"style names already in the model or repeated: {clash or names}")
     total = len(old_names) + len(names)
+    at = total - len(names) if free else len(old_names) - old_free  # first new column
+    if free:
+        starts = {n: np.zeros(len(old_names), np.float32) for n in names}
+    presets = len(old_names) - old_free
+    even = np.concatenate([np.full(presets, 1 / presets), np.zeros(old_free)])  # their mean
     config = copy.deepcopy(base.get_config())
     for layer in config["layers"]:
         layer.pop("build_config", None)  # shapes change; layers are rebuilt on the graph
@@ -50,7 +61,8 @@ def add_styles(
             shape_key = "batch_shape" if "batch_shape" in cfg else "batch_input_shape"
             cfg[shape_key] = [cfg[shape_key][0], total]
         elif layer["name"] == STYLE_LAYER:
-            cfg["style_names"] = old_names + list(names)
+            cfg["style_names"] = old_names[:at] + list(names) + old_names[at:]
+            cfg["free_styles"] = old_free + (len(names) if free else 0)
         elif layer["class_name"].endswith("ConditionalInstanceNormalization"):
             cfg["num_styles"] = total
     generator = keras.Model.from_config(config)
@@ -58,13 +70,13 @@ def add_styles(
         if isinstance(new, ConditionalInstanceNormalization):
             grown = []
             for value in old.get_weights():
-                start = [np.asarray((starts or {}).get(n, np.full(len(value), 1 / len(value))),
-                                    np.float32) @ value for n in names]  # fmt: skip
-                grown.append(np.concatenate([value, np.stack(start)], axis=0))
+                start = [np.asarray((starts or {}).get(n, even), np.float32) @ value
+                         for n in names]  # fmt: skip
+                grown.append(np.concatenate([value[:at], np.stack(start), value[at:]], axis=0))
             new.set_weights(grown)
         elif not isinstance(new, StyleWeights):
             new.set_weights(old.get_weights())
-    return generator, list(range(len(old_names), total))
+    return generator, list(range(at, at + len(names)))
 
 
 def warm_start(generator: keras.Model, base: keras.Model) -> keras.Model:
@@ -91,6 +103,8 @@ def warm_start(generator: keras.Model, base: keras.Model) -> keras.Model:
         if STYLE_LAYER in {layer.name for layer in generator.layers}
         else None
     )
+    if names is not None and names == base_names:  # the base's free directions stay free
+        generator.get_layer(STYLE_LAYER).free_styles = base.get_layer(STYLE_LAYER).free_styles
     for layer in generator.layers:
         if not layer.weights or isinstance(layer, StyleWeights):
             continue

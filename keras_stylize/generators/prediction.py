@@ -13,6 +13,16 @@ prediction among the parameters the generator was trained on: with unbounded wei
 first real-scale trial (ten styles, 30 steps) drifted to extrapolated scales and its style
 loss grew a thousandfold.
 
+The convex hull of the named styles is small next to the paintings users bring, so a
+generator may have `free_styles` more columns (`StyleWeights`): rows of scales and
+shifts that start at zero and are trained with the predictor, read by weights in
+(-1, 1): `2 sigmoid(z) - 1`, which is `tanh(z / 2)` (a fused tanh has no kernel in
+TF.js's WebAssembly backend; a fused sigmoid has). A prediction is then a point of the
+hull plus a bounded offset along these learned directions; named styles (zero on them)
+are unchanged. On 15 held-out paintings, 16 free directions took the pairs kept against
+another library's arbitrary network from 34 to 51 of 120
+(docs/notes/prediction-trials-2026-12-08.md).
+
 The predictor reads a painting through the frozen VGG19 up to relu4_1 and summarizes it
 by each channel's mean and standard deviation at relu1_1 ... relu4_1 (1,920 numbers, the
 statistics AdaIN matches), standardized, through a small MLP to the style weights:
@@ -20,8 +30,9 @@ statistics AdaIN matches), standardized, through a small MLP to the style weight
     painting (1..batch, H, W, 3) RGB in [0, 255]
       -> VGG19 relu1_1, relu2_1, relu3_1, relu4_1 -> ChannelStatistics -> concatenate
       -> Normalization (feature means and variances of the training paintings)
-      -> Dense(hidden, relu) -> Dense(num_styles) -> softmax
-      = style weights (batch, num_styles), non-negative, summing to 1
+      -> Dense(hidden, relu) -> Dense(named) -> softmax    (the named styles' weights)
+                             -> Dense(free) -> 2 sigmoid - 1  (the free directions', if any)
+      -> concatenate = style weights (batch, named + free)
 
 The painting may have any size >= 32 px; `PREDICTOR_SIZE` is the size it is read at.
 """
@@ -42,6 +53,7 @@ PREDICTOR_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv
 PREDICTOR_SIZE = 256  # shorter side a painting is resized to before prediction, px
 STATISTICS_SIZE = 2 * (64 + 128 + 256 + 512)  # length of the summary the MLP reads
 PREDICTOR_INPUT = "painting"
+FREE_LAYER = "free_weights"  # the Dense (sigmoid) layer of the free directions' weights
 
 
 def predictor_path(generator_path: str | os.PathLike) -> Path:
@@ -57,19 +69,23 @@ def style_predictor(
     vgg_weights: str | None = "imagenet",
     vgg_weights_path: str | None = None,
     name: str = "style_predictor",
+    free_styles: int = 0,
 ) -> keras.Model:
     """Builds the style-prediction network (see the module docstring).
 
     The VGG19 part is frozen (`trainable=False`); the normalization starts as the
-    identity until `adapt_predictor` sets it from the training paintings. The last layer
-    starts at zero (every painting starts as the even blend of all styles).
+    identity until `adapt_predictor` sets it from the training paintings. The named
+    styles' last layer starts at zero (every painting starts as the even blend of all
+    styles).
 
     Args:
-        num_styles: the generator's number of style rows (the output's length).
+        num_styles: the generator's number of style columns (the output's length), its
+            free directions included.
         hidden: units of the MLP's hidden layer.
         vgg_weights, vgg_weights_path: as `vgg19_features` ("imagenet" or None: random,
             tests only).
         name: model name.
+        free_styles: how many of the last columns are free directions (`StyleWeights`).
 
     Returns:
         An uncompiled `keras.Model` mapping paintings `(batch, H, W, 3)` in [0, 255] to
@@ -77,6 +93,8 @@ def style_predictor(
     """
     if not isinstance(num_styles, int) or num_styles < 1:
         raise ValueError(f"`num_styles` must be a positive int. Received: {num_styles!r}")
+    if not 0 <= free_styles < num_styles:
+        raise ValueError(f"`free_styles` must be in [0, {num_styles}). Received: {free_styles}")
     vgg = vgg19_features(PREDICTOR_LAYERS, weights=vgg_weights, weights_path=vgg_weights_path)
     painting = keras.Input(shape=(None, None, 3), name=PREDICTOR_INPUT)
     features = vgg(painting)
@@ -87,9 +105,16 @@ def style_predictor(
     x = keras.layers.Normalization(axis=-1, name="standardize", dtype="float32")(x)
     x = keras.layers.Dense(hidden, activation="relu", name="hidden", dtype="float32")(x)
     logits = keras.layers.Dense(
-        num_styles, name="style_logits", dtype="float32", kernel_initializer="zeros"
+        num_styles - free_styles, name="style_logits", dtype="float32", kernel_initializer="zeros"
     )(x)
-    weights = keras.layers.Softmax(name="style_weights", dtype="float32")(logits)
+    if not free_styles:
+        weights = keras.layers.Softmax(name="style_weights", dtype="float32")(logits)
+        return keras.Model(painting, weights, name=name)
+    named = keras.layers.Softmax(name="named_weights", dtype="float32")(logits)
+    free = keras.layers.Dense(free_styles, activation="sigmoid", name=FREE_LAYER,
+                              dtype="float32")(x)  # fmt: skip
+    free = keras.layers.Rescaling(2.0, offset=-1.0, name="free_offsets", dtype="float32")(free)
+    weights = keras.layers.Concatenate(name="style_weights", dtype="float32")([named, free])
     return keras.Model(painting, weights, name=name)
 
 
@@ -120,9 +145,10 @@ def float32_predictor(predictor: keras.Model) -> keras.Model:
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
     try:
+        free = {layer.name: layer for layer in predictor.layers}.get(FREE_LAYER)
         copy = style_predictor(
             int(predictor.output.shape[-1]), hidden=predictor.get_layer("hidden").units,
-            vgg_weights=None, name=predictor.name,
+            vgg_weights=None, name=predictor.name, free_styles=free.units if free else 0,
         )  # fmt: skip
     finally:
         keras.mixed_precision.set_global_policy(previous)

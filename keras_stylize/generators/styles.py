@@ -14,18 +14,37 @@ from keras_stylize.generators.blocks import STYLE_LAYER
 
 
 def style_names(generator: keras.Model) -> list[str] | None:
-    """The style names of a multi-style generator in column order, None for one style."""
+    """The names of a multi-style generator's style-weight columns in order (its styles,
+    then its free directions if it has any: see `StyleWeights`), None for one style."""
     if len(generator.inputs) < 2:
         return None
     return list(generator.get_layer(STYLE_LAYER).style_names)
 
 
+def preset_names(generator: keras.Model) -> list[str] | None:
+    """The styles users pick of a multi-style generator, in column order (its columns
+    less the free directions of a style predictor), None for one style."""
+    if len(generator.inputs) < 2:
+        return None
+    return list(generator.get_layer(STYLE_LAYER).preset_names)
+
+
+def free_styles(generator: keras.Model) -> int:
+    """How many of a generator's last style-weight columns are free directions."""
+    if len(generator.inputs) < 2:
+        return 0
+    return generator.get_layer(STYLE_LAYER).free_styles
+
+
 @dataclass(frozen=True)
 class ResolvedStyle:
     """A style weights row already computed by `style_vector` (e.g. a painting's
-    prediction), used as it is: resolve a style once, then stylize many images with it."""
+    prediction), used as it is: resolve a style once, then stylize many images with it.
+    `colors` are the colour statistics of its paintings when every entry of the style is
+    a painting (`inference.color_match.painting_colors`), else None."""
 
     weights: np.ndarray
+    colors: Any = None
 
 
 def is_painting(entry: Any) -> bool:
@@ -76,36 +95,39 @@ def has_painting(style: Any) -> bool:
 
 
 def style_vector(generator: keras.Model, style: Any = None, predictor: Any = None):
-    """The style weights row `(num_styles,)` float32 for `style`, None for single-style
-    generators (which take no style).
+    """The style weights row float32, one weight per column of the generator's style
+    input (`style_names`), for `style`; None for single-style generators (which take no
+    style).
 
     `style` may be None (the first style), a style name, an index, a painting (an image
     file path or an `(H, W, 3)` array, whose style `predictor` predicts: see
     `generators.prediction`), a string of `entry:weight` items separated by commas
     (`"starry_night:0.7,the_scream:0.3"`, `"starry_night:0.6,my_painting.jpg:0.4"`), a
-    `{entry: weight}` dict, a sequence of `num_styles` non-negative weights, or a
-    `ResolvedStyle` (returned as it is). Weights
-    must be non-negative and not all zero; they are divided by their sum, so a blend
-    mixes the entries' rows convexly (a named style's row is one-hot; a painting's is
-    the predictor's output, itself a convex mix).
+    `{entry: weight}` dict, a sequence of non-negative weights (one per named style,
+    `preset_names`), or a `ResolvedStyle` (returned as it is). Weights must be
+    non-negative and not all zero; they are divided by their sum, so a blend mixes the
+    entries' rows convexly (a named style's row is one-hot; a painting's is the
+    predictor's output: a convex mix of the named styles, plus an offset along the free
+    directions of a predictor that has them).
 
     Raises:
         ValueError: one line naming the valid styles (or why a painting cannot be used).
     """
-    names = style_names(generator)
-    if names is None:
+    columns = style_names(generator)
+    if columns is None:
         if style is not None:
             raise ValueError("this model has a single style; --style is for multi-style models")
         return None
+    names = preset_names(generator)
     if isinstance(style, ResolvedStyle):
-        if style.weights.shape != (len(names),):
+        if style.weights.shape != (len(columns),):
             raise ValueError(f"a resolved style of {style.weights.size} weights for a model of "
-                             f"{len(names)} styles")  # fmt: skip
+                             f"{len(columns)} style columns")  # fmt: skip
         return np.asarray(style.weights, np.float32)
     valid = f"valid styles: {', '.join(names)} (or indices 0-{len(names) - 1})"
 
     def row_of(key: Any) -> np.ndarray:
-        row = np.zeros(len(names), np.float64)
+        row = np.zeros(len(columns), np.float64)
         if is_painting(key):
             if predictor is None:
                 raise ValueError(

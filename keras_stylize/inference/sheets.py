@@ -70,13 +70,13 @@ def style_sheet(
     each, labelled "label" (single-style) or "label: style" (multi-style), `columns` tiles
     per row, the photo itself first. The photo is centre-cropped to a square of `2 * tile`
     px and stylized at that size."""
-    from keras_stylize.generators.styles import style_names
+    from keras_stylize.generators.styles import preset_names
     from keras_stylize.inference.stylize import stylize
 
     base = square(photo, 2 * tile)
     tiles, labels = [base], ["photo"]
     for label, generator in models:
-        names = style_names(generator)
+        names = preset_names(generator)
         for name in names or [None]:
             tiles.append(stylize(base, generator, style=name))
             labels.append(label if name is None else f"{label}: {name}")

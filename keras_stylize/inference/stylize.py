@@ -11,7 +11,8 @@ in tiles that share the whole image's instance-norm statistics (`inference.tilin
 so the result matches the whole-image one and has no seams. The generator runs as a
 compiled graph in the precision `precision` ("auto": bfloat16 on CPUs with native
 bfloat16, float16 on GPUs, else float32; docs/stylize.md gives their PSNR against
-float32).
+float32). A painting style's result takes the painting's colours (`color_match`, one affine
+colour map for the whole image, whatever its tiles).
 """
 
 from __future__ import annotations
@@ -26,6 +27,15 @@ from PIL import Image
 from keras_stylize.generators import MIN_SIZE
 from keras_stylize.generators.styles import has_painting, style_vector
 from keras_stylize.images import ImageReadError, open_image, to_rgb
+from keras_stylize.inference.color_match import (
+    PREVIEW_SIZE,
+    ColorMap,
+    ColorStatistics,
+    color_map,
+    color_statistics,
+    painting_colors,
+    preview_map,
+)
 from keras_stylize.inference.session import session_for
 from keras_stylize.options import (
     DEFAULT_MAX_MEMORY_MB,
@@ -82,12 +92,18 @@ def transfer_luminance(original: np.ndarray, stylized: np.ndarray) -> np.ndarray
 
 
 def finish(
-    original: np.ndarray, output: np.ndarray, preserve_color: bool = False, strength: float = 1.0
+    original: np.ndarray,
+    output: np.ndarray,
+    preserve_color: bool = False,
+    strength: float = 1.0,
+    recolor: ColorMap | None = None,
 ) -> np.ndarray:
     """A generator's float output `(H, W, 3)` for the uint8 photo `original` as the uint8
-    image users get: rounded and clipped, then (optionally) the photo's colours kept and
-    the result mixed with the photo: `strength * stylized + (1 - strength) * photo`."""
-    result = np.clip(np.asarray(output, np.float32) + 0.5, 0, 255).astype(np.uint8)
+    image users get: (optionally) its colours mapped by `recolor` (`color_match`), rounded
+    and clipped, then (optionally) the photo's colours kept and the result mixed with the
+    photo: `strength * stylized + (1 - strength) * photo`."""
+    output = np.asarray(output, np.float32) if recolor is None else recolor(output)
+    result = np.clip(output + 0.5, 0, 255).astype(np.uint8)
     if preserve_color:
         result = transfer_luminance(original, result)
     if strength < 1.0:
@@ -124,15 +140,54 @@ def resized(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.LANCZOS))
 
 
-def _run(session, photo: np.ndarray, style_weights, tile, overlap, max_memory, post) -> np.ndarray:
-    """`post(photo, generator output)` of uint8 `photo` `(H, W, 3)`: whole, or in tiles
-    sharing its statistics when `tile` (or the `max_memory` plan) is smaller than it."""
+def _run(session, photo: np.ndarray, style_weights, tile, overlap, max_memory, post,
+         colors: ColorStatistics | None = None) -> np.ndarray:  # fmt: skip
+    """`post(photo, generator output, colour map)` of uint8 `photo` `(H, W, 3)`: whole, or
+    in tiles sharing its statistics when `tile` (or the `max_memory` plan) is smaller
+    than it. The colour map (`color_match`) takes the result's colours to `colors`, None
+    without them; it is made from the whole output when that is the preview (`photo` at
+    most `PREVIEW_SIZE`, not tiled), else from a preview, and is the same for every tile."""
+
+    def whole(image: np.ndarray) -> np.ndarray:
+        session.reserve(image.shape[0] * image.shape[1])
+        return session.run(image[None].astype(np.float32), style_weights)[0]
+
     if tile is None and max_memory is not None:
         tile = session.plan_tiles(*photo.shape[:2], max_memory, overlap)
-    if tile and max(photo.shape[:2]) > tile:
-        return session.stylize_tiled(photo, tile, overlap, style_weights, finish=post)
-    session.reserve(photo.shape[0] * photo.shape[1])
-    return post(photo, session.run(photo[None].astype(np.float32), style_weights)[0])
+    tiled = bool(tile) and max(photo.shape[:2]) > tile
+    output = None if tiled else whole(photo)
+    recolor = None
+    if colors is not None:
+        if output is not None and max(photo.shape[:2]) <= PREVIEW_SIZE:
+            recolor = color_map(color_statistics(np.clip(output, 0, 255)), colors)
+        else:
+            recolor = preview_map(whole, photo, colors)
+    if tiled:
+        return session.stylize_tiled(photo, tile, overlap, style_weights,
+                                     finish=lambda im, out: post(im, out, recolor))  # fmt: skip
+    return post(photo, output, recolor)
+
+
+def colors_to_match(style: Any, match_colors: bool | None,
+                    preserve_color: bool) -> ColorStatistics | None:  # fmt: skip
+    """The colour statistics a result of `style` is matched to (`painting_colors`), or
+    None: `match_colors` None matches when every entry is a painting and the photo's
+    colours are not kept, False never, True always (see `stylize`).
+
+    Raises:
+        ValueError: `match_colors` is True with `preserve_color`, or for a style that is
+            not all paintings.
+    """
+    if match_colors is False:
+        return None
+    if match_colors and preserve_color:
+        raise ValueError("match_colors (the painting's colours) and preserve_color (the "
+                         "photo's colours) exclude each other")  # fmt: skip
+    colors = painting_colors(style)
+    if match_colors and colors is None:
+        raise ValueError("match_colors needs a painting as the style (every entry of a "
+                         "blend a painting); named styles have their own colours")  # fmt: skip
+    return None if preserve_color else colors
 
 
 def predictor_for(model: Any, style: Any, predictor: Any = None) -> keras.Model | None:
@@ -161,6 +216,7 @@ def stylize(
     max_memory: float | None = DEFAULT_MAX_MEMORY_MB,
     predictor: keras.Model | str | os.PathLike | None = None,
     stroke_scale: float = 1.0,
+    match_colors: bool | None = None,
 ) -> Image.Image | np.ndarray:
     """Stylizes one image with a generator (see the module docstring for conventions).
 
@@ -189,6 +245,10 @@ def stylize(
             `STROKE_SCALES`: the image (after `max_size`) is painted at `1 / stroke_scale`
             of its size and resized back (Lanczos), so 2 paints strokes twice as large and
             0.5 half as large; the result keeps the image's size.
+        match_colors: map the result's colours onto the painting's (`color_match`: one
+            affine map taking the colour mean and covariance of the stylization to those
+            of the painting, or of a blend of paintings). None (default): on when every
+            entry of `style` is a painting and `preserve_color` is off; True needs that.
 
     Raises:
         ImageReadError: unreadable input, or smaller than 32 px on a side.
@@ -199,6 +259,7 @@ def stylize(
     check_stroke_scale(stroke_scale)
     generator = load_generator(model)
     style_weights = style_vector(generator, style, predictor_for(model, style, predictor))
+    colors = colors_to_match(style, match_colors, preserve_color)
     rgb, alpha = _prepare(image, max_size, max_pixels)
     original = np.asarray(rgb, dtype=np.uint8)
     work_size = working_size(rgb.size, stroke_scale)
@@ -208,13 +269,15 @@ def stylize(
         session = session_for(generator, precision)
 
         def paint(photo: np.ndarray, post) -> np.ndarray:
-            return _run(session, photo, style_weights, tile, overlap, max_memory, post)
+            return _run(session, photo, style_weights, tile, overlap, max_memory, post, colors)
 
         if stroke_scale == 1.0:
-            result = paint(original, lambda im, out: finish(im, out, preserve_color, strength))
+            result = paint(original, lambda im, out, recolor: finish(im, out, preserve_color,
+                                                                  strength, recolor))  # fmt: skip
         else:  # paint at the working size, then back to the photo's size
-            painted = resized(paint(resized(original, work_size), finish), rgb.size)
-            result = finish(original, painted, preserve_color, strength)
+            painted = paint(resized(original, work_size),
+                            lambda im, out, recolor: finish(im, out, recolor=recolor))  # fmt: skip
+            result = finish(original, resized(painted, rgb.size), preserve_color, strength)
     if keep_alpha and alpha is not None:
         result = np.concatenate([result, np.asarray(alpha, np.uint8)[..., None]], axis=-1)
     if return_array:

@@ -18,17 +18,32 @@ class StyleWeights(keras.layers.Layer):
     order. Weights are not renormalized: a row is used as given (one-hot for one style,
     non-negative and summing to 1 for a blend; `inference.style_vector` builds such rows).
 
+    The last `free_styles` columns are not styles but free directions of a style
+    predictor (`generators.prediction`): a predicted row puts a point of the named
+    styles' convex hull plus an offset along them; alone they paint nothing meaningful,
+    so users pick and list only the `preset_names`.
+
     Args:
-        style_names: one name per style (column), unique.
+        style_names: one name per column, unique.
+        free_styles: how many of the last columns are free directions.
     """
 
-    def __init__(self, style_names: list[str], **kwargs: Any) -> None:
+    def __init__(self, style_names: list[str], free_styles: int = 0, **kwargs: Any) -> None:
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         names = [str(n) for n in style_names]
         if not names or len(set(names)) != len(names):
             raise ValueError(f"`style_names` must be unique and non-empty. Received: {names}")
+        if not 0 <= int(free_styles) < len(names):
+            raise ValueError(f"`free_styles` must be in [0, {len(names)}). Received: "
+                             f"{free_styles}")  # fmt: skip
         self.style_names = names
+        self.free_styles = int(free_styles)
+
+    @property
+    def preset_names(self) -> list[str]:
+        """The names of the styles users pick (every column but the free ones)."""
+        return self.style_names[: len(self.style_names) - self.free_styles]
 
     def call(self, inputs):
         return ops.cast(inputs, "float32")
@@ -37,4 +52,5 @@ class StyleWeights(keras.layers.Layer):
         return input_shape
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "style_names": list(self.style_names)}
+        return {**super().get_config(), "style_names": list(self.style_names),
+                "free_styles": self.free_styles}  # fmt: skip

@@ -96,7 +96,9 @@ class ResumableCheckpoint(keras.callbacks.Callback):
 
     Args:
         path: the checkpoint file (its folder is created if missing).
-        generator_attr: attribute of the trained model holding the generator.
+        generator_attr: attribute of the trained model holding the generator (or the
+            networks a run trains); its `after_restore()`, if it has one, is called once
+            the checkpoint's values are assigned.
         extra: JSON-serializable record stored in the metadata.
         blowup_factor: see above; `None` turns the guard off.
         window: number of previous epochs the guard compares with (it starts after them).
@@ -181,6 +183,9 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             variable.assign(value)
         for variable, value in zip(variables, states, strict=True):
             variable.assign(value)
+        after_restore = getattr(generator, "after_restore", None)
+        if after_restore is not None:  # state derived from the restored variables
+            after_restore()
         self.restored_epoch = int(meta["epoch"])
         self.previous_seconds = float(meta.get("train_seconds", 0.0))
         self.recent_losses = [float(v) for v in meta.get("recent_losses", [])]

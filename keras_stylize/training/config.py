@@ -107,6 +107,7 @@ class FitConfig:
     style_prediction: bool = False
     hold_out: str | None = None
     freeze_generator: bool = False
+    free_styles: int = 0
 
     def __post_init__(self) -> None:
         styles = [self.style] if isinstance(self.style, (str, os.PathLike)) else self.style
@@ -151,8 +152,11 @@ class FitConfig:
              f"not {self.palette_window}"),
             (self.palette_window is None or self.palette_weight > 0,
              "--palette-window needs --palette-weight"),
-            (self.style_prediction or not (self.hold_out or self.freeze_generator),
-             "--hold-out and --freeze-generator are options of --style-prediction"),
+            (self.style_prediction or not (self.hold_out or self.freeze_generator
+                                           or self.free_styles),
+             "--hold-out, --freeze-generator and --free-styles are options of "
+             "--style-prediction"),
+            (self.free_styles >= 0, f"free_styles must be >= 0, not {self.free_styles}"),
         ]  # fmt: skip
         for ok, message in checks:
             if not ok:

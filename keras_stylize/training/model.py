@@ -71,6 +71,11 @@ class StylizationModel(keras.Model):
             self.row_mask = tf.constant(mask)
             for layer in generator.layers:
                 layer.trainable = isinstance(layer, ConditionalInstanceNormalization)
+        # The variables the row mask applies to (other trained variables, such as a style
+        # predictor's, are not rows of styles).
+        self.masked = (
+            {id(v) for v in generator.trainable_variables} if train_styles is not None else set()
+        )
         # Everything trainable lives in the (functional, already built) generator, so the
         # model needs no symbolic build from a data batch (which fails on the per-replica
         # batches of distributed datasets).
@@ -184,7 +189,8 @@ class StylizationModel(keras.Model):
             loss = self.optimizer.scale_loss(parts["loss"] / replicas)
         grads = tape.gradient(loss, variables)
         if self.row_mask is not None:  # only the rows of the styles being trained
-            grads = [g * tf.cast(self.row_mask, g.dtype) for g in grads]
+            grads = [g * tf.cast(self.row_mask, g.dtype) if id(v) in self.masked else g
+                     for g, v in zip(grads, variables, strict=True)]  # fmt: skip
         self.optimizer.apply(grads, variables)
         return self._update_metrics(parts)
 

@@ -22,8 +22,9 @@ class PredictionModel(StylizationModel):
     """`generator([photos, predictor(paintings)])` trained to take each painting's style.
 
     Metrics and mixed precision as `StylizationModel`. `train_generator=False` trains the
-    predictor alone (the generator's styles and convolutions stay as they are); True
-    trains both (the generator learns to render the predicted points too).
+    predictor and the rows of the generator's free directions (`StyleWeights`), if it has
+    any: its convolutions and named styles stay as they are; True trains everything (the
+    generator learns to render the predicted points too).
 
     Args:
         generator: a multi-style generator (`[images, style_weights]`).
@@ -42,17 +43,21 @@ class PredictionModel(StylizationModel):
         terms=(),
         **kwargs: Any,
     ) -> None:
-        super().__init__(generator, perceptual_loss, terms=terms, **kwargs)
+        from keras_stylize.generators.styles import free_styles
+
+        columns = int(generator.inputs[1].shape[-1]) if len(generator.inputs) == 2 else 0
+        free = free_styles(generator)
+        rows = list(range(columns - free, columns)) if free and not train_generator else None
+        super().__init__(generator, perceptual_loss, train_styles=rows, terms=terms, **kwargs)
         if not self.multi_style:
             raise ValueError("style prediction needs a multi-style generator")
-        columns = int(generator.inputs[1].shape[-1])
         if int(predictor.output.shape[-1]) != columns:
             raise ValueError(
                 f"the predictor gives {predictor.output.shape[-1]} style weights, the "
                 f"generator takes {columns}"
             )
         self.predictor = predictor
-        self.train_generator = bool(train_generator)
+        self.train_generator = bool(train_generator) or rows is not None
 
     @property
     def networks(self) -> TrainedNetworks:
@@ -95,20 +100,26 @@ class TrainedNetworks:
     def trainable_variables(self) -> list:
         return self.model.trained_variables()
 
+    def after_restore(self) -> None:
+        """Remakes the predictor's standardization constants from its restored mean and
+        variance (a Keras `Normalization` reads constants made by `finalize_state`, not
+        its variables)."""
+        self.model.predictor.get_layer("standardize").finalize_state()
+
 
 def build_prediction_training(config, strategy, start_step: int = 0):
     """Data, generator, predictor, loss and compiled `PredictionModel` for a
     `--style-prediction` run (`fit.build_training` for the others)."""
     import tensorflow as tf
 
-    from keras_stylize.generators.extend import warm_start
+    from keras_stylize.generators.extend import add_styles, warm_start
     from keras_stylize.generators.prediction import (
         PREDICTOR_SIZE,
         adapt_predictor,
         painting_statistics,
         style_predictor,
     )
-    from keras_stylize.generators.styles import style_names
+    from keras_stylize.generators.styles import free_styles, style_names
     from keras_stylize.training.data import load_style_image, painting_dataset
     from keras_stylize.training.distribute import split_global_batches
     from keras_stylize.training.fit import (
@@ -128,6 +139,10 @@ def build_prediction_training(config, strategy, start_step: int = 0):
             f"--style-prediction needs a multi-style --warm-start model; {config.warm_start} "
             "has a single style"
         )
+    if config.free_styles and not free_styles(base):  # new directions, their rows at zero
+        free = [f"free_{i}" for i in range(config.free_styles)]
+        base = add_styles(base, free, free=True)[0]
+        names = style_names(base)
     photos, report, samples = content_data(config, start_step)
     held = sorted(f for f in config.style_files() if f.name in config.held_out())
     shown = [load_style_image(f, PREDICTOR_SIZE)[0] for f in (held or files)[:3]]
@@ -137,7 +152,7 @@ def build_prediction_training(config, strategy, start_step: int = 0):
            "vgg_weights_path": config.vgg_weights}  # fmt: skip
     with strategy.scope():
         generator = warm_start(build_generator(config, names), base)
-        predictor = style_predictor(len(names), **vgg)
+        predictor = style_predictor(len(names), free_styles=free_styles(generator), **vgg)
         if start_step == 0:  # a resumed run's checkpoint holds the standardization
             paintings_read = [load_style_image(f, PREDICTOR_SIZE) for f in files]
             adapt_predictor(predictor, painting_statistics(predictor, paintings_read))

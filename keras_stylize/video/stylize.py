@@ -146,6 +146,7 @@ def stylize_video(
     on_frames: Callable[[int], None] | None = None,
     predictor: Any = None,
     stroke_scale: float = 1.0,
+    match_colors: bool | None = None,
 ) -> VideoReport:
     """Stylizes the video `source` into `target` (see the module docstring).
 
@@ -165,6 +166,8 @@ def stylize_video(
             whole clip; default: the one stored with `model`).
         stroke_scale: as for `inference.stylize`: each frame is painted (and stabilized)
             at `1 / stroke_scale` of its size and enlarged back.
+        match_colors: as for `inference.stylize`; one colour map for the whole clip,
+            made from its first frame.
 
     Raises:
         VideoError: unreadable input (no video stream, no frames, undecodable), an output
@@ -172,9 +175,11 @@ def stylize_video(
     """
     from keras_stylize.files import OutputExistsError, atomic_write, check_output
     from keras_stylize.generators.styles import style_vector
+    from keras_stylize.inference.color_match import preview_map
     from keras_stylize.inference.session import session_for
     from keras_stylize.inference.stylize import (
         check_stroke_scale,
+        colors_to_match,
         finish,
         predictor_for,
         resized,
@@ -198,21 +203,31 @@ def stylize_video(
     session = session_for(generator, precision)
     stabilizer = Stabilizer(stabilize)
     style_weights = style_vector(generator, style, predictor_for(model, style, predictor))
+    colors = colors_to_match(style, match_colors, preserve_color)
+    recolor = None  # the clip's colour map, made from its first frame
+
+    def run(image: np.ndarray) -> np.ndarray:
+        return session.run(image[None].astype(np.float32), style_weights)[0]
 
     def stylize_frames(pixels: np.ndarray) -> list[np.ndarray]:
+        nonlocal recolor
         size = (pixels.shape[2], pixels.shape[1])
         work = pixels
         if stroke_scale != 1.0:
             small = working_size(size, stroke_scale)
             work = np.stack([resized(frame, small) for frame in pixels])
+        if colors is not None and recolor is None:
+            recolor = preview_map(run, work[0], colors)
         session.reserve(work.size // 3)
         outputs = session.run(work.astype(np.float32), style_weights)
         results = []
         for original, small, output in zip(pixels, work, outputs, strict=True):
             painted = stabilizer(small, output)
             if stroke_scale != 1.0:  # painted (clipped) at the working size, then enlarged
-                painted = resized(finish(small, painted), size).astype(np.float32)
-            results.append(finish(original, painted, preserve_color, strength))
+                painted = resized(finish(small, painted, recolor=recolor), size)
+                results.append(finish(original, painted, preserve_color, strength))
+            else:
+                results.append(finish(original, painted, preserve_color, strength, recolor))
         return results
 
     encoder = _encoder(av, target)

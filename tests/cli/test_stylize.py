@@ -209,6 +209,12 @@ def test_style_image_needs_a_model_with_a_predictor(tmp_path):
     result = invoke("stylize", photo, "-m", "ten_styles_johnson", "--style", "udnie",
                     "--style-image", painting, "-o", tmp_path / "o.png")  # fmt: skip
     assert result.exit_code == 2 and "not both" in result.output
+    result = invoke("stylize", photo, "-m", "ten_styles_johnson", "--style", "udnie",
+                    "--match-colors", "-o", tmp_path / "o.png")  # fmt: skip
+    assert result.exit_code == 2
+    assert result.output.strip() == ("error: --match-colors: match_colors needs a painting as "
+                                     "the style (every entry of a blend a painting); named "
+                                     "styles have their own colours")  # fmt: skip
     assert not (tmp_path / "o.png").exists()
 
 

@@ -118,3 +118,57 @@ def test_a_new_style_starts_from_its_predicted_weights(tmp_path):
             for before, after in zip(old.get_weights(), layer.get_weights(), strict=True):
                 np.testing.assert_allclose(after[3], row @ before, rtol=1e-5)
                 np.testing.assert_allclose(after[4], before.mean(axis=0), rtol=1e-5)
+
+
+def test_free_directions_leave_the_named_styles_and_are_not_presets(tmp_path, rng):
+    from keras_stylize.generators.extend import add_styles
+    from keras_stylize.generators.styles import free_styles, preset_names, style_names
+    from keras_stylize.layers import ConditionalInstanceNormalization
+
+    keras.utils.set_random_seed(8)
+    base = johnson_generator(width=0.125, num_styles=3, style_names=["a", "b", "c"])
+    for layer in base.layers:
+        if isinstance(layer, ConditionalInstanceNormalization):
+            layer.set_weights([rng.normal(1, 0.3, w.shape) for w in layer.get_weights()])
+    grown, free = add_styles(base, ["free_0", "free_1"], free=True)
+    assert free == [3, 4] and free_styles(grown) == 2
+    assert style_names(grown) == ["a", "b", "c", "free_0", "free_1"]
+    assert preset_names(grown) == ["a", "b", "c"]
+    for layer in grown.layers:
+        if isinstance(layer, ConditionalInstanceNormalization):
+            assert all(np.all(w[3:] == 0) for w in layer.get_weights())
+    photo = rng.uniform(0, 255, (1, 40, 48, 3)).astype("float32")
+    for name in ("a", "c"):  # named styles render exactly as before
+        row = style_vector(grown, name)
+        np.testing.assert_array_equal(row, np.eye(5)[["a", "b", "c"].index(name)])
+        np.testing.assert_array_equal(
+            np.asarray(grown([photo, row[None]])),
+            np.asarray(base([photo, style_vector(base, name)[None]])),
+        )
+    np.testing.assert_array_equal(style_vector(grown, [1, 0, 3]), [0.25, 0, 0.75, 0, 0])
+    with pytest.raises(ValueError, match=r"unknown style 'free_0'; valid styles: a, b, c \("):
+        style_vector(grown, "free_0")
+    # A style added later goes before the free directions, which stay last.
+    more, new = add_styles(grown, ["d"])
+    assert new == [3] and style_names(more) == ["a", "b", "c", "d", "free_0", "free_1"]
+    assert preset_names(more) == ["a", "b", "c", "d"]
+    path = tmp_path / "g.keras"
+    more.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert free_styles(loaded) == 2 and preset_names(loaded) == ["a", "b", "c", "d"]
+
+
+def test_a_predictor_with_free_directions_gives_a_convex_mix_plus_a_bounded_offset(rng):
+    predictor = style_predictor(5, hidden=8, vgg_weights=None, free_styles=2)
+    predictor.get_layer("style_logits").kernel.assign(rng.normal(0, 1, (8, 3)))
+    predictor.get_layer("free_weights").kernel.assign(rng.normal(0, 3, (8, 2)))
+    paintings = rng.uniform(0, 255, (3, 40, 48, 3)).astype("float32")
+    weights = np.asarray(predictor(paintings))
+    assert weights.shape == (3, 5)
+    np.testing.assert_allclose(weights[:, :3].sum(axis=1), 1.0, rtol=1e-6)
+    assert np.all(weights[:, :3] >= 0) and np.all(np.abs(weights[:, 3:]) <= 1)
+    assert np.abs(weights[:, 3:]).max() > 0.1
+    copy = float32_predictor(predictor)
+    np.testing.assert_allclose(np.asarray(copy(paintings)), weights, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="free_styles"):
+        style_predictor(3, vgg_weights=None, free_styles=3)

@@ -179,7 +179,7 @@ def test_a_checkpoint_of_version_0_2_0_resumes(tmp_path, monkeypatch):
     assert {"kurtosis_weight", "kurtosis_limit", "patch_weight"} <= set(stored)
     kept = set(stored) - {"kurtosis_weight", "kurtosis_limit", "patch_weight"}
     added = {"style_measure", "style_window", "style_prediction", "hold_out", "freeze_generator",
-             "palette_weight", "palette_window", "dead_unit_weight"}  # fmt: skip
+             "free_styles", "palette_weight", "palette_window", "dead_unit_weight"}  # fmt: skip
     assert kept | added == set(FitConfig.__dataclass_fields__)  # the settings keep their names
     assert not kept & added  # and a resume takes the new ones at their defaults
     summary = fit_style(config, verbose=0)

@@ -8,6 +8,7 @@ import pytest
 
 from keras_stylize import PerceptualLoss, johnson_generator
 from keras_stylize.generators.prediction import style_predictor
+from keras_stylize.generators.styles import free_styles, preset_names
 from keras_stylize.training.checkpoint import load_checkpoint
 from keras_stylize.training.prediction import PredictionModel
 from keras_stylize.training.terms import Palette
@@ -48,8 +49,11 @@ def paintings(tmp_path):
     return folder
 
 
+@pytest.mark.parametrize(
+    "extra", [(), ("--free-styles", "2", "--freeze-generator")], ids=["joint", "free-directions"]
+)
 def test_fit_style_prediction_writes_both_models_resumes_and_stylizes(
-    tmp_path, content_dir, paintings
+    tmp_path, content_dir, paintings, extra
 ):
     keras.utils.set_random_seed(5)
     base = johnson_generator(width=0.25, num_styles=3, style_names=["wave", "scream", "stars"])
@@ -59,7 +63,7 @@ def test_fit_style_prediction_writes_both_models_resumes_and_stylizes(
     args = ["fit", *TINY_FIT, "--family", "johnson", "--width", "0.25", "--style-prediction",
             "--style", paintings, "--hold-out", tmp_path / "held.txt", "--warm-start",
             multi_style_path, "--content", content_dir, "--out", out, "--steps-per-epoch", "2",
-            "--palette-weight", "1", "--quiet"]  # fmt: skip
+            "--palette-weight", "1", "--quiet", *extra]  # fmt: skip
     result = invoke(*args, "--steps", "2")
     assert result.exit_code == 0, result.output
     predictor_file = tmp_path / "run" / "any.predictor.keras"
@@ -69,6 +73,10 @@ def test_fit_style_prediction_writes_both_models_resumes_and_stylizes(
     predictor = keras.saving.load_model(predictor_file, safe_mode=True)
     vgg = len(predictor.get_layer("vgg19_features").weights)
     assert len(weights) == len(generator.weights) + len(predictor.weights) - vgg
+    free = 2 if extra else 0
+    assert int(predictor.output.shape[-1]) == 3 + free
+    assert preset_names(generator) == ["wave", "scream", "stars"]
+    assert free_styles(generator) == free
     result = invoke(*args, "--steps", "4")
     assert result.exit_code == 0, result.output
     run = json.loads((tmp_path / "run" / "any.logs" / "run.json").read_text())
@@ -82,6 +90,11 @@ def test_fit_style_prediction_writes_both_models_resumes_and_stylizes(
     assert result.exit_code == 0, result.output
     a, b = (np.asarray(keras.utils.load_img(tmp_path / n), np.float32) for n in ("a.png", "b.png"))
     assert np.abs(a - b).mean() > 0.5  # the blend is another style
+    result = invoke("stylize", photo, "-m", out, "--style-image", paintings / "p3.png",
+                    "--no-match-colors", "-o", tmp_path / "plain.png")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    plain = np.asarray(keras.utils.load_img(tmp_path / "plain.png"), np.float32)
+    assert np.abs(a - plain).mean() > 0.5  # by default a painting's colours are matched
     # A fresh process loads the predictor with the library's own imports (safe mode).
     code = f"from keras_stylize.zoo import load_predictor; load_predictor({str(out)!r})"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -112,3 +125,62 @@ def test_prediction_options_are_checked_before_any_work(tmp_path, content_dir, p
     assert result.exit_code == 2 and "options of --style-prediction" in result.output
     result = invoke(*base, "--style-prediction")
     assert result.exit_code == 2 and "needs --warm-start" in result.output
+
+
+def test_a_frozen_generator_trains_only_its_free_directions_with_the_predictor(rng):
+    from keras_stylize.generators.extend import add_styles
+    from keras_stylize.layers import ConditionalInstanceNormalization
+
+    keras.utils.set_random_seed(2)
+    base = with_distinct_styles(johnson_generator(width=0.25, num_styles=3))
+    generator = add_styles(base, ["free_0", "free_1"], free=True)[0]
+    before = [w.copy() for w in generator.get_weights()]
+    predictor = style_predictor(5, hidden=16, vgg_weights=None, free_styles=2)
+    loss = PerceptualLoss(None, vgg_weights=None, **SMALL)
+    model = PredictionModel(generator, predictor, loss, train_generator=False)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    photos = rng.uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    paintings = rng.uniform(0, 255, (4, 40, 40, 3)).astype("float32") * [1, 0.3, 0.6]
+    model.fit((photos, paintings), batch_size=2, epochs=3, verbose=0)
+    moved = 0
+    for layer in generator.layers:
+        for w in layer.weights:
+            old = before[[id(v) for v in generator.weights].index(id(w))]
+            new = np.asarray(w)
+            if isinstance(layer, ConditionalInstanceNormalization):
+                np.testing.assert_array_equal(new[:3], old[:3])  # the named styles' rows
+                moved += int(np.abs(new[3:] - old[3:]).max() > 1e-4)
+            else:
+                np.testing.assert_array_equal(new, old)
+    assert moved > 0  # the free directions' rows were trained
+
+
+def test_a_resumed_prediction_run_predicts_as_the_run_it_resumes(tmp_path, rng):
+    from keras_stylize.generators.prediction import adapt_predictor, painting_statistics
+    from keras_stylize.training.checkpoint import ResumableCheckpoint
+
+    def build():
+        keras.utils.set_random_seed(4)  # the same (random, frozen) VGG19 in both runs
+        generator = johnson_generator(width=0.25, num_styles=3)
+        predictor = style_predictor(3, hidden=8, vgg_weights=None)
+        model = PredictionModel(generator, predictor,
+                                PerceptualLoss(None, vgg_weights=None, **SMALL))  # fmt: skip
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        model.optimizer.build(model.trained_variables())
+        return model
+
+    paintings = rng.uniform(0, 255, (3, 40, 40, 3)).astype("float32") * [1, 0.3, 0.6]
+    first = build()
+    adapt_predictor(first.predictor, painting_statistics(first.predictor, paintings))
+    first.predictor.get_layer("style_logits").kernel.assign(rng.normal(0, 0.05, (8, 3)))
+    saving = ResumableCheckpoint(tmp_path / "c.npz", generator_attr="networks")
+    saving.set_model(first)
+    saving.on_epoch_end(0, {"loss": 1.0})
+    second = build()
+    resumed = ResumableCheckpoint(tmp_path / "c.npz", generator_attr="networks")
+    resumed.set_model(second)
+    resumed.on_train_begin()
+    expected = np.asarray(first.predictor(paintings))
+    assert np.abs(expected - 1 / 3).max() > 1e-3  # the standardization matters here
+    np.testing.assert_allclose(np.asarray(second.predictor(paintings)), expected,
+                               rtol=1e-5, atol=1e-6)  # fmt: skip

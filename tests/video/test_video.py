@@ -125,6 +125,29 @@ def test_stroke_scale_paints_each_frame_at_the_working_size(tmp_path, generator)
     assert not (tmp_path / "x.mp4").exists()
 
 
+def test_a_painting_style_matches_the_clip_to_the_paintings_colours(tmp_path):
+    from keras_stylize.generators.prediction import read_painting, style_predictor
+    from keras_stylize.inference.color_match import color_statistics
+
+    keras.utils.set_random_seed(6)
+    multi = johnson_generator(width=0.125, num_styles=2, style_names=["a", "b"])
+    predictor = style_predictor(2, hidden=4, vgg_weights=None)
+    rng = np.random.default_rng(2)
+    pixels = np.clip(rng.normal([60, 150, 200], [20, 25, 15], (96, 128, 3)), 0, 255)
+    painting = tmp_path / "blue.png"
+    Image.fromarray(pixels.astype(np.uint8)).save(painting)
+    target = color_statistics(read_painting(painting)).mean
+    clip = make_clip(tmp_path / "in.mp4", frames=4, width=96, height=64, audio=False)
+    for match, name in ((None, "matched.mp4"), (False, "plain.mp4")):
+        stylize_video(clip, tmp_path / name, multi, style=painting, predictor=predictor,
+                      match_colors=match, precision="float32")  # fmt: skip
+    matched, plain = (
+        np.stack(_streams(tmp_path / n)["frames"]) for n in ("matched.mp4", "plain.mp4")
+    )
+    assert np.abs(color_statistics(matched).mean - target).max() < 6.0
+    assert np.abs(color_statistics(plain).mean - target).max() > 20.0
+
+
 def test_corrupt_frame_is_reported_and_the_rest_processed(tmp_path, generator):
     clip = make_clip(tmp_path / "mj.avi", frames=12, audio=False, codec="mjpeg")
     data = bytearray(clip.read_bytes())
