@@ -461,3 +461,13 @@ def test_demo_page_uses_a_painting_of_ones_own(requirements, tmp_path):
     expected = color_map(color_statistics(np.clip(reference[0], 0, 255)), colors)(reference[0])
     assert agreement(expected[None], matched[None])["psnr_db"] >= 40.0
     assert np.abs(color_statistics(matched).mean - colors.mean).max() < 1.0
+    # A blend of named styles on the same model: zeros on the free directions, no colour map.
+    url = (
+        "/index.html?model=/model/model.json&predictor=/predictor/model.json"
+        f"&backend=wasm&weights=0.25,0.75,0&input=/data/input.f32&h={h}&w={w}&report=/result"
+    )
+    _run_page(url, routes, expected=1)
+    body, query = _Handler.results[0]
+    blend = np.array([[0.25, 0.75, 0.0, 0.0, 0.0]], np.float32)
+    output = np.frombuffer(body, "<f4").reshape(1, h, w, 3)
+    assert agreement(np.asarray(generator([image, blend])), output)["psnr_db"] >= 40.0
