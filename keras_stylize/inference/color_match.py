@@ -70,9 +70,14 @@ def mixed_statistics(parts: Iterable[tuple[ColorStatistics, float]]) -> ColorSta
     return ColorStatistics(mean, second - np.outer(mean, mean))
 
 
-def _symmetric_power(matrix: np.ndarray, power: float) -> np.ndarray:
+def _spectral(matrix: np.ndarray, function: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """`V f(values) V^T` of the symmetric part of `matrix` (eigenvalues `values`)."""
     values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
-    return (vectors * np.maximum(values, 1e-12) ** power) @ vectors.T
+    return (vectors * function(values)) @ vectors.T
+
+
+def _root(values: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.maximum(values, 1e-12))
 
 
 def color_map(source: ColorStatistics, target: ColorStatistics) -> ColorMap:
@@ -80,11 +85,10 @@ def color_map(source: ColorStatistics, target: ColorStatistics) -> ColorMap:
     docstring), with `SOURCE_FLOOR` added to the source covariance and its stretch along
     any direction limited to `MAX_GAIN`."""
     cs = source.covariance + SOURCE_FLOOR * np.eye(3)
-    root = _symmetric_power(cs, 0.5)
-    inverse_root = _symmetric_power(cs, -0.5)
-    matrix = inverse_root @ _symmetric_power(root @ target.covariance @ root, 0.5) @ inverse_root
-    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
-    matrix = (vectors * np.clip(values, 0.0, MAX_GAIN)) @ vectors.T
+    root = _spectral(cs, _root)
+    inverse_root = _spectral(cs, lambda values: 1 / _root(values))
+    matrix = inverse_root @ _spectral(root @ target.covariance @ root, _root) @ inverse_root
+    matrix = _spectral(matrix, lambda values: np.clip(values, 0.0, MAX_GAIN))
     return ColorMap(matrix, target.mean - matrix @ source.mean)
 
 

@@ -31,8 +31,6 @@ from keras_stylize.inference.color_match import (
     PREVIEW_SIZE,
     ColorMap,
     ColorStatistics,
-    color_map,
-    color_statistics,
     painting_colors,
     preview_map,
 )
@@ -157,11 +155,9 @@ def _run(session, photo: np.ndarray, style_weights, tile, overlap, max_memory, p
     tiled = bool(tile) and max(photo.shape[:2]) > tile
     output = None if tiled else whole(photo)
     recolor = None
-    if colors is not None:
-        if output is not None and max(photo.shape[:2]) <= PREVIEW_SIZE:
-            recolor = color_map(color_statistics(np.clip(output, 0, 255)), colors)
-        else:
-            recolor = preview_map(whole, photo, colors)
+    if colors is not None:  # the whole output is the preview of a photo no larger than it
+        reuse = output is not None and max(photo.shape[:2]) <= PREVIEW_SIZE
+        recolor = preview_map((lambda image: output) if reuse else whole, photo, colors)
     if tiled:
         return session.stylize_tiled(photo, tile, overlap, style_weights,
                                      finish=lambda im, out: post(im, out, recolor))  # fmt: skip
